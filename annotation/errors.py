@@ -1,0 +1,32 @@
+"""The one exception hierarchy that services raise and doors translate (form error, HTTP 4xx, exit code)."""
+
+from __future__ import annotations
+
+
+class RankwiseError(Exception):
+    """A request Rankwise refuses, with a message meant for the person who made it."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, details: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class ValidationFailed(RankwiseError):
+    """Input that does not fit; `details` lists each problem as {"line"?, "field", "reason"}."""
+
+
+class NotAllowed(RankwiseError):
+    status_code = 403
+
+
+class NotFound(RankwiseError):
+    status_code = 404
+
+
+class Conflict(RankwiseError):
+    """The request clashes with the current state (an expired lease, a finished run)."""
+
+    status_code = 409

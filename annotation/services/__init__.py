@@ -1,0 +1,1 @@
+"""The only code that writes annotation data; one module per workflow."""

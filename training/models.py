@@ -1,0 +1,1 @@
+"""Alignment runs: dataset snapshots, runs, their metrics and the model versions they produce."""
