@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from annotation import views
+from annotation.views import home
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
 ]

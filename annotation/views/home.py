@@ -1,4 +1,4 @@
-"""Server-rendered pages of the annotation app."""
+"""The landing page: my projects."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
