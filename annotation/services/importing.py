@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from itertools import islice
 from typing import BinaryIO
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
@@ -66,7 +67,7 @@ def data_import(
     judgments (chosen over rejected) rather than unjudged pairs. Raises ValidationFailed with the
     first 50 problems as {"line", "field", "reason"} and writes nothing if any line is invalid.
     A file with the same bytes imported into the project before returns that earlier batch and
-    writes nothing.
+    writes nothing; `batch.already_imported` (not a field) tells the two cases apart.
     """
     if format not in FORMATS:
         raise ValidationFailed(
@@ -107,7 +108,7 @@ def data_import(
                     f"{file_name} holds no records.",
                     details=[{"line": None, "field": None, "reason": "empty, or only blank lines"}],
                 )
-            return ImportBatch.objects.create(
+            batch = ImportBatch.objects.create(
                 project=project,
                 file_name=file_name[:255],
                 file_sha256=file_sha256,
@@ -119,6 +120,18 @@ def data_import(
                 judgments_created=counts["judgments"],
                 created_by=created_by,
             )
+    batch.already_imported = False
+    return batch
+
+
+def upload_size_check(*, size: int | None) -> None:
+    """Refuses an upload over settings.RANKWISE_MAX_UPLOAD_BYTES, for the doors that take uploads."""
+    limit = settings.RANKWISE_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise ValidationFailed(
+            "The file is too large.",
+            details=[{"line": None, "field": "file", "reason": f"larger than the limit of {limit} bytes"}],
+        )
 
 
 def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[Candidate]) -> int:
@@ -155,7 +168,10 @@ def _sha256(stream: BinaryIO) -> str:
 
 
 def _batch_find(*, project: Project, file_sha256: str) -> ImportBatch | None:
-    return ImportBatch.objects.filter(project=project, file_sha256=file_sha256).order_by("id").first()
+    batch = ImportBatch.objects.filter(project=project, file_sha256=file_sha256).order_by("id").first()
+    if batch is not None:
+        batch.already_imported = True
+    return batch
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
