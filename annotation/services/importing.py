@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 from contextlib import ExitStack
 from itertools import islice
 from typing import BinaryIO
@@ -88,8 +88,9 @@ def data_import(
         reader = JsonlReader(stream, format=format, as_judgments=as_judgments)
         with transaction.atomic():
             # One import at a time per project, so two imports of overlapping files cannot both
-            # decide that the same prompt is new. Also taken by comparisons_build.
-            Project.objects.select_for_update().filter(pk=project.pk).first()
+            # decide that the same prompt is new; comparisons_build and project_update take it
+            # too. NO KEY: rows that merely reference the project can still be inserted meanwhile.
+            Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
             earlier = _batch_find(project=project, file_sha256=file_sha256)
             if earlier is not None:
                 return earlier
@@ -146,7 +147,7 @@ def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[
     were created.
     """
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         _, created = _comparisons_create(project=project, groups=[(prompt.pk, [c.pk for c in candidates])])
     return created
 
@@ -215,14 +216,20 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
     for prompt in _insert(Prompt, list(new_prompts.values())):
         prompt_ids[prompt.content_hash] = prompt.pk
     counts["prompts"] = len(new_prompts)
+    # Rows hanging off rows made just now cannot exist yet: look up only the rest. On a fresh
+    # import that skips every lookup below.
+    fresh_prompts = {p.pk for p in new_prompts.values()}
 
     wanted = {(prompt_ids[r.prompt_hash], c.content_hash) for r in records for c in r.candidates}
-    candidate_ids = {
-        (prompt_id, content_hash): pk
-        for pk, prompt_id, content_hash in Candidate.objects.filter(
-            prompt_id__in={p for p, _ in wanted}, content_hash__in={h for _, h in wanted}
-        ).values_list("id", "prompt_id", "content_hash")
-    }
+    wanted = {(p, h) for p, h in wanted if p not in fresh_prompts}
+    candidate_ids: dict[tuple[int, str], int] = {}
+    if wanted:
+        candidate_ids = {
+            (prompt_id, content_hash): pk
+            for pk, prompt_id, content_hash in Candidate.objects.filter(
+                prompt_id__in={p for p, _ in wanted}, content_hash__in={h for _, h in wanted}
+            ).values_list("id", "prompt_id", "content_hash")
+        }
     new_candidates: dict[tuple[int, str], Candidate] = {}
     for r in records:
         prompt_id = prompt_ids[r.prompt_hash]
@@ -244,7 +251,9 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
     for r in records:
         prompt_id = prompt_ids[r.prompt_hash]
         groups.append((prompt_id, [candidate_ids[(prompt_id, c.content_hash)] for c in r.candidates]))
-    comparison_ids, counts["comparisons"] = _comparisons_create(project=project, groups=groups)
+    comparison_ids, counts["comparisons"] = _comparisons_create(
+        project=project, groups=groups, fresh_candidates={c.pk for c in new_candidates.values()}
+    )
 
     judged = [(r, ids) for r, (_, ids) in zip(records, groups, strict=True) if r.preference is not None]
     if judged:
@@ -253,12 +262,13 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
 
 
 def _comparisons_create(
-    *, project: Project, groups: Iterable[tuple[int, list[int]]]
+    *, project: Project, groups: Iterable[tuple[int, list[int]]], fresh_candidates: Set[int] = frozenset()
 ) -> tuple[dict[str, int], int]:
     """Comparisons per the project's mode for each (prompt id, candidate ids in order).
 
     Returns ({key: comparison id} for every comparison these groups call for, new or not, and
-    how many were created). Needs the project lock.
+    how many were created). `fresh_candidates` were created in this transaction, so no existing
+    comparison holds them. Needs the project lock.
     """
     wanted: dict[str, tuple[int, list[int]]] = {}
     for prompt_id, ids in groups:
@@ -267,9 +277,12 @@ def _comparisons_create(
         ):
             members = [ids[i] for i in slots]
             wanted.setdefault(comparison_key(members), (prompt_id, members))
-    ids_by_key = dict(
-        Comparison.objects.filter(project=project, key__in=list(wanted)).values_list("key", "id")
-    )
+    maybe_existing = [key for key, (_, members) in wanted.items() if fresh_candidates.isdisjoint(members)]
+    ids_by_key: dict[str, int] = {}
+    if maybe_existing:
+        ids_by_key = dict(
+            Comparison.objects.filter(project=project, key__in=maybe_existing).values_list("key", "id")
+        )
     new = [
         Comparison(project=project, prompt_id=prompt_id, key=key)
         for key, (prompt_id, _) in wanted.items()

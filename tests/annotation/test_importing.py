@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from annotation.errors import ValidationFailed
 from annotation.models import (
@@ -460,3 +462,31 @@ def test_comparisons_build_creates_missing_comparisons_once(project: Project) ->
     new = CandidateFactory(prompt=prompt)
     assert comparisons_build(project=project, prompt=prompt, candidates=[*candidates, new]) == 3
     assert Comparison.objects.filter(project=project).count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_imports_of_overlapping_files_do_not_collide() -> None:
+    project = ProjectFactory(slug="concurrent")
+    rows = [{"prompt": f"Q{i}", "chosen": f"yes {i}", "rejected": f"no {i}"} for i in range(60)]
+    files = [_jsonl(*rows[:40]), _jsonl(*rows[20:])]
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def run(data: bytes) -> None:
+        try:
+            barrier.wait()
+            _import(project, data, as_judgments=True)
+        except BaseException as exc:  # reported below, from the test thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(data,)) for data in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert (Prompt.objects.count(), Comparison.objects.count(), Judgment.objects.count()) == (60, 60, 60)
+    batches = ImportBatch.objects.order_by("id")
+    assert sum(b.prompts_created for b in batches) == 60
