@@ -103,7 +103,9 @@ def data_import(
             if reader.error_count:
                 shown = min(reader.error_count, MAX_REPORTED_ERRORS)
                 raise ValidationFailed(
-                    f"{file_name}: {reader.error_count} problem(s) found"
+                    f"{file_name}: {reader.error_count} "
+                    + ("problem" if reader.error_count == 1 else "problems")
+                    + " found"
                     + (f", showing the first {shown}" if shown < reader.error_count else "")
                     + "; nothing was imported.",
                     details=reader.errors,

@@ -410,7 +410,7 @@ def test_report_lists_the_first_50_problems_and_counts_them_all(project: Project
         _import(project, _jsonl(VALID) + b"not json\n" * 70)
     assert len(caught.value.details) == 50
     assert caught.value.details[0]["line"] == 2 and caught.value.details[-1]["line"] == 51
-    assert "70 problem(s) found, showing the first 50" in caught.value.message
+    assert "70 problems found, showing the first 50" in caught.value.message
 
 
 def test_invalid_line_after_written_chunks_rolls_everything_back(
