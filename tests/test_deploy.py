@@ -47,6 +47,8 @@ def test_procfile_queues_match_task_routes() -> None:
     from django.conf import settings
 
     procfile = (ROOT / "Procfile").read_text()
-    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {
+        settings.CELERY_TASK_DEFAULT_QUEUE
+    }
     served = {line.split(" -Q ")[1].split()[0] for line in procfile.splitlines() if " -Q " in line}
     assert routed <= served
