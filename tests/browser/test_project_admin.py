@@ -4,7 +4,6 @@ importing a file (counts, error table, the upload-size check); screenshots go to
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,6 @@ from annotation.models import Membership, Project, Prompt
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls below are still plain sync code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 GOOD = "".join(
@@ -34,7 +30,11 @@ def browser() -> Iterator:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("needs /usr/bin/chromium (scripts/test installs it)")
-    with sync_api.sync_playwright() as playwright:
+    # Playwright's sync API runs an event loop in this thread, while the ORM calls here are plain
+    # sync code. Set only while this module runs: set at import, it would leak into subprocesses
+    # of other tests (manage.py check --deploy refuses it).
+    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
