@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, JSONField, Model
+from django.utils import timezone
 
 from annotation.errors import ValidationFailed
 from annotation.models import (
@@ -204,23 +205,23 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
             "content_hash", "id"
         )
     )
-    new_prompts: dict[str, Prompt] = {}
+    new_prompts: dict[str, dict] = {}
     for r in records:
         if r.prompt_hash not in prompt_ids and r.prompt_hash not in new_prompts:
             # The first line with this conversation gives its id and metadata.
-            new_prompts[r.prompt_hash] = Prompt(
-                project=project,
-                external_id=r.external_id,
-                messages=r.messages,
-                metadata=r.metadata,
-                content_hash=r.prompt_hash,
-            )
-    for prompt in _insert(Prompt, list(new_prompts.values())):
-        prompt_ids[prompt.content_hash] = prompt.pk
+            new_prompts[r.prompt_hash] = {
+                "project_id": project.pk,
+                "external_id": r.external_id,
+                "messages": r.messages,
+                "metadata": r.metadata,
+                "content_hash": r.prompt_hash,
+            }
+    fresh_prompt_ids = _insert(Prompt, list(new_prompts.values()))
+    prompt_ids.update(zip(new_prompts, fresh_prompt_ids, strict=True))
     counts["prompts"] = len(new_prompts)
     # Rows hanging off rows made just now cannot exist yet: look up only the rest. On a fresh
     # import that skips every lookup below.
-    fresh_prompts = {p.pk for p in new_prompts.values()}
+    fresh_prompts = set(fresh_prompt_ids)
 
     wanted = {(prompt_ids[r.prompt_hash], c.content_hash) for r in records for c in r.candidates}
     wanted = {(p, h) for p, h in wanted if p not in fresh_prompts}
@@ -232,21 +233,21 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
                 prompt_id__in={p for p, _ in wanted}, content_hash__in={h for _, h in wanted}
             ).values_list("id", "prompt_id", "content_hash")
         }
-    new_candidates: dict[tuple[int, str], Candidate] = {}
+    new_candidates: dict[tuple[int, str], dict] = {}
     for r in records:
         prompt_id = prompt_ids[r.prompt_hash]
         for c in r.candidates:
             key = (prompt_id, c.content_hash)
             if key not in candidate_ids and key not in new_candidates:
-                new_candidates[key] = Candidate(
-                    prompt_id=prompt_id,
-                    text=c.text,
-                    model_name=c.model,
-                    generation_params=c.params,
-                    content_hash=c.content_hash,
-                )
-    for candidate in _insert(Candidate, list(new_candidates.values())):
-        candidate_ids[(candidate.prompt_id, candidate.content_hash)] = candidate.pk
+                new_candidates[key] = {
+                    "prompt_id": prompt_id,
+                    "text": c.text,
+                    "model_name": c.model,
+                    "generation_params": c.params,
+                    "content_hash": c.content_hash,
+                }
+    fresh_candidate_ids = _insert(Candidate, list(new_candidates.values()))
+    candidate_ids.update(zip(new_candidates, fresh_candidate_ids, strict=True))
     counts["candidates"] = len(new_candidates)
 
     groups = []
@@ -254,7 +255,7 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
         prompt_id = prompt_ids[r.prompt_hash]
         groups.append((prompt_id, [candidate_ids[(prompt_id, c.content_hash)] for c in r.candidates]))
     comparison_ids, counts["comparisons"] = _comparisons_create(
-        project=project, groups=groups, fresh_candidates={c.pk for c in new_candidates.values()}
+        project=project, groups=groups, fresh_candidates=set(fresh_candidate_ids)
     )
 
     judged = [(r, ids) for r, (_, ids) in zip(records, groups, strict=True) if r.preference is not None]
@@ -285,23 +286,22 @@ def _comparisons_create(
         ids_by_key = dict(
             Comparison.objects.filter(project=project, key__in=maybe_existing).values_list("key", "id")
         )
-    new = [
-        Comparison(project=project, prompt_id=prompt_id, key=key)
-        for key, (prompt_id, _) in wanted.items()
-        if key not in ids_by_key
-    ]
-    created = _insert(Comparison, new)
+    new_keys = [key for key in wanted if key not in ids_by_key]
+    new_ids = _insert(
+        Comparison,
+        [{"project_id": project.pk, "prompt_id": wanted[key][0], "key": key} for key in new_keys],
+    )
     _insert(
         ComparisonCandidate,
         [
-            ComparisonCandidate(comparison_id=comparison.pk, candidate_id=candidate_id, position=position)
-            for comparison in created
-            for position, candidate_id in enumerate(wanted[comparison.key][1])
+            {"comparison_id": comparison_id, "candidate_id": candidate_id, "position": position}
+            for key, comparison_id in zip(new_keys, new_ids, strict=True)
+            for position, candidate_id in enumerate(wanted[key][1])
         ],
         need_ids=False,
     )
-    ids_by_key.update((comparison.key, comparison.pk) for comparison in created)
-    return ids_by_key, len(created)
+    ids_by_key.update(zip(new_keys, new_ids, strict=True))
+    return ids_by_key, len(new_ids)
 
 
 def _judgments_create(
@@ -312,19 +312,19 @@ def _judgments_create(
     The submission token comes from the project and the line's bytes, so the same line imported
     again (in this file or another) is recognised and skipped.
     """
-    rows: dict[str, Judgment] = {}
+    rows: dict[str, dict] = {}
     for record, ids in judged:
         token = hashlib.sha256(f"import:{project.pk}:{record.line_hash}".encode()).hexdigest()
         chosen, rejected = (ids[i] for i in record.preference or ())
         rows.setdefault(
             token,
-            Judgment(
-                comparison_id=comparison_ids[comparison_key([chosen, rejected])],
-                annotator=None,
-                source=Judgment.Source.IMPORTED,
-                ordering=[[chosen], [rejected]],
-                submission_token=token,
-            ),
+            {
+                "comparison_id": comparison_ids[comparison_key([chosen, rejected])],
+                "annotator_id": None,
+                "source": Judgment.Source.IMPORTED,
+                "ordering": [[chosen], [rejected]],
+                "submission_token": token,
+            },
         )
     for token in Judgment.objects.filter(submission_token__in=list(rows)).values_list(
         "submission_token", flat=True
@@ -333,7 +333,7 @@ def _judgments_create(
     _insert(Judgment, list(rows.values()), need_ids=False)
     # judgment_count counts every judgment, imported ones included, so pre-labelled comparisons
     # leave the annotation pool once they have `overlap` answers.
-    per_comparison = Counter(j.comparison_id for j in rows.values())
+    per_comparison = Counter(row["comparison_id"] for row in rows.values())
     by_increment: dict[int, list[int]] = {}
     for comparison_id, n in per_comparison.items():
         by_increment.setdefault(n, []).append(comparison_id)
@@ -342,39 +342,47 @@ def _judgments_create(
     return len(rows)
 
 
-def _insert(model: type[Model], objs: list, *, need_ids: bool = True) -> list:
-    """Inserts unsaved rows and returns them, with their ids set when `need_ids`.
+def _insert(model: type[Model], rows: list[dict], *, need_ids: bool = True) -> list[int]:
+    """Inserts rows given as {field attname: value} and returns their ids (in order) when `need_ids`.
 
-    On PostgreSQL with USE_COPY: ids are drawn from the table's sequence first, then the rows go
-    in with COPY. Values come from each field's pre_save (so defaults and auto_now_add hold),
-    with JSON fields encoded as JSON text, the way COPY's text format reads jsonb.
+    Fields left out get their model default, and auto_now/auto_now_add fields the current time,
+    as with bulk_create. On PostgreSQL with USE_COPY, ids are drawn from the table's sequence
+    first and the rows go in with COPY (JSON fields as JSON text, which COPY's text format reads
+    into jsonb); no model instances are made, which is most of the cost at this volume.
     """
-    if not objs:
-        return objs
+    if not rows:
+        return []
     db = connections[DEFAULT_DB_ALIAS]  # the connection itself, not the thread-local proxy, in the hot loop
     if not (USE_COPY and db.vendor == "postgresql"):
-        return model.objects.bulk_create(objs, batch_size=BATCH_SIZE)
+        objs = model.objects.bulk_create([model(**row) for row in rows], batch_size=BATCH_SIZE)
+        return [obj.pk for obj in objs] if need_ids else []
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if need_ids or not f.primary_key]
-    encoders = [json.dumps if isinstance(f, JSONField) else None for f in fields]
+    now = timezone.now()
+    specs = []  # (attname, default, JSON encoder or None) per column after the id
+    for f in meta.concrete_fields:
+        if f.primary_key:
+            continue
+        default = (
+            now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+        )
+        specs.append((f.attname, default, json.dumps if isinstance(f, JSONField) else None))
+    ids: list[int] = []
     with db.cursor() as cursor:
         if need_ids:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(objs)],
+                [meta.db_table, meta.pk.column, len(rows)],
             )
-            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-                obj.pk = pk
-        columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
-        sql = f"COPY {db.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+            ids = [pk for (pk,) in cursor.fetchall()]
+        columns = [meta.pk.column] if need_ids else []
+        columns += [meta.get_field(attname).column for attname, _, _ in specs]
+        column_list = ", ".join(map(db.ops.quote_name, columns))
+        sql = f"COPY {db.ops.quote_name(meta.db_table)} ({column_list}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
-            for obj in objs:
-                row = []
-                for field, encode in zip(fields, encoders, strict=True):
-                    value = field.pre_save(obj, True)
-                    row.append(encode(value) if encode is not None and value is not None else value)
-                copy.write_row(row)
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = db.alias
-    return objs
+            for i, row in enumerate(rows):
+                values = [ids[i]] if need_ids else []
+                for attname, default, encode in specs:
+                    value = row.get(attname, default)
+                    values.append(encode(value) if encode is not None and value is not None else value)
+                copy.write_row(values)
+    return ids

@@ -452,6 +452,10 @@ def test_copied_rows_read_back_like_any_other(project: Project) -> None:
     comparison = Comparison.objects.first()
     assert (comparison.gold_ordering, comparison.priority, comparison.judgment_count) == (None, 0, 0)
     assert [s.position for s in comparison.slots.all()] == [0, 1]
+    _import(project, _jsonl({"prompt": "Q", "chosen": "good", "rejected": "bad"}), as_judgments=True)
+    judgment = Judgment.objects.get()
+    assert (judgment.ratings, judgment.flags, judgment.presented_order, judgment.strength) == ({}, [], [], "")
+    assert judgment.rationale == "" and judgment.time_spent_ms == 0 and judgment.updated_at is not None
 
 
 def test_comparisons_build_creates_missing_comparisons_once(project: Project) -> None:
