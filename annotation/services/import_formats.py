@@ -20,6 +20,8 @@ ROLES = ("system", "user", "assistant")
 MAX_LINE_BYTES = 1024 * 1024
 MAX_REPORTED_ERRORS = 50
 MAX_NAME_LENGTH = 255
+# All pairs of n candidates is n(n-1)/2 comparisons: bound what one line can ask for.
+MAX_CANDIDATES = 100
 _BOM = b"\xef\xbb\xbf"
 _DRAIN_BYTES = 64 * 1024
 # HH transcripts: "\n\nHuman: …\n\nAssistant: …"; the role names map onto chat roles.
@@ -335,6 +337,10 @@ def _parse_native(obj: dict) -> tuple[list[dict], dict, tuple[CandidateRecord, .
         raise LineError("candidates", f"expected a list, got {_json_type(raw_candidates)}")
     if len(raw_candidates) < 2:
         raise LineError("candidates", f"expected at least 2 candidates, got {len(raw_candidates)}")
+    if len(raw_candidates) > MAX_CANDIDATES:
+        raise LineError(
+            "candidates", f"at most {MAX_CANDIDATES} candidates per line, got {len(raw_candidates)}"
+        )
     candidates: list[CandidateRecord] = []
     first_index: dict[str, int] = {}
     for i, item in enumerate(raw_candidates):

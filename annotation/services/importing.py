@@ -147,8 +147,16 @@ def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[
 
     Candidates keep the order given (it decides slots, and the reference for first_vs_rest).
     Comparisons that already exist (same set of candidates) are left alone. Returns how many
-    were created.
+    were created. Raises ValidationFailed for a prompt of another project or candidates of
+    another prompt.
     """
+    if prompt.project_id != project.pk or any(c.prompt_id != prompt.pk for c in candidates):
+        raise ValidationFailed(
+            "Comparisons join candidates of one prompt of the project.",
+            details=[
+                {"line": None, "field": "candidates", "reason": "not all of this prompt in this project"}
+            ],
+        )
     with transaction.atomic():
         Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         _, created = _comparisons_create(project=project, groups=[(prompt.pk, [c.pk for c in candidates])])

@@ -257,6 +257,11 @@ MALFORMED: dict[str, tuple[bytes, str | None, str]] = {
         "empty text",
     ),
     "one candidate": (_jsonl({**VALID, "candidates": [{"text": "a"}]}), "candidates", "at least 2"),
+    "too many candidates": (
+        _jsonl({**VALID, "candidates": [{"text": str(i)} for i in range(101)]}),
+        "candidates",
+        "at most 100 candidates per line, got 101",
+    ),
     "duplicate candidates": (
         _jsonl({**VALID, "candidates": [{"text": "a"}, {"text": "b"}, {"text": "a", "model": "m"}]}),
         "candidates[2].text",
@@ -466,6 +471,11 @@ def test_comparisons_build_creates_missing_comparisons_once(project: Project) ->
     new = CandidateFactory(prompt=prompt)
     assert comparisons_build(project=project, prompt=prompt, candidates=[*candidates, new]) == 3
     assert Comparison.objects.filter(project=project).count() == 6
+    elsewhere = CandidateFactory()
+    with pytest.raises(ValidationFailed):
+        comparisons_build(project=project, prompt=prompt, candidates=[*candidates, elsewhere])
+    with pytest.raises(ValidationFailed):
+        comparisons_build(project=ProjectFactory(), prompt=prompt, candidates=candidates)
 
 
 @pytest.mark.django_db(transaction=True)
