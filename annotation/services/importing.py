@@ -91,7 +91,8 @@ def data_import(
             # One import at a time per project, so two imports of overlapping files cannot both
             # decide that the same prompt is new; comparisons_build and project_update take it
             # too. NO KEY: rows that merely reference the project can still be inserted meanwhile.
-            Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+            # Read again under the lock: the mode decides the comparisons.
+            project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
             earlier = _batch_find(project=project, file_sha256=file_sha256)
             if earlier is not None:
                 return earlier
@@ -102,14 +103,8 @@ def data_import(
                 counts.update(_records_write(project=project, records=chunk))
                 _debug_queries_forget()
             if reader.error_count:
-                shown = min(reader.error_count, MAX_REPORTED_ERRORS)
                 raise ValidationFailed(
-                    f"{file_name}: {reader.error_count} "
-                    + ("problem" if reader.error_count == 1 else "problems")
-                    + " found"
-                    + (f", showing the first {shown}" if shown < reader.error_count else "")
-                    + "; nothing was imported.",
-                    details=reader.errors,
+                    _problems_summary(file_name, reader.error_count), details=reader.errors
                 )
             if reader.lines == 0:
                 raise ValidationFailed(
@@ -158,9 +153,15 @@ def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[
             ],
         )
     with transaction.atomic():
-        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+        project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
         _, created = _comparisons_create(project=project, groups=[(prompt.pk, [c.pk for c in candidates])])
     return created
+
+
+def _problems_summary(file_name: str, count: int) -> str:
+    noun = "problem" if count == 1 else "problems"
+    shown = f", showing the first {MAX_REPORTED_ERRORS}" if count > MAX_REPORTED_ERRORS else ""
+    return f"{file_name}: {count} {noun} found{shown}; nothing was imported."
 
 
 def _seekable(file: BinaryIO, stack: ExitStack) -> BinaryIO:

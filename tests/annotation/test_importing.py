@@ -101,6 +101,11 @@ def test_project_pairing_strategy_decides_the_pairs(project: Project) -> None:
     assert sorted(_slots(c) for c in Comparison.objects.all()) == [["2", "Four."], ["2", "Seven is prime."]]
 
 
+def test_import_follows_the_settings_as_stored_not_a_stale_project_object(project: Project) -> None:
+    Project.objects.filter(pk=project.pk).update(pairing=Project.Pairing.FIRST_VS_REST)
+    assert _import(project, _jsonl(NATIVE)).comparisons_created == 2
+
+
 def test_ranking_project_groups_candidates_by_k() -> None:
     project = ProjectFactory(mode=Project.Mode.RANKING, candidates_per_comparison=3)
     texts = ["a", "b", "c", "d"]
