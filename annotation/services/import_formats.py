@@ -132,7 +132,7 @@ class JsonlReader:
                 raw = raw[len(_BOM) :]
             too_long = len(raw) > self.max_line_bytes and not raw.endswith(b"\n")
             head = raw.lstrip()
-            if not head:
+            if not head and not too_long:
                 continue
             self.lines += 1
             if not seen_content and head.startswith(b"["):

@@ -468,6 +468,12 @@ def test_copied_rows_read_back_like_any_other(project: Project) -> None:
     assert judgment.rationale == "" and judgment.time_spent_ms == 0 and judgment.updated_at is not None
 
 
+def test_huge_line_of_blanks_is_reported_and_does_not_shift_line_numbers(project: Project) -> None:
+    data = _jsonl(VALID) + b" " * (2 * 1024 * 1024) + b"{}\n" + b"{bad\n"
+    details = _errors(project, data)
+    assert [d["line"] for d in details] == [2, 3]
+
+
 def test_comparisons_build_creates_missing_comparisons_once(project: Project) -> None:
     prompt = PromptFactory(project=project)
     candidates = [CandidateFactory(prompt=prompt) for _ in range(3)]
