@@ -380,3 +380,26 @@ def test_manage_list_shows_only_projects_one_administers(project: Project, alice
     assert b"Project A" in _web(alice).get(reverse("project-manage-list")).content
     content = _web(bob).get(reverse("project-manage-list")).content
     assert b"Project A" not in content and b"not an admin of any project" in content
+
+
+def test_garbage_input_to_the_admin_pages_gives_form_errors_not_500(project: Project, alice) -> None:
+    client = _web(alice)
+    garbage = _settings_post(
+        overlap="abc", gold_rate="x", mode="zzz", lease_minutes="-5", candidates_per_comparison=""
+    )
+    assert client.post(reverse("project-settings", args=["project-a"]), garbage).status_code == 200
+    assert (
+        client.post(reverse("project-member-save", args=["project-a"]), {"role": "king"}).status_code == 400
+    )
+    assert client.post(reverse("project-member-remove", args=["project-a", 99999])).status_code == 302
+    assert client.get(reverse("project-member-save", args=["project-a"])).status_code == 405
+    response = client.post(
+        reverse("project-import", args=["project-a"]), {"file": _file(GOOD), "format": "xml"}
+    )
+    assert response.status_code == 400 and not Prompt.objects.exists()
+    api = _api(alice)
+    url = reverse("api:import-create", args=["project-a"])
+    assert (
+        api.post(url, {"file": _file(GOOD), "as_judgments": "maybe"}, format="multipart").status_code == 400
+    )
+    assert Project.objects.get(pk=project.pk).overlap == 1
