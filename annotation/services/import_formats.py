@@ -238,7 +238,8 @@ def _detect_format(obj: dict) -> str:
     if "candidates" in obj:
         return "native"
     if "chosen" in obj and "rejected" in obj:
-        return "trl" if "prompt" in obj else "hh"
+        # Without a prompt: HH transcripts (text), or TRL's implicit-prompt rows (message lists).
+        return "trl" if "prompt" in obj or isinstance(obj["chosen"], list) else "hh"
     raise LineError(
         None,
         'cannot tell the format: expected "candidates" (native), "prompt" with "chosen" and '
@@ -363,6 +364,8 @@ def _parse_native(obj: dict) -> tuple[list[dict], dict, tuple[CandidateRecord, .
 
 
 def _parse_trl(obj: dict) -> tuple[list[dict], CandidateRecord, CandidateRecord]:
+    if "prompt" not in obj and isinstance(obj.get("chosen"), list):
+        return _parse_hh(obj)  # implicit prompt: two whole conversations, split like HH
     prompt = _require(obj, "prompt")
     messages = _messages(prompt, "prompt")
     conversational = isinstance(prompt, list)

@@ -157,14 +157,16 @@ def test_hh_transcripts_split_into_shared_prefix_and_final_replies(project: Proj
     assert Judgment.objects.get().ordering == [[pun.pk], [no.pk]]
 
 
-def test_hh_rows_may_be_message_lists(project: Project) -> None:
+@pytest.mark.parametrize("format", ["auto", "trl", "hh"])
+def test_trl_implicit_prompt_rows_split_like_hh(project: Project, format: str) -> None:
     user = {"role": "user", "content": "Hi"}
     row = {
         "chosen": [user, {"role": "assistant", "content": "Hello!"}],
         "rejected": [user, {"role": "assistant", "content": "Go away."}],
     }
-    batch = _import(project, _jsonl(row), format="hh")
-    assert (batch.prompts_created, batch.candidates_created, batch.comparisons_created) == (1, 2, 1)
+    batch = _import(project, _jsonl(row), format=format, as_judgments=True)
+    assert (batch.prompts_created, batch.candidates_created, batch.judgments_created) == (1, 2, 1)
+    assert batch.format == ("trl" if format == "auto" else format)
     assert Prompt.objects.get().messages == [user]
 
 
