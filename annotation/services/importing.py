@@ -73,11 +73,7 @@ def data_import(
     A file with the same bytes imported into the project before returns that earlier batch and
     writes nothing; `batch.already_imported` (not a field) tells the two cases apart.
     """
-    if format not in FORMATS:
-        raise ValidationFailed(
-            f"Unknown format {format!r}.",
-            details=[{"line": None, "field": "format", "reason": f"expected one of {', '.join(FORMATS)}"}],
-        )
+    _format_check(format)
     with ExitStack() as stack:
         stream = _seekable(file, stack)
         start = stream.tell()
@@ -102,15 +98,7 @@ def data_import(
                     continue  # keep reading to report errors, but write nothing more
                 counts.update(_records_write(project=project, records=chunk))
                 _debug_queries_forget()
-            if reader.error_count:
-                raise ValidationFailed(
-                    _problems_summary(file_name, reader.error_count), details=reader.errors
-                )
-            if reader.lines == 0:
-                raise ValidationFailed(
-                    f"{file_name} holds no records.",
-                    details=[{"line": None, "field": None, "reason": "empty, or only blank lines"}],
-                )
+            _reader_check(reader, file_name)
             batch = ImportBatch.objects.create(
                 project=project,
                 file_name=file_name[:255],
@@ -125,6 +113,19 @@ def data_import(
             )
     batch.already_imported = False
     return batch
+
+
+def data_validate(
+    *, file: BinaryIO, file_name: str, format: str = "auto", as_judgments: bool = False
+) -> dict:
+    """Checks a file as data_import would, writing nothing: {"format", "lines"} for a valid file,
+    else ValidationFailed with the same report."""
+    _format_check(format)
+    reader = JsonlReader(file, format=format, as_judgments=as_judgments)
+    for _ in reader:
+        pass
+    _reader_check(reader, file_name)
+    return {"format": reader.format, "lines": reader.lines}
 
 
 def upload_size_check(*, size: int | None) -> None:
@@ -158,10 +159,28 @@ def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[
     return created
 
 
-def _problems_summary(file_name: str, count: int) -> str:
-    noun = "problem" if count == 1 else "problems"
-    shown = f", showing the first {MAX_REPORTED_ERRORS}" if count > MAX_REPORTED_ERRORS else ""
-    return f"{file_name}: {count} {noun} found{shown}; nothing was imported."
+def _format_check(format: str) -> None:
+    if format not in FORMATS:
+        raise ValidationFailed(
+            f"Unknown format {format!r}.",
+            details=[{"line": None, "field": "format", "reason": f"expected one of {', '.join(FORMATS)}"}],
+        )
+
+
+def _reader_check(reader: JsonlReader, file_name: str) -> None:
+    """Raises the report for a file the reader has read to the end, if it is not importable."""
+    if reader.error_count:
+        count = reader.error_count
+        noun = "problem" if count == 1 else "problems"
+        shown = f", showing the first {MAX_REPORTED_ERRORS}" if count > MAX_REPORTED_ERRORS else ""
+        raise ValidationFailed(
+            f"{file_name}: {count} {noun} found{shown}; nothing was imported.", details=reader.errors
+        )
+    if reader.lines == 0:
+        raise ValidationFailed(
+            f"{file_name} holds no records.",
+            details=[{"line": None, "field": None, "reason": "empty, or only blank lines"}],
+        )
 
 
 def _seekable(file: BinaryIO, stack: ExitStack) -> BinaryIO:

@@ -82,6 +82,20 @@ def test_import_data_command_fails_with_the_report_on_stderr(project: Project, t
         call_command("import_data", "project-a", str(tmp_path / "missing.jsonl"))
 
 
+def test_import_data_check_only_validates(project: Project, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_bytes(GOOD)
+    bad.write_bytes(BAD)
+    out = io.StringIO()
+    call_command("import_data", "project-a", str(good), "--check", stdout=out)
+    assert "good.jsonl is valid: 2 lines of native." in out.getvalue()
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_data", "project-a", str(bad), "--check", stderr=err)
+    assert "line 3: candidates:" in err.getvalue()
+    assert not Prompt.objects.exists() and not ImportBatch.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_import_data_command_exits_1_from_the_shell(tmp_path: Path) -> None:
     ProjectFactory(slug="shell")
