@@ -17,7 +17,9 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -417,3 +419,26 @@ def test_garbage_input_to_the_admin_pages_gives_form_errors_not_500(project: Pro
         api.post(url, {"file": _file(GOOD), "as_judgments": "maybe"}, format="multipart").status_code == 400
     )
     assert Project.objects.get(pk=project.pk).overlap == 1
+
+
+def test_pages_query_counts_do_not_grow_with_imports_or_members(project: Project, alice) -> None:
+    client = _web(alice)
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    import_url = reverse("project-import", args=["project-a"])
+    settings_url = reverse("project-settings", args=["project-a"])
+    ImportBatch.objects.create(
+        project=project, file_name="a", file_sha256="a", format="native", created_by=alice
+    )
+    before = (queries(import_url), queries(settings_url))
+    for i in range(5):
+        user = UserFactory(username=f"member{i}")
+        Membership.objects.create(project=project, user=user)
+        ImportBatch.objects.create(
+            project=project, file_name=f"{i}", file_sha256=f"{i}", format="trl", created_by=user
+        )
+    assert (queries(import_url), queries(settings_url)) == before
