@@ -466,75 +466,83 @@ def _sft_rows(project_ids: list[int], spec: ExportSpec) -> Iterator[dict]:
 # -- Files -----------------------------------------------------------------------------------------
 
 
-class _CountingWriter(io.RawIOBase):
-    """Passes bytes through to `out` while counting them and hashing them."""
+class _Sink(io.RawIOBase):
+    """Where file bytes go: hashed and counted, then passed to `out` or held until taken.
 
-    def __init__(self, out: BinaryIO) -> None:
+    tell() reports the bytes written so far, which pyarrow uses for the Parquet footer offsets;
+    it must not depend on `out` (stdout, an HTTP stream) being seekable.
+    """
+
+    def __init__(self, out: BinaryIO | None = None) -> None:
         self.out = out
+        self.pending: list[bytes] = []
         self.digest = hashlib.sha256()
         self.size = 0
 
     def writable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        return self.size
+
     def write(self, data: bytes) -> int:  # type: ignore[override]
         data = bytes(data)
-        self.out.write(data)
         self.digest.update(data)
         self.size += len(data)
+        if self.out is not None:
+            self.out.write(data)
+        else:
+            self.pending.append(data)
         return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        return data
 
 
 def export_write(*, projects: Sequence[Project], spec: ExportSpec, out: BinaryIO) -> ExportResult:
-    """Writes the export to `out` (JSONL, or Parquet in row groups) and says what was written."""
-    spec.validate()
-    writer = _CountingWriter(out)
-    rows = export_rows(projects=projects, spec=spec)
-    count = (
-        _write_parquet(rows, spec, writer) if spec.file_format == "parquet" else _write_jsonl(rows, writer)
-    )
-    return ExportResult(rows=count, sha256=writer.digest.hexdigest(), bytes=writer.size)
+    """Writes the export to `out` (JSONL, or Parquet in row groups) and says what was written.
+
+    `out` only needs write(): stdout and pipes work for both formats.
+    """
+    sink = _Sink(out)
+    count = sum(_file_parts(export_rows(projects=projects, spec=spec), spec, sink))
+    return ExportResult(rows=count, sha256=sink.digest.hexdigest(), bytes=sink.size)
 
 
 def export_chunks(*, projects: Sequence[Project], spec: ExportSpec) -> Iterator[bytes]:
-    """The export file as a stream of byte chunks, for streamed HTTP responses."""
-    spec.validate()
+    """The export file as a stream of byte chunks, for streamed HTTP responses.
+
+    Validates the spec on the call, so a door can turn a bad spec into a 400 before streaming.
+    """
     rows = export_rows(projects=projects, spec=spec)
-    buffer = io.BytesIO()
-    if spec.file_format == "jsonl":
-        for row in rows:
-            buffer.write(_jsonl_line(row))
-            if buffer.tell() >= 1 << 16:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    else:
-        for _ in _parquet_groups(rows, spec, buffer):
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
+
+    def chunks() -> Iterator[bytes]:
+        sink = _Sink()
+        for _ in _file_parts(rows, spec, sink):
+            if data := sink.take():
+                yield data
+        if data := sink.take():
+            yield data
+
+    return chunks()
 
 
-def _jsonl_line(row: dict) -> bytes:
-    return (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-
-
-def _write_jsonl(rows: Iterator[dict], out: _CountingWriter) -> int:
-    count = 0
-    buffer: list[bytes] = []
-    for count, row in enumerate(rows, start=1):  # noqa: B007 (count is the result)
-        buffer.append(_jsonl_line(row))
-        if len(buffer) >= 1000:
-            out.write(b"".join(buffer))
-            buffer.clear()
-    out.write(b"".join(buffer))
-    return count
-
-
-def _write_parquet(rows: Iterator[dict], spec: ExportSpec, out: _CountingWriter) -> int:
-    return sum(_parquet_groups(rows, spec, out))
+def _file_parts(rows: Iterator[dict], spec: ExportSpec, sink: _Sink) -> Iterator[int]:
+    """Writes rows to `sink` piece by piece, yielding the rows in each piece once it is written."""
+    if spec.file_format == "parquet":
+        yield from _parquet_groups(rows, spec, sink)
+        return
+    lines: list[bytes] = []
+    for row in rows:
+        lines.append((json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        if len(lines) >= 1000:
+            sink.write(b"".join(lines))
+            yield len(lines)
+            lines = []
+    sink.write(b"".join(lines))
+    yield len(lines)
 
 
 def parquet_schema(spec: ExportSpec):

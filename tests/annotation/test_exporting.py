@@ -15,6 +15,7 @@ from annotation.models import Comparison, Demonstration, Judgment, Project
 from annotation.services.exporting import (
     ExportSpec,
     annotator_pseudonym,
+    export_chunks,
     export_rows,
     export_spec_parse,
     export_write,
@@ -330,3 +331,21 @@ def test_bad_door_parameters_name_the_parameter(params: dict, field: str) -> Non
         export_spec_parse(params=params)
     assert [d["field"] for d in info.value.details] == [field]
     assert field in info.value.message
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "parquet"])
+def test_streamed_chunks_are_the_written_file(
+    project: Project, alice, monkeypatch: pytest.MonkeyPatch, file_format: str
+) -> None:
+    monkeypatch.setattr("annotation.services.exporting.PARQUET_ROW_GROUP", 2)
+    for _ in range(5):
+        c = make_comparison(project=project)
+        judge(c, alice, [[ids(c)[0]], [ids(c)[1]]])
+    spec = ExportSpec(file_format=file_format)
+    chunks = list(export_chunks(projects=[project], spec=spec))
+    out = io.BytesIO()
+    export_write(projects=[project], spec=spec, out=out)
+    assert b"".join(chunks) == out.getvalue()
+    if file_format == "parquet":
+        assert len(chunks) > 2
+        assert pq.ParquetFile(io.BytesIO(out.getvalue())).metadata.num_row_groups == 3
