@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from annotation.views import home
+from annotation.views import export, home
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("projects/<slug:slug>/export/", export.project_export, name="project-export"),
 ]

@@ -2,6 +2,10 @@
 
 from django.urls import path
 
+from annotation.api.export import ProjectExportApi
+
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("projects/<slug:slug>/export/", ProjectExportApi.as_view(), name="project-export"),
+]

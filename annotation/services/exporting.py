@@ -129,11 +129,10 @@ def export_spec_parse(*, params: Mapping[str, Sequence[str]]) -> ExportSpec:
     from=2026-11-01&to=2026-11-30 covers all of November's 30 days. Raises ValidationFailed naming
     the parameter.
     """
-    problems: list[dict] = []
+    problems: list[dict] = [
+        {"field": name, "reason": "is not an export parameter"} for name in params if name not in PARAMS
+    ]
     values: dict[str, Any] = {}
-    for name in params:
-        if name not in PARAMS:
-            problems.append({"field": name, "reason": "is not an export parameter"})
     for name, field in PARAMS.items():
         raw = [v.strip() for v in params.get(name, []) if v and v.strip()]
         if not raw:
@@ -142,21 +141,19 @@ def export_spec_parse(*, params: Mapping[str, Sequence[str]]) -> ExportSpec:
             values[field] = _parse_value(name, raw)
         except ValueError as exc:
             problems.append({"field": name, "reason": str(exc)})
-    if problems:
-        raise ValidationFailed(
-            "Invalid export parameters: " + "; ".join(f"{p['field']} {p['reason']}" for p in problems),
-            details=problems,
-        )
     spec = ExportSpec(**values)
     try:
         spec.validate()
     except ValidationFailed as exc:
-        fields_to_params = {field: name for name, field in PARAMS.items()}
-        details = [{**d, "field": fields_to_params.get(d["field"], d["field"])} for d in exc.details]
+        names = {field: name for name, field in PARAMS.items()}
+        problems.extend({**d, "field": names.get(d["field"], d["field"])} for d in exc.details)
+    if problems:
+        order = list(PARAMS)
+        problems.sort(key=lambda p: order.index(p["field"]) if p["field"] in order else -1)
         raise ValidationFailed(
-            "Invalid export parameters: " + "; ".join(f"{d['field']} {d['reason']}" for d in details),
-            details=details,
-        ) from None
+            "Invalid export parameters: " + "; ".join(f"{p['field']} {p['reason']}" for p in problems),
+            details=problems,
+        )
     return spec
 
 
