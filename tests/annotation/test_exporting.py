@@ -349,3 +349,16 @@ def test_streamed_chunks_are_the_written_file(
     if file_format == "parquet":
         assert len(chunks) > 2
         assert pq.ParquetFile(io.BytesIO(out.getvalue())).metadata.num_row_groups == 3
+
+
+def test_queries_grow_with_chunks_not_with_rows(
+    project: Project, alice, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries
+) -> None:
+    monkeypatch.setattr("annotation.services.exporting.CHUNK_COMPARISONS", 4)
+    for _ in range(8):
+        c = make_comparison(project=project, candidates=3)
+        judge(c, alice, [[i] for i in ids(c)])
+    # Two full chunks of 4 comparisons: 4 queries each (window, judgments, slots, prompts), then
+    # one window query that finds nothing more.
+    with django_assert_num_queries(9):
+        assert len(rows(project)) == 24
