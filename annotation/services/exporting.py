@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
 from annotation.errors import ValidationFailed
-from annotation.models import ComparisonCandidate, Demonstration, Judgment, Project, Prompt
+from annotation.models import Comparison, ComparisonCandidate, Demonstration, Judgment, Project
 from annotation.services import agreement
 
 KINDS = ("preference", "unpaired", "sft", "judgments")
@@ -222,10 +222,15 @@ class _Group:
     judgments: list[dict]
 
 
-_JUDGMENT_FIELDS = (
-    "id", "comparison_id", "annotator_id", "source", "ordering", "strength", "ratings", "rationale",
-    "flags", "presented_order", "time_spent_ms", "created_at", "updated_at",
-)  # fmt: skip
+# The judgment columns each kind reads: the fewer JSON columns, the less decoding per row.
+_JUDGMENT_FIELDS = {
+    "preference": ("id", "comparison_id", "ordering"),
+    "unpaired": ("id", "comparison_id", "ordering", "ratings"),
+    "judgments": (
+        "id", "comparison_id", "annotator_id", "source", "ordering", "strength", "ratings", "rationale",
+        "flags", "presented_order", "time_spent_ms", "created_at", "updated_at",
+    ),
+}  # fmt: skip
 
 
 def _judgment_filter(spec: ExportSpec) -> dict[str, Any]:
@@ -244,7 +249,8 @@ def _judgment_filter(spec: ExportSpec) -> dict[str, Any]:
 def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Group]:
     """Comparisons with at least one judgment passing the filters, chunk by chunk (keyset on id).
 
-    Three queries per chunk whatever its size: judgments, slots with candidate texts, prompts.
+    Three queries per chunk whatever its size: the window of comparisons with their prompts, their
+    judgments, and their slots with candidate texts.
     Groups failing min_agreement are skipped; agreement is measured on the filtered judgments, so
     excluding an annotator changes it.
     """
@@ -254,47 +260,49 @@ def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Gr
         judgments = Judgment.objects.filter(comparison__project_id__in=project_ids, **conditions)
         if spec.exclude_annotator_ids:
             judgments = judgments.exclude(annotator_id__in=spec.exclude_annotator_ids)
-        # The chunk is a window of comparison ids: find where the next CHUNK_COMPARISONS ids end.
+        # The chunk is a window of comparison ids, found on the primary key index so each chunk
+        # costs the same however far into the project it is. Ranges, not long IN lists, select the
+        # chunk's rows: they keep the SQL the same from chunk to chunk.
         window = list(
-            judgments.filter(comparison_id__gt=last)
-            .order_by("comparison_id")
-            .values_list("comparison_id", flat=True)
-            .distinct()[:CHUNK_COMPARISONS]
+            Comparison.objects.filter(project_id__in=project_ids, id__gt=last)
+            .order_by("id")
+            .values_list("id", "project_id", "prompt_id", "prompt__messages")[:CHUNK_COMPARISONS]
         )
         if not window:
             return
-        upper = window[-1]
+        upper = window[-1][0]
+        in_window = {"comparison_id__gt": last, "comparison_id__lte": upper}
+        last = upper
         rows = list(
-            judgments.filter(comparison_id__gt=last, comparison_id__lte=upper)
-            .order_by("comparison_id", "id")
-            .values(*_JUDGMENT_FIELDS, "comparison__project_id", "comparison__prompt_id")
+            judgments.filter(**in_window).order_by("comparison_id", "id").values(*_JUDGMENT_FIELDS[spec.kind])
         )
+        if not rows:
+            continue
         slots: dict[int, dict[int, tuple[str, str]]] = {}
         for comparison_id, candidate_id, text, model_name in (
-            ComparisonCandidate.objects.filter(comparison_id__in=window)
+            ComparisonCandidate.objects.filter(comparison__project_id__in=project_ids, **in_window)
             .order_by("comparison_id", "position")
             .values_list("comparison_id", "candidate_id", "candidate__text", "candidate__model_name")
         ):
             slots.setdefault(comparison_id, {})[candidate_id] = (text, model_name)
-        prompt_ids = {row["comparison__prompt_id"] for row in rows}
-        messages = dict(Prompt.objects.filter(id__in=prompt_ids).values_list("id", "messages"))
+        comparisons = {row[0]: row for row in window}
         group: _Group | None = None
         for row in rows:
             if group is None or group.comparison_id != row["comparison_id"]:
                 if group is not None:
                     yield from _passing(group, spec)
+                comparison_id, project_id, prompt_id, messages = comparisons[row["comparison_id"]]
                 group = _Group(
-                    comparison_id=row["comparison_id"],
-                    project_id=row["comparison__project_id"],
-                    prompt_id=row["comparison__prompt_id"],
-                    messages=messages[row["comparison__prompt_id"]],
-                    candidates=slots.get(row["comparison_id"], {}),
+                    comparison_id=comparison_id,
+                    project_id=project_id,
+                    prompt_id=prompt_id,
+                    messages=messages,
+                    candidates=slots.get(comparison_id, {}),
                     judgments=[],
                 )
             group.judgments.append(row)
         if group is not None:
             yield from _passing(group, spec)
-        last = upper
 
 
 def _passing(group: _Group, spec: ExportSpec) -> Iterator[_Group]:
