@@ -96,7 +96,8 @@ def fill(pairs: int) -> float:
         f"""INSERT INTO {t["Judgment"]} (id, comparison_id, annotator_id, source, ordering, strength, ratings,
                 rationale, flags, presented_order, time_spent_ms, submission_token, created_at, updated_at)
             SELECT i, i, {first_user} + i % 10, 'annotator',
-                   CASE WHEN i % 3 = 0 THEN jsonb_build_array(jsonb_build_array(2 * i), jsonb_build_array(2 * i - 1))
+                   CASE WHEN i % 3 = 0
+                        THEN jsonb_build_array(jsonb_build_array(2 * i), jsonb_build_array(2 * i - 1))
                         ELSE jsonb_build_array(jsonb_build_array(2 * i - 1), jsonb_build_array(2 * i)) END,
                    '', '{{}}', '', '[]', '[]', 1000 + i % 5000, md5('t' || i), now(), now()
             FROM generate_series(1, {pairs}) AS i""",
@@ -176,20 +177,29 @@ def main() -> None:
                 out = f"{tmp}/export.{file_format}"
                 done = subprocess.run(
                     [sys.executable, __file__, "--child", file_format, "--out", out],
-                    env={**os.environ, "DATABASE_URL": url}, cwd=ROOT, check=True, capture_output=True, text=True,
+                    env={**os.environ, "DATABASE_URL": url}, cwd=ROOT, check=True,
+                    capture_output=True, text=True,
                 )  # fmt: skip
                 results[file_format] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"\n{args.pairs} preference pairs, PostgreSQL; peak RSS of a fresh process per export\n")
+        header = ("", "rows", "seconds", "rows/s", "MB", "RSS MB", "+RSS MB", "vs COPY")
+        line = "{:18}{:>10}{:>10}{:>12}{:>9}{:>9}{:>9}{:>9}"
+        print(line.format(*header))
+        copy_rate = f"{copy_rows / copy_seconds:.0f}"
+        copy_mb = f"{copy_bytes / 1e6:.1f}"
         print(
-            f"{'':18}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'MB':>9}{'RSS MB':>9}{'+RSS MB':>9}{'vs COPY':>9}"
+            line.format(
+                "COPY (baseline)", copy_rows, f"{copy_seconds:.2f}", copy_rate, copy_mb, "", "", "1.00x"
+            )
         )
-        print(f"{'COPY (baseline)':18}{copy_rows:>10}{copy_seconds:>10.2f}{copy_rows / copy_seconds:>12.0f}"
-              f"{copy_bytes / 1e6:>9.1f}{'':>9}{'':>9}{1:>8.2f}x")  # fmt: skip
         for file_format, r in results.items():
             assert r["rows"] == copy_rows, f"{file_format} exported {r['rows']} rows, COPY {copy_rows}"
-            print(f"{'export ' + file_format:18}{r['rows']:>10}{r['seconds']:>10.2f}{r['rows'] / r['seconds']:>12.0f}"
-                  f"{r['bytes'] / 1e6:>9.1f}{r['rss_peak_mb']:>9.0f}{r['rss_peak_mb'] - r['rss_before_mb']:>9.0f}"
-                  f"{r['seconds'] / copy_seconds:>8.2f}x")  # fmt: skip
+            growth = r["rss_peak_mb"] - r["rss_before_mb"]
+            print(line.format(
+                f"export {file_format}", r["rows"], f"{r['seconds']:.2f}", f"{r['rows'] / r['seconds']:.0f}",
+                f"{r['bytes'] / 1e6:.1f}", f"{r['rss_peak_mb']:.0f}", f"{growth:.0f}",
+                f"{r['seconds'] / copy_seconds:.2f}x",
+            ))  # fmt: skip
     finally:
         if not args.keep:
             from django.db import connections
