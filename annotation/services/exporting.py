@@ -257,12 +257,14 @@ def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Gr
     conditions = _judgment_filter(spec)
     last = 0
     while True:
-        judgments = Judgment.objects.filter(comparison__project_id__in=project_ids, **conditions)
+        judgments = Judgment.objects.filter(**conditions)
         if spec.exclude_annotator_ids:
             judgments = judgments.exclude(annotator_id__in=spec.exclude_annotator_ids)
         # The chunk is a window of comparison ids, found on the primary key index so each chunk
-        # costs the same however far into the project it is. Ranges, not long IN lists, select the
-        # chunk's rows: they keep the SQL the same from chunk to chunk.
+        # costs the same however far into the project it is. The chunk's judgments and slots are
+        # read by id range alone (an index range scan; joining comparisons to filter by project
+        # made PostgreSQL scan the comparison table per chunk), and rows of other projects'
+        # comparisons within the range are skipped here.
         window = list(
             Comparison.objects.filter(project_id__in=project_ids, id__gt=last)
             .order_by("id")
@@ -273,19 +275,23 @@ def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Gr
         upper = window[-1][0]
         in_window = {"comparison_id__gt": last, "comparison_id__lte": upper}
         last = upper
-        rows = list(
-            judgments.filter(**in_window).order_by("comparison_id", "id").values(*_JUDGMENT_FIELDS[spec.kind])
-        )
+        comparisons = {row[0]: row for row in window}
+        rows = [
+            row
+            for row in judgments.filter(**in_window)
+            .order_by("comparison_id", "id")
+            .values(*_JUDGMENT_FIELDS[spec.kind])
+            if row["comparison_id"] in comparisons
+        ]
         if not rows:
             continue
         slots: dict[int, dict[int, tuple[str, str]]] = {}
         for comparison_id, candidate_id, text, model_name in (
-            ComparisonCandidate.objects.filter(comparison__project_id__in=project_ids, **in_window)
+            ComparisonCandidate.objects.filter(**in_window)
             .order_by("comparison_id", "position")
             .values_list("comparison_id", "candidate_id", "candidate__text", "candidate__model_name")
         ):
             slots.setdefault(comparison_id, {})[candidate_id] = (text, model_name)
-        comparisons = {row[0]: row for row in window}
         group: _Group | None = None
         for row in rows:
             if group is None or group.comparison_id != row["comparison_id"]:
