@@ -83,8 +83,8 @@ class ExportSpec:
             isinstance(self.rating_threshold, int | float) and math.isfinite(self.rating_threshold)
         ):
             bad("rating_threshold", "must be a finite number")
-        if self.kind == "sft" and self.aggregate == "majority":
-            bad("aggregate", "majority applies to judgments, not to sft exports of demonstrations")
+        if self.kind in ("sft", "judgments") and self.aggregate == "majority":
+            bad("aggregate", f"majority applies to preference and unpaired exports, not to {self.kind}")
         for field in ("annotator_ids", "exclude_annotator_ids"):
             if not all(isinstance(i, int) for i in getattr(self, field)):
                 bad(field, "must be user ids (integers)")
@@ -374,8 +374,13 @@ def _rating_threshold(project: Project, spec: ExportSpec) -> float:
     return (1 + project.rating_scale_max) / 2
 
 
+def _scores(ratings: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric scores of one candidate's ratings, by criterion; anything else is not a score."""
+    return {c: float(v) for c, v in ratings.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 def _mean_rating(ratings: Mapping[str, Any]) -> float | None:
-    scores = [float(v) for v in ratings.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    scores = _scores(ratings).values()
     return sum(scores) / len(scores) if scores else None
 
 
@@ -437,9 +442,9 @@ def _judgment_rows(groups: Iterator[_Group], spec: ExportSpec, thresholds: dict)
                 "tie": len(judgment["ordering"]) == 1,
                 "strength": judgment["strength"],
                 "ratings": [
-                    {"candidate_id": int(candidate_id), "criterion": criterion, "score": float(score)}
-                    for candidate_id, scores in (judgment["ratings"] or {}).items()
-                    for criterion, score in scores.items()
+                    {"candidate_id": int(candidate_id), "criterion": criterion, "score": score}
+                    for candidate_id, ratings in (judgment["ratings"] or {}).items()
+                    for criterion, score in _scores(ratings).items()
                 ],
                 "rationale": judgment["rationale"],
                 "flags": list(judgment["flags"] or []),

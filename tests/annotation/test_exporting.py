@@ -299,6 +299,10 @@ def test_invalid_spec_names_each_field() -> None:
     with pytest.raises(ValidationFailed) as info:
         ExportSpec(kind="pairs", ties="maybe", min_agreement=1.5).validate()
     assert [d["field"] for d in info.value.details] == ["kind", "ties", "min_agreement"]
+    with pytest.raises(ValidationFailed, match="majority applies to preference and unpaired"):
+        ExportSpec(kind="judgments", aggregate="majority").validate()
+    with pytest.raises(ValidationFailed, match="min_agreement applies to judgments"):
+        ExportSpec(kind="sft", min_agreement=0.5).validate()
 
 
 def test_door_parameters_parse_into_a_spec() -> None:
