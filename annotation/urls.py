@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.views import home, imports, projects
+from annotation.views import export, home, imports, projects
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -16,4 +16,5 @@ urlpatterns = [
         name="project-member-remove",
     ),
     path("projects/<slug:slug>/import/", imports.project_import, name="project-import"),
+    path("projects/<slug:slug>/export/", export.project_export, name="project-export"),
 ]

@@ -2,10 +2,12 @@
 
 from django.urls import path
 
+from annotation.api.export import ProjectExportApi
 from annotation.api.imports import ImportCreateApi
 
 app_name = "api"
 
 urlpatterns: list = [
     path("projects/<slug:slug>/imports/", ImportCreateApi.as_view(), name="import-create"),
+    path("projects/<slug:slug>/export/", ProjectExportApi.as_view(), name="project-export"),
 ]
