@@ -101,3 +101,31 @@ def demonstration_for(*, judgment: Judgment) -> Demonstration | None:
     return Demonstration.objects.filter(
         comparison_id=judgment.comparison_id, annotator_id=judgment.annotator_id
     ).first()
+
+
+def assignment_item(*, assignment_id: int) -> Assignment:
+    """An assignment with everything the annotate page shows: project, prompt and candidates."""
+    return (
+        Assignment.objects.select_related("comparison__project", "comparison__prompt")
+        .prefetch_related("comparison__slots__candidate")
+        .get(pk=assignment_id)
+    )
+
+
+def judgment_list_for_annotator(*, project: Project, annotator: AbstractBaseUser) -> QuerySet[Judgment]:
+    """The annotator's own judgments in the project, newest first, with their prompt."""
+    return (
+        Judgment.objects.filter(comparison__project=project, annotator=annotator)
+        .select_related("comparison__prompt")
+        .order_by("-created_at")
+    )
+
+
+def judgment_item(*, project: Project, judgment_id: int) -> Judgment | None:
+    """A judgment of the project with what the annotate page needs to show it again."""
+    return (
+        Judgment.objects.filter(pk=judgment_id, comparison__project=project)
+        .select_related("comparison__project", "comparison__prompt")
+        .prefetch_related("comparison__slots__candidate")
+        .first()
+    )

@@ -2,6 +2,17 @@
 
 from django.urls import path
 
+from annotation.api import annotating
+
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("projects/<slug:slug>/next/", annotating.ItemNextApi.as_view(), name="item-next"),
+    path("projects/<slug:slug>/submit/", annotating.JudgmentSubmitApi.as_view(), name="judgment-submit"),
+    path("projects/<slug:slug>/skip/", annotating.AssignmentSkipApi.as_view(), name="assignment-skip"),
+    path(
+        "projects/<slug:slug>/judgments/<int:pk>/",
+        annotating.JudgmentDetailApi.as_view(),
+        name="judgment-detail",
+    ),
+]
