@@ -281,6 +281,8 @@ function chip(id) {
 // ---- changing the answer ---------------------------------------------------------------------
 
 function choose(choice) {
+  // A new choice asks for its strength again rather than carrying the old one over.
+  if (choice !== state.choice) state.strength = "";
   state.choice = choice;
   refresh();
 }
