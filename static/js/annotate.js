@@ -147,7 +147,7 @@ function show(payload, answer) {
 
   const candidates = $("#candidates");
   candidates.replaceChildren();
-  candidates.className = `candidates ${item.mode} n${item.candidates.length}`;
+  candidates.className = `candidates mode-${item.mode} n${item.candidates.length}`;
   for (const candidate of item.candidates) {
     const card = element("article", { class: "candidate card", "data-id": String(candidate.id) });
     const head = element("header");
