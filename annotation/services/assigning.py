@@ -58,16 +58,12 @@ def comparison_lease(
 
 def _comparison_claim(*, project: Project, annotator: AbstractBaseUser, now: datetime) -> int | None:
     regular = selectors.comparison_pool(project=project, annotator=annotator, now=now, gold=False)
-    if not regular.exists():
-        return None
-    pools = [regular]
-    if project.gold_rate > 0 and _random.random() < project.gold_rate:
-        pools.insert(0, selectors.comparison_pool(project=project, annotator=annotator, now=now, gold=True))
-    for pool in pools:
-        comparison_id = _first_locked(pool)
+    if project.gold_rate > 0 and _random.random() < project.gold_rate and regular.exists():
+        gold = selectors.comparison_pool(project=project, annotator=annotator, now=now, gold=True)
+        comparison_id = _first_locked(gold)
         if comparison_id is not None:
             return comparison_id
-    return None
+    return _first_locked(regular)
 
 
 def _first_locked(pool: QuerySet[Comparison]) -> int | None:
@@ -122,7 +118,8 @@ def assignments_expire(*, project: Project, now: datetime | None = None) -> int:
     truthful. Rows locked by a submission in progress are left for the next sweep.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    # No savepoint: inside comparison_lease this is one more statement of the claim's transaction.
+    with transaction.atomic(savepoint=False):
         # Lock in id order and skip locked rows, so concurrent sweeps never deadlock or wait.
         stale = list(
             Assignment.objects.filter(

@@ -229,12 +229,16 @@ def judgment_submit(
             # comparison lock before counting room, so a lease cannot expire "between" this check
             # and the judgment being counted.
             Comparison.objects.select_for_update().filter(pk=comparison.pk).values_list("pk").first()
-            replay = _replayed(token=token, annotator=annotator)
-            if replay is not None:
-                return replay
-            assignment = assignment_lock_for(
-                project=project, annotator=annotator, assignment_id=assignment_id, now=now
-            )
+            try:
+                assignment = assignment_lock_for(
+                    project=project, annotator=annotator, assignment_id=assignment_id, now=now
+                )
+            except Conflict:
+                # A request with this token may have committed while we waited for the lock.
+                replay = _replayed(token=token, annotator=annotator)
+                if replay is not None:
+                    return replay
+                raise
             return _judgment_record(
                 assignment=assignment,
                 annotator=annotator,
@@ -366,4 +370,3 @@ def _demonstration_replace(
             based_on_id=based_on,
             text=text,
         )
-
