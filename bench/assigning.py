@@ -57,6 +57,11 @@ def _project(comparisons: int, overlap: int, annotators: int) -> tuple[Project, 
         get_user_model()(username=f"bench-{tag}-{i}") for i in range(annotators)
     )
     Membership.objects.bulk_create(Membership(project=project, user=u) for u in users)
+    if connection.vendor == "postgresql":
+        # Fresh statistics, as autovacuum would gather on a live database: without them the planner
+        # guesses one open comparison and sorts them all instead of walking the pool-order index.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE annotation_comparison, annotation_assignment, annotation_judgment")
     return project, users
 
 
