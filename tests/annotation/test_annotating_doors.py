@@ -50,6 +50,22 @@ def test_next_returns_the_item_with_rendered_untrusted_text(project: Project, bo
     assert response.json()["counts"] == {"done_today": 0, "done_total": 0, "remaining": 1}
 
 
+def test_gold_items_look_like_any_other_item(project: Project, bob, charlie) -> None:
+    project.gold_rate = 1.0
+    project.save()
+    gold = make_comparison(project=project)
+    gold.gold_ordering = [[gold.slots.first().candidate_id]]
+    gold.save()
+    make_comparison(project=project)
+    gold_item = _next(_client(bob)).json()
+    assert gold_item["item"]["assignment"] == gold.assignments.get().pk
+    Project.objects.filter(pk=project.pk).update(gold_rate=0.0)
+    regular_item = _next(_client(charlie)).json()
+    assert regular_item["item"]["assignment"] != gold_item["item"]["assignment"]
+    assert set(gold_item["item"]) == set(regular_item["item"])
+    assert "gold" not in str(gold_item).lower()
+
+
 def test_model_names_are_shown_when_the_project_allows(project: Project, bob) -> None:
     project.hides_model_names = False
     project.save()

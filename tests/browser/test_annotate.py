@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from annotation.models import Assignment, Candidate, Demonstration, Judgment, Membership, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
@@ -275,3 +277,25 @@ def test_untrusted_completions_render_inert(page, live_server) -> None:
     assert page.locator("body").is_visible()
     assert "window.__xss = 1" in page.locator("#candidates").inner_text()
     assert dialogs == [] and outside == []
+
+
+def test_expired_lease_is_explained_and_double_submit_records_once(page, live_server) -> None:
+    project = ProjectFactory(slug="late")
+    make_comparison(project=project)
+    make_comparison(project=project)
+    bob = _annotator(project)
+    _login(page, live_server, "bob")
+    page.goto(f"{live_server.url}/projects/late/annotate/")
+    current = _wait_for_item(page, None)
+    Assignment.objects.filter(annotator=bob).update(expires_at=timezone.now() - timedelta(seconds=1))
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    current = _wait_for_item(page, current)
+    assert "ran out" in page.locator("#notice").inner_text()
+    assert not Judgment.objects.exists()
+    assert Assignment.objects.filter(annotator=bob, status=Assignment.Status.EXPIRED).count() == 1
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    page.locator("#empty").wait_for(state="visible")
+    assert Judgment.objects.filter(annotator=bob).count() == 1
