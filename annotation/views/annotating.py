@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from string import ascii_uppercase
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.errors import NotFound
-from annotation.models import Project
+from annotation.models import Judgment, Project
 from annotation.permissions import project_get_for
 from annotation.rendering import markdown_render
 
@@ -49,13 +50,29 @@ def judgment_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     )
 
 
+def answer_summary(*, judgment: Judgment, mode: str) -> str:
+    """The answer in the labels the annotator saw: "B better (clearly)", "tie", "3 > 1 = 4 > 2"."""
+    shown = judgment.presented_order or [cid for tier in judgment.ordering for cid in tier]
+    pairwise = mode == Project.Mode.PAIRWISE
+    labels = {cid: (ascii_uppercase[i] if pairwise else str(i + 1)) for i, cid in enumerate(shown)}
+    if pairwise:
+        if judgment.is_tie:
+            return "both bad" if "both_bad" in judgment.flags else "tie"
+        strength = f" ({judgment.strength})" if judgment.strength else ""
+        return f"{labels.get(judgment.ordering[0][0], '?')} better{strength}"
+    return " > ".join(" = ".join(labels.get(cid, "?") for cid in tier) for tier in judgment.ordering)
+
+
 @login_required
 def history(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug)
     judgments = selectors.judgment_list_for_annotator(project=project, annotator=request.user)
     page = Paginator(judgments, 50).get_page(request.GET.get("page"))
     editable_since = timezone.now() - timedelta(minutes=project.edit_window_minutes)
-    rows = [(judgment, judgment.created_at > editable_since) for judgment in page]
+    rows = [
+        (judgment, answer_summary(judgment=judgment, mode=project.mode), judgment.created_at > editable_since)
+        for judgment in page
+    ]
     return render(request, "annotation/history.html", {"project": project, "page": page, "rows": rows})
 
 

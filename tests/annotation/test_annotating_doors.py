@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotation.models import Assignment, Judgment, Project
+from annotation.views.annotating import answer_summary
 from tests.factories import MembershipFactory, ProjectFactory, make_comparison
 
 pytestmark = pytest.mark.django_db
@@ -173,6 +174,7 @@ def test_pages_render_for_members(project: Project, bob) -> None:
     judgment_id = _submit(client, item).json()["judgment"]
     history = client.get(reverse("history", args=["project-a"]))
     assert reverse("judgment-edit", args=["project-a", judgment_id]).encode() in history.content
+    assert b'<td class="answer">A better</td>' in history.content
     assert client.get(reverse("judgment-edit", args=["project-a", judgment_id])).status_code == 200
 
 
@@ -198,3 +200,20 @@ def test_next_item_queries_do_not_grow_with_candidates(project: Project, bob) ->
             assert len(_next(client, slug).json()["item"]["candidates"]) == n
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 25
+
+
+@pytest.mark.parametrize(
+    ("mode", "ordering", "strength", "flags", "summary"),
+    [
+        ("pairwise", [[20], [10]], "much", [], "B better (much)"),
+        ("pairwise", [[10, 20]], "", [], "tie"),
+        ("pairwise", [[10, 20]], "", ["both_bad"], "both bad"),
+        ("ranking", [[30], [10, 40], [20]], "", [], "3 > 1 = 4 > 2"),
+    ],
+)
+def test_history_summarises_answers_in_the_labels_shown(
+    mode: str, ordering: list, strength: str, flags: list, summary: str
+) -> None:
+    shown = [10, 20, 30, 40] if mode == "ranking" else [10, 20]
+    judgment = Judgment(ordering=ordering, strength=strength, flags=flags, presented_order=shown)
+    assert answer_summary(judgment=judgment, mode=mode) == summary
