@@ -56,6 +56,16 @@ function notify(message, kind = "info") {
   notice.hidden = !message;
 }
 
+// Text the annotator wrote for an answer the server refused stays readable (and copyable).
+function keepWritten(body) {
+  const written = [body.rationale, body.demonstration_text].filter((text) => text && text.trim());
+  if (!written.length) return;
+  const kept = element("details", { class: "kept", open: "" });
+  kept.append(element("summary", {}, "What you wrote (not saved)"));
+  for (const text of written) kept.append(element("pre", {}, text));
+  $("#notice").append(kept);
+}
+
 function showCounts(counts) {
   if (!counts || editing) return;
   const total = counts.done_total + counts.remaining;
@@ -475,8 +485,9 @@ async function submit() {
     notify("Saved.");
     await loadNext();
   } else if (status === 409 && !editing) {
-    // The lease ran out or was answered elsewhere: say so plainly and move on.
+    // The lease ran out or was answered elsewhere: say so plainly, keep what they wrote, move on.
     notify(data.error, "error");
+    keepWritten(body);
     await loadNext();
   } else {
     const details = (data.details || []).map((d) => (d.field ? `${d.field}: ${d.reason}` : JSON.stringify(d)));

@@ -289,9 +289,12 @@ def test_expired_lease_is_explained_and_double_submit_records_once(page, live_se
     current = _wait_for_item(page, None)
     Assignment.objects.filter(annotator=bob).update(expires_at=timezone.now() - timedelta(seconds=1))
     page.keyboard.press("1")
-    page.keyboard.press("Enter")
+    page.keyboard.press("r")
+    page.keyboard.type("A explains the cause")
+    page.keyboard.press("Control+Enter")
     current = _wait_for_item(page, current)
     assert "ran out" in page.locator("#notice").inner_text()
+    assert "A explains the cause" in page.locator("#notice .kept").inner_text()
     assert not Judgment.objects.exists()
     assert Assignment.objects.filter(annotator=bob, status=Assignment.Status.EXPIRED).count() == 1
     page.keyboard.press("2")
