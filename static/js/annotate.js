@@ -331,6 +331,15 @@ $("#ranking").addEventListener("dragover", (event) => event.preventDefault());
 $("#ranking").addEventListener("drop", (event) => {
   event.preventDefault();
   const id = Number(event.dataTransfer.getData("text/plain"));
+  const onto = event.target.closest(".chip");
+  if (onto && Number(onto.dataset.id) !== id) {
+    // Dropped on another candidate: tied with it.
+    const other = Number(onto.dataset.id);
+    withoutCandidate(id);
+    state.tiers.find((t) => t.includes(other)).push(id);
+    refresh();
+    return;
+  }
   const tier = event.target.closest(".tier:not(.pending)");
   // Dropped on a row: goes just above it; dropped on the list's empty space: goes last.
   let before = tier ? Number(tier.dataset.index) : null;

@@ -222,12 +222,17 @@ def test_ranking_by_keys_and_by_drag(page, live_server) -> None:
         "Candidate 4",
         "Candidate 1",
     ]
+    # Dropped onto another candidate, candidate 1 ties with candidate 4.
+    page.locator("#ranking .chip:text-is('Candidate 1')").drag_to(
+        page.locator("#ranking .chip:text-is('Candidate 4')")
+    )
+    assert page.locator("#ranking li").count() == 3
     page.locator("#submit").click()
     page.locator("#empty").wait_for(state="visible")
 
     orderings = {tuple(j.presented_order): j.ordering for j in Judgment.objects.filter(annotator=bob)}
     assert orderings[tuple(by_keys)] == [[by_keys[2]], [by_keys[0], by_keys[3]], [by_keys[1]]]
-    assert orderings[tuple(by_drag)] == [[by_drag[2]], [by_drag[1]], [by_drag[3]], [by_drag[0]]]
+    assert orderings[tuple(by_drag)] == [[by_drag[2]], [by_drag[1]], [by_drag[3], by_drag[0]]]
 
 
 XSS = [
