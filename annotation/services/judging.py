@@ -206,7 +206,6 @@ def judgment_submit(
             "Time spent must be a whole number of milliseconds.",
             details=[_problem("time_spent_ms", "a whole number >= 0")],
         )
-    now = timezone.now()
     comparison = Comparison.objects.filter(project=project, assignments__pk=assignment_id).first()
     if comparison is None:
         raise NotFound("This item is not part of this project.")
@@ -229,6 +228,9 @@ def judgment_submit(
             # comparison lock before counting room, so a lease cannot expire "between" this check
             # and the judgment being counted.
             Comparison.objects.select_for_update().filter(pk=comparison.pk).values_list("pk").first()
+            # The clock is read only once we hold the lock: a claim that saw this lease as expired
+            # has committed by now, and read an earlier time than this.
+            now = timezone.now()
             try:
                 assignment = assignment_lock_for(
                     project=project, annotator=annotator, assignment_id=assignment_id, now=now
