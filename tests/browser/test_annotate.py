@@ -117,8 +117,13 @@ def test_pairwise_by_keyboard_only_then_edit(page, live_server) -> None:
     assert page.locator("#candidates mark").count() >= 1
     page.keyboard.press("d")
     assert page.locator("#candidates .highlight").count() + page.locator("#candidates pre").count() >= 1
+    assert page.locator("#progress-text").inner_text() == "0 today · 0 done · 3 left"
+    cards = page.locator("#candidates .candidate")
+    assert cards.nth(0).bounding_box()["y"] == cards.nth(1).bounding_box()["y"]  # side by side
     _shot(page, "pairwise-desktop")
     page.set_viewport_size(NARROW)
+    first_box = cards.nth(0).bounding_box()
+    assert cards.nth(1).bounding_box()["y"] >= first_box["y"] + first_box["height"]  # stacked
     _shot(page, "pairwise-narrow")
     page.set_viewport_size(DESKTOP)
 
@@ -143,6 +148,7 @@ def test_pairwise_by_keyboard_only_then_edit(page, live_server) -> None:
     page.keyboard.press("Enter")
 
     current = _wait_for_item(page, current)
+    assert page.locator("#progress-text").inner_text() == "1 today · 1 done · 2 left"
     page.keyboard.press("s")
     page.keyboard.press("Enter")  # skip with the first reason offered
     current = _wait_for_item(page, current)
