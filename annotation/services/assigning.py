@@ -73,24 +73,37 @@ def _first_locked(pool: QuerySet[Comparison]) -> int | None:
     """
     tried: list[int] = []
     while True:
-        candidates = pool.exclude(pk__in=tried)
-        # SKIP LOCKED: concurrent annotators each lock a different row instead of queueing behind
-        # the first one, so "next item" stays fast under load (a no-op on SQLite, which serialises
-        # writers with BEGIN IMMEDIATE anyway).
-        comparison_id = candidates.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
+        # Each try runs in a savepoint: rolling it back releases the lock on a row found full, so a
+        # claimer never waits for one row while holding another (two claimers doing that in
+        # opposite order would deadlock).
+        savepoint = transaction.savepoint()
+        comparison_id = _lock_next(pool.exclude(pk__in=tried))
         if comparison_id is None:
-            # Every eligible row may be locked by other claimers at this instant; SKIP LOCKED would
-            # then report an empty queue that is not empty. Wait for the first such row instead.
-            comparison_id = candidates.values_list("pk", flat=True).first()
-            if comparison_id is None:
-                return None
-            Comparison.objects.select_for_update().filter(pk=comparison_id).values_list("pk").first()
+            transaction.savepoint_commit(savepoint)
+            return None
         # We hold the row lock now, so every transaction that leased or judged this comparison has
         # committed, and a new statement sees its rows (READ COMMITTED takes a snapshot per
         # statement). The pool query above may have run on an older snapshot: check again.
         if pool.filter(pk=comparison_id).exists():
+            transaction.savepoint_commit(savepoint)
             return comparison_id
+        transaction.savepoint_rollback(savepoint)
         tried.append(comparison_id)
+
+
+def _lock_next(candidates: QuerySet[Comparison]) -> int | None:
+    # SKIP LOCKED: concurrent annotators each lock a different row instead of queueing behind the
+    # first one, so "next item" stays fast under load (a no-op on SQLite, which serialises writers
+    # with BEGIN IMMEDIATE anyway).
+    comparison_id = candidates.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
+    if comparison_id is not None:
+        return comparison_id
+    # Every eligible row may be locked by other claimers at this instant; SKIP LOCKED would then
+    # report an empty queue that is not empty. Wait for the first such row instead.
+    comparison_id = candidates.values_list("pk", flat=True).first()
+    if comparison_id is not None:
+        Comparison.objects.select_for_update().filter(pk=comparison_id).values_list("pk").first()
+    return comparison_id
 
 
 def _assignment_create(
