@@ -42,11 +42,13 @@ def comparison_lease(
     Returns the current active lease when there is one, else claims a new comparison.
     """
     now = now or timezone.now()
+    # In its own short transaction: the claim below may wait for a comparison lock, and must not
+    # hold assignment locks meanwhile that a submission holding that comparison waits for.
+    assignments_expire(project=project, now=now)
     with transaction.atomic():
         # One claim at a time per annotator (a double click on "next", two tabs): without this lock
         # two concurrent requests could each see no active lease and each take a new item.
         get_user_model().objects.select_for_update().filter(pk=annotator.pk).values_list("pk").first()
-        assignments_expire(project=project, now=now)
         current = selectors.assignment_current(project=project, annotator=annotator, now=now)
         if current is not None:
             return current
@@ -131,8 +133,7 @@ def assignments_expire(*, project: Project, now: datetime | None = None) -> int:
     truthful. Rows locked by a submission in progress are left for the next sweep.
     """
     now = now or timezone.now()
-    # No savepoint: inside comparison_lease this is one more statement of the claim's transaction.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():
         # Lock in id order and skip locked rows, so concurrent sweeps never deadlock or wait.
         stale = list(
             Assignment.objects.filter(
