@@ -215,7 +215,9 @@ class Assignment(models.Model):
         EXPIRED = "expired", "Expired"
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # Candidate ids in the order this annotator is shown them, randomised per assignment.
     presented_order = models.JSONField(default=list)
@@ -297,7 +299,11 @@ class Demonstration(models.Model):
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="demonstrations")
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="demonstrations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="demonstrations",
     )
     comparison = models.ForeignKey(
         Comparison, null=True, blank=True, on_delete=models.SET_NULL, related_name="demonstrations"
