@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.views import export, home, imports, projects
+from annotation.views import annotating, export, home, imports, projects
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -17,4 +17,8 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/import/", imports.project_import, name="project-import"),
     path("projects/<slug:slug>/export/", export.project_export, name="project-export"),
+    path("projects/<slug:slug>/annotate/", annotating.annotate, name="annotate"),
+    path("projects/<slug:slug>/history/", annotating.history, name="history"),
+    path("projects/<slug:slug>/judgments/<int:pk>/edit/", annotating.judgment_edit, name="judgment-edit"),
+    path("projects/<slug:slug>/guidelines/", annotating.guidelines, name="guidelines"),
 ]
