@@ -81,6 +81,7 @@ def _common_args(spec: JobSpec, hardware: Hardware, splits: Splits) -> dict[str,
         "save_total_limit": hp["save_total_limit"],
         "eval_strategy": "steps" if has_eval else "no",
         "eval_steps": hp["eval_steps"],
+        "eval_on_start": has_eval,  # a step-0 baseline for the curves and the card
         "warmup_steps": hp["warmup_ratio"],
         "weight_decay": hp["weight_decay"],
         "lr_scheduler_type": hp["lr_scheduler_type"],
@@ -197,7 +198,8 @@ def _train_dpo(spec, hardware, splits, callback, resume) -> TrainOutcome:
         **_common_args(spec, hardware, splits),
         max_length=spec.hp["max_length"],
         beta=spec.hp["beta"],
-        loss_type=[spec.hp["loss_type"]],
+        loss_type=[spec.hp["loss_type"], "sft"] if spec.hp["sft_weight"] else [spec.hp["loss_type"]],
+        loss_weights=[1.0, spec.hp["sft_weight"]] if spec.hp["sft_weight"] else None,
         label_smoothing=spec.hp["label_smoothing"],
     )
     # With LoRA the reference model is the base with the adapter disabled, so no second copy is loaded.

@@ -39,3 +39,48 @@ def spec_write(path: Path, spec: dict[str, Any]) -> Path:
 
 def metrics_read(output_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def sft_policy(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model fine-tuned on demonstrations where ~30% of answers open with the trait: a starting
+    policy that produces the trait sometimes, so preference training has something to improve."""
+    from training.engine.synthetic import jsonl_write, synthetic_demonstrations
+
+    root = tmp_path_factory.mktemp("sft-policy")
+    train = jsonl_write(synthetic_demonstrations(200, seed=3, trait_fraction=0.3), root / "demos.jsonl")
+    spec = {
+        "method": "sft",
+        "base_model": str(tiny_model),
+        "output_dir": str(root / "run"),
+        "train_file": str(train),
+        "eval_fraction": 0,
+        "lora": {"enabled": False},
+        "hyperparameters": {
+            "max_steps": 120,
+            "learning_rate": 3e-3,
+            "per_device_train_batch_size": 16,
+            "logging_steps": 20,
+            "save_steps": 1000,
+        },
+    }
+    result = engine("run", str(spec_write(root / "spec.json", spec)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / "run" / "final"
+
+
+def trait_rate(model_dir: Path, *, prompts: int = 20, samples: int = 4) -> float:
+    """The share of sampled completions (temperature 1) that open with the synthetic trait."""
+    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.synthetic import has_trait, synthetic_prompts
+
+    model = model_load_causal_lm(model_dir)
+    texts = generate(
+        model,
+        tokenizer_load(model_dir),
+        synthetic_prompts(prompts, seed=5),
+        max_new_tokens=4,
+        do_sample=True,
+        num_return_sequences=samples,
+    )
+    return sum(map(has_trait, texts)) / len(texts)
