@@ -292,7 +292,58 @@ def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
     return TrainOutcome(final_metrics=metrics, policy=trainer.model.policy)
 
 
-_TRAINERS = {"sft": _train_sft, "reward": _train_reward, "dpo": _train_dpo, "ppo": _train_ppo}
+def _train_rloo(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl import RLOOConfig, RLOOTrainer
+
+    from training.engine.generation import prompt_ids
+
+    hp = spec.hp
+    tokenizer = tokenizer_load(spec.base_model)
+    tokenizer.padding_side = "left"
+    dtype = _dtype(hardware, spec)
+    policy = model_load_causal_lm(spec.base_model, dtype=dtype)
+    # Unlike PPO, RLOO decodes completions and re-tokenizes them for the reward model, so the reward model
+    # may use its own tokenizer.
+    reward_model, reward_tokenizer = reward_model_load(spec.reward_model, dtype=dtype)
+    train = splits.train.filter(lambda row: len(prompt_ids(tokenizer, row["prompt"])) <= hp["max_length"])
+    common = _common_args(spec, hardware, splits)
+    common["eval_strategy"] = "no"  # evaluation would mean generating; the scores are logged per step
+    common.pop("eval_on_start")
+    args = RLOOConfig(
+        **common,
+        num_generations=hp["num_generations"],
+        max_completion_length=hp["max_completion_length"],
+        temperature=hp["temperature"],
+        beta=hp["beta"],
+        num_iterations=hp["num_iterations"],
+    )
+    trainer = RLOOTrainer(
+        model=policy,
+        reward_funcs=reward_model,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        reward_processing_classes=reward_tokenizer,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    checkpoint = latest_checkpoint(spec.output_dir) if resume else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    tokenizer.padding_side = "right"
+    tokenizer.save_pretrained(final)
+    metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model)
+
+
+_TRAINERS = {
+    "sft": _train_sft,
+    "reward": _train_reward,
+    "dpo": _train_dpo,
+    "ppo": _train_ppo,
+    "rloo": _train_rloo,
+}
 
 
 def train(
