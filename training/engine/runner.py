@@ -47,6 +47,12 @@ def _samples_before(spec: JobSpec, hardware: Hardware) -> list[str] | None:
         model, tokenizer, spec.sample_prompts, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, seed=spec.seed
     )
     del model
+    if hardware.device == "cuda":
+        import torch
+
+        # The peak memory reported is training's, not this extra copy's.
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     return texts
 
 
