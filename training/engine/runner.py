@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -71,6 +73,14 @@ def _samples_after(spec: JobSpec, policy: Any, before: list[str] | None) -> list
     ]
 
 
+class Terminated(Exception):
+    """SIGTERM arrived (a cancelled run): raised inside training so the run still records its end."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(f"terminated by signal {signum}")
+
+
 def run(spec: JobSpec, *, resume: bool = False) -> int:
     """Trains the job; returns 0 on success and 1 on failure (the failure is recorded in the outputs).
 
@@ -83,6 +93,8 @@ def run(spec: JobSpec, *, resume: bool = False) -> int:
     handler = _log_to(output / "engine.log")
     hardware = hardware_resolve(spec)
     started = time.time()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
     result: dict[str, Any] = {
         "status": "failed",
         "method": spec.method,
