@@ -25,12 +25,12 @@ def test_dpo_raises_margins_and_the_preferred_trait(sft_policy: Path, tmp_path: 
         # Plain sigmoid DPO here lowers the rejected openers without raising the chosen one (the freed mass
         # goes to punctuation); the RPO term (sft_weight) keeps the chosen answers likely.
         "hyperparameters": {
-            "max_steps": 30,
+            "max_steps": 40,
             "learning_rate": 2e-3,
             "sft_weight": 1.0,
             "per_device_train_batch_size": 16,
             "logging_steps": 5,
-            "eval_steps": 30,
+            "eval_steps": 40,
         },
         "sample_prompts": ["What is 2 plus 3?"],
     }

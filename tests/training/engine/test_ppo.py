@@ -29,6 +29,7 @@ def test_ppo_raises_reward_score_with_bounded_kl(sft_policy: Path, reward_run: P
             "learning_rate": 2e-3,
             "per_device_train_batch_size": 16,
             "response_length": 8,
+            "num_ppo_epochs": 2,
             "logging_steps": 1,
         },
     }
