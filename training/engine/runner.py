@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -33,9 +34,11 @@ def _log_to(path: Path) -> logging.Handler:
 
 
 def _is_main_process() -> bool:
-    import os
-
     return os.environ.get("RANK", "0") == "0"
+
+
+def _is_distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def _samples_before(spec: JobSpec, hardware: Hardware) -> list[str] | None:
@@ -58,12 +61,19 @@ def _samples_before(spec: JobSpec, hardware: Hardware) -> list[str] | None:
     return texts
 
 
-def _samples_after(spec: JobSpec, policy: Any, before: list[str] | None) -> list[dict[str, Any]]:
+def _samples_after(
+    spec: JobSpec, hardware: Hardware, policy: Any, before: list[str] | None
+) -> list[dict[str, Any]]:
     if before is None or policy is None:
         return []
-    from training.engine.generation import generate, tokenizer_load
+    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
 
-    tokenizer = tokenizer_load(Path(spec.output_dir) / "final")
+    final = Path(spec.output_dir) / "final"
+    tokenizer = tokenizer_load(final)
+    if _is_distributed():
+        # The in-memory model may be sharded (ZeRO-3) and generating with it would wait on the other ranks,
+        # which have finished; the saved final/ is complete.
+        policy = model_load_causal_lm(final).to(hardware.device)
     after = generate(
         policy, tokenizer, spec.sample_prompts, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, seed=spec.seed
     )
@@ -89,6 +99,9 @@ def run(spec: JobSpec, *, resume: bool = False) -> int:
     output = Path(spec.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     main = _is_main_process()
+    if main and not resume:
+        # A fresh run starts a fresh metrics file; a resumed one appends after the earlier attempt's lines.
+        (output / "metrics.jsonl").unlink(missing_ok=True)
     writer = MetricsWriter(output / "metrics.jsonl")
     handler = _log_to(output / "engine.log")
     hardware = hardware_resolve(spec)
@@ -118,7 +131,7 @@ def run(spec: JobSpec, *, resume: bool = False) -> int:
         outcome = trl_backend.train(spec, hardware, splits, callback, resume=resume)
         result["final_metrics"] = outcome.final_metrics
         if main:
-            result["samples"] = _samples_after(spec, outcome.policy, before)
+            result["samples"] = _samples_after(spec, hardware, outcome.policy, before)
         result["status"] = "succeeded"
         error = None
     except Exception as exc:  # every failure must end in an "end" line and result.json
