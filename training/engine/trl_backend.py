@@ -7,7 +7,7 @@ runner talks to it through `train(...)` and `TrainOutcome`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ log = logging.getLogger("training.engine")
 class TrainOutcome:
     final_metrics: dict[str, Any]
     policy: Any | None = None  # the trained causal LM (None for reward runs), for after-samples
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def latest_checkpoint(output_dir: str | Path) -> str | None:
