@@ -1,0 +1,370 @@
+"""The one module that imports TRL: turns a JobSpec into a TRL trainer per method and trains it.
+
+Swapping the backend (an own PPO, OpenRLHF for large clusters) means replacing this module only; the
+runner talks to it through `train(...)` and `TrainOutcome`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training.engine.callbacks import MetricsCallback
+from training.engine.data import Splits
+from training.engine.generation import model_load_causal_lm, tokenizer_load
+from training.engine.hardware import Hardware
+from training.engine.spec import JobSpec
+
+log = logging.getLogger("training.engine")
+
+
+@dataclass
+class TrainOutcome:
+    final_metrics: dict[str, Any]
+    policy: Any | None = None  # the trained causal LM (None for reward runs), for after-samples
+
+
+def latest_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest checkpoints/checkpoint-<step> directory, or None."""
+    root = Path(output_dir) / "checkpoints"
+    candidates = [p for p in root.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    if not candidates:
+        return None
+    return str(max(candidates, key=lambda p: int(p.name.split("-")[-1])))
+
+
+def _dtype(hardware: Hardware, spec: JobSpec) -> torch.dtype:
+    # With LoRA the base weights are frozen, so they may live in bf16/fp16; full fine-tuning keeps fp32
+    # master weights and lets autocast do the mixed precision.
+    if spec.lora.enabled and hardware.precision == "bf16":
+        return torch.bfloat16
+    if spec.lora.enabled and hardware.precision == "fp16":
+        return torch.float16
+    return torch.float32
+
+
+def _peft_config(spec: JobSpec, task_type: str) -> Any:
+    if not spec.lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=spec.lora.r,
+        lora_alpha=spec.lora.alpha,
+        lora_dropout=spec.lora.dropout,
+        target_modules=spec.lora.target_modules,
+        task_type=task_type,
+    )
+
+
+def _common_args(spec: JobSpec, hardware: Hardware, splits: Splits) -> dict[str, Any]:
+    hp = spec.hp
+    has_eval = splits.eval is not None
+    return {
+        "output_dir": str(Path(spec.output_dir) / "checkpoints"),
+        "seed": spec.seed,
+        "learning_rate": hp["learning_rate"],
+        "max_steps": hp["max_steps"],
+        "num_train_epochs": hp["num_train_epochs"],
+        "per_device_train_batch_size": hp["per_device_train_batch_size"],
+        "per_device_eval_batch_size": hp["per_device_eval_batch_size"],
+        "gradient_accumulation_steps": hp["gradient_accumulation_steps"],
+        "logging_steps": hp["logging_steps"],
+        "logging_first_step": True,
+        "save_strategy": "steps",
+        "save_steps": hp["save_steps"],
+        "save_total_limit": hp["save_total_limit"],
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": hp["eval_steps"],
+        "eval_on_start": has_eval,  # a step-0 baseline for the curves and the card
+        "warmup_steps": hp["warmup_ratio"],
+        "weight_decay": hp["weight_decay"],
+        "lr_scheduler_type": hp["lr_scheduler_type"],
+        "max_grad_norm": hp["max_grad_norm"],
+        "gradient_checkpointing": hp["gradient_checkpointing"] and not hardware.use_cpu,
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+        **hardware.trainer_kwargs(),
+    }
+
+
+def _main_only(trainer: Any, action: Any) -> None:
+    """Runs `action` on the main process only, then lets the other processes catch up."""
+    if trainer.accelerator.is_main_process:
+        action()
+    trainer.accelerator.wait_for_everyone()
+
+
+def _fit(trainer: Any, spec: JobSpec, splits: Splits, callback: MetricsCallback, resume: bool) -> dict:
+    checkpoint = latest_checkpoint(spec.output_dir) if resume else None
+    if checkpoint:
+        log.info("resuming from %s", checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    if splits.eval is not None and callback.last_eval_step != trainer.state.global_step:
+        trainer.evaluate()  # the final figures, unless the last step was an eval step already
+    metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
+    metrics.update(callback.last_eval)
+    return metrics
+
+
+def _train_sft(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl import SFTConfig, SFTTrainer
+
+    tokenizer = tokenizer_load(spec.base_model)
+    model = model_load_causal_lm(spec.base_model, dtype=_dtype(hardware, spec))
+    columns = set(splits.train.column_names)
+    args = SFTConfig(
+        **_common_args(spec, hardware, splits),
+        max_length=spec.hp["max_length"],
+        packing=spec.hp["packing"],
+        completion_only_loss=spec.hp["completion_only_loss"] if "completion" in columns else None,
+        dataset_text_field="text",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=splits.train,
+        eval_dataset=splits.eval,
+        processing_class=tokenizer,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    metrics = _fit(trainer, spec, splits, callback, resume)
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    _main_only(trainer, lambda: tokenizer.save_pretrained(final))
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model)
+
+
+def reward_model_load(path: str | Path, *, dtype: Any = None) -> tuple[Any, Any]:
+    """A reward run's final/ (a merged sequence classifier) and its tokenizer."""
+    from transformers import AutoModelForSequenceClassification
+
+    tokenizer = tokenizer_load(path)
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=dtype)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def _train_reward(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardConfig, RewardTrainer
+
+    tokenizer = tokenizer_load(spec.base_model)
+    torch.manual_seed(spec.seed)  # the score head is initialised randomly
+    base = spec.base_model
+    if (Path(base) / "adapter_config.json").is_file():
+        merged = Path(spec.output_dir) / "base-merged"
+        if not merged.is_dir():
+            model_load_causal_lm(base).save_pretrained(merged)
+            tokenizer.save_pretrained(merged)
+        base = str(merged)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=1, dtype=_dtype(hardware, spec)
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    args = RewardConfig(
+        **_common_args(spec, hardware, splits),
+        max_length=spec.hp["max_length"],
+        center_rewards_coefficient=spec.hp["center_rewards_coefficient"] or None,
+    )
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        train_dataset=splits.train,
+        eval_dataset=splits.eval,
+        processing_class=tokenizer,
+        peft_config=_peft_config(spec, "SEQ_CLS"),
+        callbacks=[callback],
+    )
+    metrics = _fit(trainer, spec, splits, callback, resume)
+    final = Path(spec.output_dir) / "final"
+    if not spec.lora.enabled:
+        trainer.save_model(str(final))
+        _main_only(trainer, lambda: tokenizer.save_pretrained(final))
+        return TrainOutcome(final_metrics=metrics, policy=None)
+    # The adapter goes to final/adapter/; final/ itself holds the merged standalone classifier that
+    # AutoModelForSequenceClassification (and PPO/RLOO runs) load directly. save_model gathers sharded
+    # weights (DeepSpeed ZeRO-3), and the merge happens on one process from the saved files.
+    trainer.save_model(str(final / "adapter"))
+
+    def merge() -> None:
+        from peft import PeftModel
+
+        backbone = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+        backbone.config.pad_token_id = tokenizer.pad_token_id
+        merged = PeftModel.from_pretrained(backbone, str(final / "adapter")).merge_and_unload()
+        merged.save_pretrained(final)
+        tokenizer.save_pretrained(final)
+        tokenizer.save_pretrained(final / "adapter")
+
+    _main_only(trainer, merge)
+    return TrainOutcome(final_metrics=metrics, policy=None)
+
+
+def _train_dpo(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl import DPOConfig, DPOTrainer
+
+    tokenizer = tokenizer_load(spec.base_model)
+    model = model_load_causal_lm(spec.base_model, dtype=_dtype(hardware, spec))
+    args = DPOConfig(
+        **_common_args(spec, hardware, splits),
+        max_length=spec.hp["max_length"],
+        beta=spec.hp["beta"],
+        loss_type=[spec.hp["loss_type"], "sft"] if spec.hp["sft_weight"] else [spec.hp["loss_type"]],
+        loss_weights=[1.0, spec.hp["sft_weight"]] if spec.hp["sft_weight"] else None,
+        label_smoothing=spec.hp["label_smoothing"],
+    )
+    # With LoRA the reference model is the base with the adapter disabled, so no second copy is loaded.
+    ref_model = (
+        None if spec.lora.enabled else model_load_causal_lm(spec.base_model, dtype=_dtype(hardware, spec))
+    )
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=ref_model,
+        args=args,
+        train_dataset=splits.train,
+        eval_dataset=splits.eval,
+        processing_class=tokenizer,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    metrics = _fit(trainer, spec, splits, callback, resume)
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    _main_only(trainer, lambda: tokenizer.save_pretrained(final))
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model)
+
+
+def _tokenized_prompts(dataset: Any, tokenizer: Any, max_length: int) -> Any:
+    """PPO takes pre-tokenized prompts: the chat template with the assistant turn opened."""
+    from training.engine.generation import prompt_ids
+
+    tokenized = dataset.map(
+        lambda row: {"input_ids": prompt_ids(tokenizer, row["prompt"])}, remove_columns=dataset.column_names
+    )
+    return tokenized.filter(lambda row: len(row["input_ids"]) <= max_length)
+
+
+def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl.experimental.ppo import PPOConfig, PPOTrainer
+
+    if resume:
+        log.warning("PPO (trl.experimental.ppo) cannot resume from a checkpoint; training starts over")
+    hp = spec.hp
+    tokenizer = tokenizer_load(spec.base_model)
+    tokenizer.padding_side = "left"  # generation continues the prompt, so prompts are left-padded
+    dtype = _dtype(hardware, spec)
+    policy = model_load_causal_lm(spec.base_model, dtype=dtype)
+    # The reward model scores the policy's token ids directly, so it must share the policy's tokenizer. The
+    # value model starts from the reward model (as in the InstructGPT recipe).
+    reward_model, _ = reward_model_load(spec.reward_model, dtype=dtype)
+    value_model, _ = reward_model_load(spec.reward_model, dtype=dtype)
+    train = _tokenized_prompts(splits.train, tokenizer, hp["max_length"])
+    evaluation = _tokenized_prompts(splits.eval, tokenizer, hp["max_length"]) if splits.eval else train
+    common = _common_args(spec, hardware, splits)
+    common["eval_strategy"] = "no"  # PPO has no evaluation loop; eval prompts feed sample generations only
+    common.pop("eval_on_start")
+    max_steps = common.pop("max_steps")
+    batch = hp["per_device_train_batch_size"] * hp["gradient_accumulation_steps"]
+    args = PPOConfig(
+        **common,
+        total_episodes=max_steps * batch if max_steps > 0 else None,
+        response_length=hp["response_length"],
+        kl_coef=hp["kl_coef"],
+        num_ppo_epochs=hp["num_ppo_epochs"],
+        num_mini_batches=hp["num_mini_batches"],
+        temperature=hp["temperature"],
+        cliprange=hp["cliprange"],
+        vf_coef=hp["vf_coef"],
+        gamma=hp["gamma"],
+        lam=hp["lam"],
+        missing_eos_penalty=hp["missing_eos_penalty"] or None,
+        whiten_rewards=hp["whiten_rewards"],
+        stop_token="eos",
+        num_sample_generations=0,
+    )
+    trainer = PPOTrainer(
+        args=args,
+        processing_class=tokenizer,
+        model=policy,
+        ref_model=None,  # a copy of the policy, or with LoRA the policy with its adapter disabled
+        reward_model=reward_model,
+        value_model=value_model,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    trainer.train()
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    tokenizer.padding_side = "right"
+    _main_only(trainer, lambda: tokenizer.save_pretrained(final))
+    metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model.policy)
+
+
+def _train_rloo(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl import RLOOConfig, RLOOTrainer
+
+    from training.engine.generation import prompt_ids
+
+    hp = spec.hp
+    tokenizer = tokenizer_load(spec.base_model)
+    tokenizer.padding_side = "left"
+    dtype = _dtype(hardware, spec)
+    policy = model_load_causal_lm(spec.base_model, dtype=dtype)
+    # Unlike PPO, RLOO decodes completions and re-tokenizes them for the reward model, so the reward model
+    # may use its own tokenizer.
+    reward_model, reward_tokenizer = reward_model_load(spec.reward_model, dtype=dtype)
+    train = splits.train.filter(lambda row: len(prompt_ids(tokenizer, row["prompt"])) <= hp["max_length"])
+    common = _common_args(spec, hardware, splits)
+    common["eval_strategy"] = "no"  # evaluation would mean generating; the scores are logged per step
+    common.pop("eval_on_start")
+    args = RLOOConfig(
+        **common,
+        num_generations=hp["num_generations"],
+        max_completion_length=hp["max_completion_length"],
+        temperature=hp["temperature"],
+        beta=hp["beta"],
+        num_iterations=hp["num_iterations"],
+    )
+    trainer = RLOOTrainer(
+        model=policy,
+        reward_funcs=reward_model,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        reward_processing_classes=reward_tokenizer,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    checkpoint = latest_checkpoint(spec.output_dir) if resume else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    tokenizer.padding_side = "right"
+    _main_only(trainer, lambda: tokenizer.save_pretrained(final))
+    metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model)
+
+
+_TRAINERS = {
+    "sft": _train_sft,
+    "reward": _train_reward,
+    "dpo": _train_dpo,
+    "ppo": _train_ppo,
+    "rloo": _train_rloo,
+}
+
+
+def train(
+    spec: JobSpec, hardware: Hardware, splits: Splits, callback: MetricsCallback, *, resume: bool
+) -> TrainOutcome:
+    """Trains `spec.method`, writes output_dir/final and returns the final metrics and trained policy."""
+    return _TRAINERS[spec.method](spec, hardware, splits, callback, resume)
