@@ -1,0 +1,298 @@
+"""Importing prompts, candidates and preferences from JSONL files, and building comparisons.
+
+`data_import` is the one service behind the import command, page and API. It streams the file:
+a first pass hashes the raw bytes (a file imported before returns its batch at once), a second
+parses, validates and writes chunk by chunk inside one transaction, so memory stays flat and any
+invalid line rolls everything back. Rows are deduplicated by content hash, which makes
+re-importing overlapping files harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from itertools import islice
+from typing import BinaryIO
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+
+from annotation.errors import ValidationFailed
+from annotation.models import (
+    Candidate,
+    Comparison,
+    ComparisonCandidate,
+    ImportBatch,
+    Judgment,
+    Project,
+    Prompt,
+)
+from annotation.services.import_formats import (
+    FORMATS,
+    MAX_REPORTED_ERRORS,
+    JsonlReader,
+    Record,
+)
+from annotation.services.pairing import comparison_groups
+
+CHUNK_LINES = 1000
+BATCH_SIZE = 2000
+_HASH_BLOCK = 1024 * 1024
+_SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def comparison_key(candidate_ids: Iterable[int]) -> str:
+    """sha256 of the sorted candidate ids: one comparison per set of candidates in a project."""
+    return hashlib.sha256(",".join(str(i) for i in sorted(candidate_ids)).encode()).hexdigest()
+
+
+def data_import(
+    *,
+    project: Project,
+    file: BinaryIO,
+    file_name: str,
+    format: str = "auto",
+    as_judgments: bool = False,
+    created_by: AbstractBaseUser | None = None,
+) -> ImportBatch:
+    """Imports a JSONL file into the project and returns its ImportBatch with the counts.
+
+    `format` is auto | native | trl | hh. With `as_judgments`, TRL and HH rows become imported
+    judgments (chosen over rejected) rather than unjudged pairs. Raises ValidationFailed with the
+    first 50 problems as {"line", "field", "reason"} and writes nothing if any line is invalid.
+    A file with the same bytes imported into the project before returns that earlier batch and
+    writes nothing.
+    """
+    if format not in FORMATS:
+        raise ValidationFailed(
+            f"Unknown format {format!r}.",
+            details=[{"line": None, "field": "format", "reason": f"expected one of {', '.join(FORMATS)}"}],
+        )
+    with ExitStack() as stack:
+        stream = _seekable(file, stack)
+        start = stream.tell()
+        file_sha256 = _sha256(stream)
+        earlier = _batch_find(project=project, file_sha256=file_sha256)
+        if earlier is not None:
+            return earlier
+        stream.seek(start)
+        reader = JsonlReader(stream, format=format, as_judgments=as_judgments)
+        with transaction.atomic():
+            # One import at a time per project, so two imports of overlapping files cannot both
+            # decide that the same prompt is new. Also taken by comparisons_build.
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            earlier = _batch_find(project=project, file_sha256=file_sha256)
+            if earlier is not None:
+                return earlier
+            counts: Counter[str] = Counter()
+            for chunk in _chunks(reader, CHUNK_LINES):
+                if reader.error_count:
+                    continue  # keep reading to report errors, but write nothing more
+                counts.update(_records_write(project=project, records=chunk))
+            if reader.error_count:
+                shown = min(reader.error_count, MAX_REPORTED_ERRORS)
+                raise ValidationFailed(
+                    f"{file_name}: {reader.error_count} problem(s) found"
+                    + (f", showing the first {shown}" if shown < reader.error_count else "")
+                    + "; nothing was imported.",
+                    details=reader.errors,
+                )
+            if reader.lines == 0:
+                raise ValidationFailed(
+                    f"{file_name} holds no records.",
+                    details=[{"line": None, "field": None, "reason": "empty, or only blank lines"}],
+                )
+            return ImportBatch.objects.create(
+                project=project,
+                file_name=file_name[:255],
+                file_sha256=file_sha256,
+                format=reader.format or format,
+                lines=reader.lines,
+                prompts_created=counts["prompts"],
+                candidates_created=counts["candidates"],
+                comparisons_created=counts["comparisons"],
+                judgments_created=counts["judgments"],
+                created_by=created_by,
+            )
+
+
+def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[Candidate]) -> int:
+    """Creates the comparisons the project's mode calls for among these candidates of the prompt.
+
+    Candidates keep the order given (it decides slots, and the reference for first_vs_rest).
+    Comparisons that already exist (same set of candidates) are left alone. Returns how many
+    were created.
+    """
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        _, created = _comparisons_create(project=project, groups=[(prompt.pk, [c.pk for c in candidates])])
+    return created
+
+
+def _seekable(file: BinaryIO, stack: ExitStack) -> BinaryIO:
+    """The file itself when it can be read twice, else a spooled copy (on disk past 8 MB)."""
+    try:
+        if file.seekable():
+            return file
+    except (AttributeError, ValueError):
+        pass
+    spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES))
+    shutil.copyfileobj(file, spool, _HASH_BLOCK)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
+def _sha256(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while block := stream.read(_HASH_BLOCK):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _batch_find(*, project: Project, file_sha256: str) -> ImportBatch | None:
+    return ImportBatch.objects.filter(project=project, file_sha256=file_sha256).order_by("id").first()
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
+    """Writes one chunk of valid records; needs the project lock (see data_import)."""
+    counts: Counter[str] = Counter()
+
+    prompt_ids = dict(
+        Prompt.objects.filter(project=project, content_hash__in={r.prompt_hash for r in records}).values_list(
+            "content_hash", "id"
+        )
+    )
+    new_prompts: dict[str, Prompt] = {}
+    for r in records:
+        if r.prompt_hash not in prompt_ids and r.prompt_hash not in new_prompts:
+            # The first line with this conversation gives its id and metadata.
+            new_prompts[r.prompt_hash] = Prompt(
+                project=project,
+                external_id=r.external_id,
+                messages=r.messages,
+                metadata=r.metadata,
+                content_hash=r.prompt_hash,
+            )
+    for prompt in Prompt.objects.bulk_create(new_prompts.values(), batch_size=BATCH_SIZE):
+        prompt_ids[prompt.content_hash] = prompt.pk
+    counts["prompts"] = len(new_prompts)
+
+    wanted = {(prompt_ids[r.prompt_hash], c.content_hash) for r in records for c in r.candidates}
+    candidate_ids = {
+        (prompt_id, content_hash): pk
+        for pk, prompt_id, content_hash in Candidate.objects.filter(
+            prompt_id__in={p for p, _ in wanted}, content_hash__in={h for _, h in wanted}
+        ).values_list("id", "prompt_id", "content_hash")
+    }
+    new_candidates: dict[tuple[int, str], Candidate] = {}
+    for r in records:
+        prompt_id = prompt_ids[r.prompt_hash]
+        for c in r.candidates:
+            key = (prompt_id, c.content_hash)
+            if key not in candidate_ids and key not in new_candidates:
+                new_candidates[key] = Candidate(
+                    prompt_id=prompt_id,
+                    text=c.text,
+                    model_name=c.model,
+                    generation_params=c.params,
+                    content_hash=c.content_hash,
+                )
+    for candidate in Candidate.objects.bulk_create(new_candidates.values(), batch_size=BATCH_SIZE):
+        candidate_ids[(candidate.prompt_id, candidate.content_hash)] = candidate.pk
+    counts["candidates"] = len(new_candidates)
+
+    groups = []
+    for r in records:
+        prompt_id = prompt_ids[r.prompt_hash]
+        groups.append((prompt_id, [candidate_ids[(prompt_id, c.content_hash)] for c in r.candidates]))
+    comparison_ids, counts["comparisons"] = _comparisons_create(project=project, groups=groups)
+
+    judged = [(r, ids) for r, (_, ids) in zip(records, groups, strict=True) if r.preference is not None]
+    if judged:
+        counts["judgments"] = _judgments_create(project=project, judged=judged, comparison_ids=comparison_ids)
+    return counts
+
+
+def _comparisons_create(
+    *, project: Project, groups: Iterable[tuple[int, list[int]]]
+) -> tuple[dict[str, int], int]:
+    """Comparisons per the project's mode for each (prompt id, candidate ids in order).
+
+    Returns ({key: comparison id} for every comparison these groups call for, new or not, and
+    how many were created). Needs the project lock.
+    """
+    wanted: dict[str, tuple[int, list[int]]] = {}
+    for prompt_id, ids in groups:
+        for slots in comparison_groups(
+            n=len(ids), mode=project.mode, pairing=project.pairing, k=project.candidates_per_comparison
+        ):
+            members = [ids[i] for i in slots]
+            wanted.setdefault(comparison_key(members), (prompt_id, members))
+    ids_by_key = dict(
+        Comparison.objects.filter(project=project, key__in=list(wanted)).values_list("key", "id")
+    )
+    new = [
+        Comparison(project=project, prompt_id=prompt_id, key=key)
+        for key, (prompt_id, _) in wanted.items()
+        if key not in ids_by_key
+    ]
+    created = Comparison.objects.bulk_create(new, batch_size=BATCH_SIZE)
+    ComparisonCandidate.objects.bulk_create(
+        (
+            ComparisonCandidate(comparison_id=comparison.pk, candidate_id=candidate_id, position=position)
+            for comparison in created
+            for position, candidate_id in enumerate(wanted[comparison.key][1])
+        ),
+        batch_size=BATCH_SIZE,
+    )
+    ids_by_key.update((comparison.key, comparison.pk) for comparison in created)
+    return ids_by_key, len(created)
+
+
+def _judgments_create(
+    *, project: Project, judged: list[tuple[Record, list[int]]], comparison_ids: dict[str, int]
+) -> int:
+    """Imported judgments, chosen over rejected, one per line; needs the project lock.
+
+    The submission token comes from the project and the line's bytes, so the same line imported
+    again (in this file or another) is recognised and skipped.
+    """
+    rows: dict[str, Judgment] = {}
+    for record, ids in judged:
+        token = hashlib.sha256(f"import:{project.pk}:{record.line_hash}".encode()).hexdigest()
+        chosen, rejected = (ids[i] for i in record.preference or ())
+        rows.setdefault(
+            token,
+            Judgment(
+                comparison_id=comparison_ids[comparison_key([chosen, rejected])],
+                annotator=None,
+                source=Judgment.Source.IMPORTED,
+                ordering=[[chosen], [rejected]],
+                submission_token=token,
+            ),
+        )
+    for token in Judgment.objects.filter(submission_token__in=list(rows)).values_list(
+        "submission_token", flat=True
+    ):
+        del rows[token]
+    Judgment.objects.bulk_create(rows.values(), batch_size=BATCH_SIZE)
+    # judgment_count counts every judgment, imported ones included, so pre-labelled comparisons
+    # leave the annotation pool once they have `overlap` answers.
+    per_comparison = Counter(j.comparison_id for j in rows.values())
+    by_increment: dict[int, list[int]] = {}
+    for comparison_id, n in per_comparison.items():
+        by_increment.setdefault(n, []).append(comparison_id)
+    for n, comparison_ids_ in by_increment.items():
+        Comparison.objects.filter(pk__in=comparison_ids_).update(judgment_count=F("judgment_count") + n)
+    return len(rows)
