@@ -1,0 +1,54 @@
+"""Production settings pass Django's deployment checks, and refuse to start without a secret."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "DEBUG")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, "RANKWISE_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
+    result = _manage(
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        RANKWISE_ENV="production",
+        SECRET_KEY="x" * 20 + "-a-long-random-production-secret-" + "y" * 20,
+        ALLOWED_HOSTS="rankwise.example.org",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
+    result = _manage(tmp_path, "check", RANKWISE_ENV="production", ALLOWED_HOSTS="rankwise.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_procfile_queues_match_task_routes() -> None:
+    from django.conf import settings
+
+    procfile = (ROOT / "Procfile").read_text()
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {
+        settings.CELERY_TASK_DEFAULT_QUEUE
+    }
+    served = {line.split(" -Q ")[1].split()[0] for line in procfile.splitlines() if " -Q " in line}
+    assert routed <= served
