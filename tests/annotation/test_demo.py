@@ -163,5 +163,6 @@ def test_load_demo_command_prints_the_url_and_the_logins() -> None:
 
     text = out.getvalue()
     assert "http://127.0.0.1:8123/" in text
+    assert f"{LABELLED}: {len(demo_lines())} prompts" in text
     for login in DEMO_LOGINS:
         assert login.username in text and login.password in text

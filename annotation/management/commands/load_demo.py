@@ -28,6 +28,12 @@ class Command(BaseCommand):
             f"Demo ready: projects {', '.join(summary.batches)} "
             f"({summary.projects_created} new, {summary.users_created} new users)."
         )
+        for slug, batch in summary.batches.items():
+            judged = f", {batch.judgments_created} judged" if batch.judgments_created else ""
+            self.stdout.write(
+                f"  {slug}: {batch.prompts_created} prompts, {batch.candidates_created} candidates, "
+                f"{batch.comparisons_created} comparisons{judged}"
+            )
         self.stdout.write(f"Open {url} and log in as:")
         width = max(len(login.username) for login in DEMO_LOGINS)
         for login in DEMO_LOGINS:
