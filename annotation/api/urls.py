@@ -2,6 +2,10 @@
 
 from django.urls import path
 
+from annotation.api.imports import ImportCreateApi
+
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("projects/<slug:slug>/imports/", ImportCreateApi.as_view(), name="import-create"),
+]

@@ -10,6 +10,7 @@ re-importing overlapping files harmless.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from collections import Counter
@@ -18,9 +19,10 @@ from contextlib import ExitStack
 from itertools import islice
 from typing import BinaryIO
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import F
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import F, JSONField, Model
 
 from annotation.errors import ValidationFailed
 from annotation.models import (
@@ -42,6 +44,8 @@ from annotation.services.pairing import comparison_groups
 
 CHUNK_LINES = 1000
 BATCH_SIZE = 2000
+# On PostgreSQL, rows go in with COPY, several times faster than INSERT for big imports.
+USE_COPY = True
 _HASH_BLOCK = 1024 * 1024
 _SPOOL_BYTES = 8 * 1024 * 1024
 
@@ -66,7 +70,7 @@ def data_import(
     judgments (chosen over rejected) rather than unjudged pairs. Raises ValidationFailed with the
     first 50 problems as {"line", "field", "reason"} and writes nothing if any line is invalid.
     A file with the same bytes imported into the project before returns that earlier batch and
-    writes nothing.
+    writes nothing; `batch.already_imported` (not a field) tells the two cases apart.
     """
     if format not in FORMATS:
         raise ValidationFailed(
@@ -94,6 +98,7 @@ def data_import(
                 if reader.error_count:
                     continue  # keep reading to report errors, but write nothing more
                 counts.update(_records_write(project=project, records=chunk))
+                _debug_queries_forget()
             if reader.error_count:
                 shown = min(reader.error_count, MAX_REPORTED_ERRORS)
                 raise ValidationFailed(
@@ -107,7 +112,7 @@ def data_import(
                     f"{file_name} holds no records.",
                     details=[{"line": None, "field": None, "reason": "empty, or only blank lines"}],
                 )
-            return ImportBatch.objects.create(
+            batch = ImportBatch.objects.create(
                 project=project,
                 file_name=file_name[:255],
                 file_sha256=file_sha256,
@@ -119,6 +124,18 @@ def data_import(
                 judgments_created=counts["judgments"],
                 created_by=created_by,
             )
+    batch.already_imported = False
+    return batch
+
+
+def upload_size_check(*, size: int | None) -> None:
+    """Refuses an upload over settings.RANKWISE_MAX_UPLOAD_BYTES, for the doors that take uploads."""
+    limit = settings.RANKWISE_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise ValidationFailed(
+            "The file is too large.",
+            details=[{"line": None, "field": "file", "reason": f"larger than the limit of {limit} bytes"}],
+        )
 
 
 def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[Candidate]) -> int:
@@ -155,7 +172,18 @@ def _sha256(stream: BinaryIO) -> str:
 
 
 def _batch_find(*, project: Project, file_sha256: str) -> ImportBatch | None:
-    return ImportBatch.objects.filter(project=project, file_sha256=file_sha256).order_by("id").first()
+    batch = ImportBatch.objects.filter(project=project, file_sha256=file_sha256).order_by("id").first()
+    if batch is not None:
+        batch.already_imported = True
+    return batch
+
+
+def _debug_queries_forget() -> None:
+    """Under DEBUG, Django keeps the SQL of the last 9,000 queries, and an import's IN lists run to
+    hundreds of kB each: keep only the current chunk's. Query capture in tests is left alone."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if settings.DEBUG and not db.force_debug_cursor:
+        db.queries_log.clear()
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -184,7 +212,7 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
                 metadata=r.metadata,
                 content_hash=r.prompt_hash,
             )
-    for prompt in Prompt.objects.bulk_create(new_prompts.values(), batch_size=BATCH_SIZE):
+    for prompt in _insert(Prompt, list(new_prompts.values())):
         prompt_ids[prompt.content_hash] = prompt.pk
     counts["prompts"] = len(new_prompts)
 
@@ -208,7 +236,7 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
                     generation_params=c.params,
                     content_hash=c.content_hash,
                 )
-    for candidate in Candidate.objects.bulk_create(new_candidates.values(), batch_size=BATCH_SIZE):
+    for candidate in _insert(Candidate, list(new_candidates.values())):
         candidate_ids[(candidate.prompt_id, candidate.content_hash)] = candidate.pk
     counts["candidates"] = len(new_candidates)
 
@@ -247,14 +275,15 @@ def _comparisons_create(
         for key, (prompt_id, _) in wanted.items()
         if key not in ids_by_key
     ]
-    created = Comparison.objects.bulk_create(new, batch_size=BATCH_SIZE)
-    ComparisonCandidate.objects.bulk_create(
-        (
+    created = _insert(Comparison, new)
+    _insert(
+        ComparisonCandidate,
+        [
             ComparisonCandidate(comparison_id=comparison.pk, candidate_id=candidate_id, position=position)
             for comparison in created
             for position, candidate_id in enumerate(wanted[comparison.key][1])
-        ),
-        batch_size=BATCH_SIZE,
+        ],
+        need_ids=False,
     )
     ids_by_key.update((comparison.key, comparison.pk) for comparison in created)
     return ids_by_key, len(created)
@@ -286,7 +315,7 @@ def _judgments_create(
         "submission_token", flat=True
     ):
         del rows[token]
-    Judgment.objects.bulk_create(rows.values(), batch_size=BATCH_SIZE)
+    _insert(Judgment, list(rows.values()), need_ids=False)
     # judgment_count counts every judgment, imported ones included, so pre-labelled comparisons
     # leave the annotation pool once they have `overlap` answers.
     per_comparison = Counter(j.comparison_id for j in rows.values())
@@ -296,3 +325,41 @@ def _judgments_create(
     for n, comparison_ids_ in by_increment.items():
         Comparison.objects.filter(pk__in=comparison_ids_).update(judgment_count=F("judgment_count") + n)
     return len(rows)
+
+
+def _insert(model: type[Model], objs: list, *, need_ids: bool = True) -> list:
+    """Inserts unsaved rows and returns them, with their ids set when `need_ids`.
+
+    On PostgreSQL with USE_COPY: ids are drawn from the table's sequence first, then the rows go
+    in with COPY. Values come from each field's pre_save (so defaults and auto_now_add hold),
+    with JSON fields encoded as JSON text, the way COPY's text format reads jsonb.
+    """
+    if not objs:
+        return objs
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself, not the thread-local proxy, in the hot loop
+    if not (USE_COPY and db.vendor == "postgresql"):
+        return model.objects.bulk_create(objs, batch_size=BATCH_SIZE)
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if need_ids or not f.primary_key]
+    encoders = [json.dumps if isinstance(f, JSONField) else None for f in fields]
+    with db.cursor() as cursor:
+        if need_ids:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
+        columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+        sql = f"COPY {db.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+        with cursor.cursor.copy(sql) as copy:
+            for obj in objs:
+                row = []
+                for field, encode in zip(fields, encoders, strict=True):
+                    value = field.pre_save(obj, True)
+                    row.append(encode(value) if encode is not None and value is not None else value)
+                copy.write_row(row)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = db.alias
+    return objs

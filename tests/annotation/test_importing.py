@@ -427,6 +427,31 @@ def test_huge_line_is_skipped_in_pieces_and_later_lines_are_still_checked(projec
     assert [d["line"] for d in details] == [2, 3]
 
 
+def test_without_copy_bulk_create_writes_the_same_rows(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite (the embedded default) has no COPY; the fallback must build identical data.
+    monkeypatch.setattr(importing, "USE_COPY", False)
+    _import(project, _jsonl(NATIVE))
+    batch = _import(project, _jsonl({"prompt": "Q", "chosen": "good", "rejected": "bad"}), as_judgments=True)
+    assert (batch.prompts_created, batch.candidates_created, batch.judgments_created) == (1, 2, 1)
+    assert (Prompt.objects.count(), Candidate.objects.count(), Comparison.objects.count()) == (2, 5, 4)
+    good, bad = Candidate.objects.get(text="good"), Candidate.objects.get(text="bad")
+    assert Judgment.objects.get().ordering == [[good.pk], [bad.pk]]
+    assert Prompt.objects.get(external_id="q1").metadata == {"topic": "math"}
+
+
+def test_copied_rows_read_back_like_any_other(project: Project) -> None:
+    _import(project, _jsonl(NATIVE))
+    prompt = Prompt.objects.get()
+    assert prompt.created_at is not None and prompt.round == 0
+    candidate = prompt.candidates.get(model_name="small")
+    assert candidate.generation_params == {"temperature": 0.7} and candidate.created_at is not None
+    comparison = Comparison.objects.first()
+    assert (comparison.gold_ordering, comparison.priority, comparison.judgment_count) == (None, 0, 0)
+    assert [s.position for s in comparison.slots.all()] == [0, 1]
+
+
 def test_comparisons_build_creates_missing_comparisons_once(project: Project) -> None:
     prompt = PromptFactory(project=project)
     candidates = [CandidateFactory(prompt=prompt) for _ in range(3)]
