@@ -21,6 +21,7 @@ from annotation.services.demo import (
     demo_load,
     demo_preference_rows,
 )
+from annotation.services.exporting import ExportSpec, export_write
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "annotation" / "demo" / "demo.jsonl"
 ROLES = {"system", "user", "assistant"}
@@ -166,3 +167,20 @@ def test_load_demo_command_prints_the_url_and_the_logins() -> None:
     assert f"{LABELLED}: {len(demo_lines())} prompts" in text
     for login in DEMO_LOGINS:
         assert login.username in text and login.password in text
+
+
+@pytest.mark.django_db
+def test_demo_labelled_exports_as_trl_preferences_right_away() -> None:
+    demo_load()
+    out = io.BytesIO()
+
+    result = export_write(
+        projects=[Project.objects.get(slug=LABELLED)], spec=ExportSpec(conversational=True), out=out
+    )
+
+    rows = [json.loads(line) for line in out.getvalue().decode().splitlines()]
+    lines = demo_lines()
+    assert result.rows == len(rows) == sum(comb(len(x["candidates"]), 2) for x in lines)
+    rank = {c["text"]: i for x in lines for i, c in enumerate(x["candidates"])}
+    assert all(rank[r["chosen"][0]["content"]] < rank[r["rejected"][0]["content"]] for r in rows)
+    assert all(r["prompt"][-1]["role"] == "user" for r in rows)
