@@ -20,6 +20,8 @@ ROLES = ("system", "user", "assistant")
 MAX_LINE_BYTES = 1024 * 1024
 MAX_REPORTED_ERRORS = 50
 MAX_NAME_LENGTH = 255
+# All pairs of n candidates is n(n-1)/2 comparisons: bound what one line can ask for.
+MAX_CANDIDATES = 100
 _BOM = b"\xef\xbb\xbf"
 _DRAIN_BYTES = 64 * 1024
 # HH transcripts: "\n\nHuman: …\n\nAssistant: …"; the role names map onto chat roles.
@@ -130,7 +132,7 @@ class JsonlReader:
                 raw = raw[len(_BOM) :]
             too_long = len(raw) > self.max_line_bytes and not raw.endswith(b"\n")
             head = raw.lstrip()
-            if not head:
+            if not head and not too_long:
                 continue
             self.lines += 1
             if not seen_content and head.startswith(b"["):
@@ -236,7 +238,8 @@ def _detect_format(obj: dict) -> str:
     if "candidates" in obj:
         return "native"
     if "chosen" in obj and "rejected" in obj:
-        return "trl" if "prompt" in obj else "hh"
+        # Without a prompt: HH transcripts (text), or TRL's implicit-prompt rows (message lists).
+        return "trl" if "prompt" in obj or isinstance(obj["chosen"], list) else "hh"
     raise LineError(
         None,
         'cannot tell the format: expected "candidates" (native), "prompt" with "chosen" and '
@@ -335,6 +338,10 @@ def _parse_native(obj: dict) -> tuple[list[dict], dict, tuple[CandidateRecord, .
         raise LineError("candidates", f"expected a list, got {_json_type(raw_candidates)}")
     if len(raw_candidates) < 2:
         raise LineError("candidates", f"expected at least 2 candidates, got {len(raw_candidates)}")
+    if len(raw_candidates) > MAX_CANDIDATES:
+        raise LineError(
+            "candidates", f"at most {MAX_CANDIDATES} candidates per line, got {len(raw_candidates)}"
+        )
     candidates: list[CandidateRecord] = []
     first_index: dict[str, int] = {}
     for i, item in enumerate(raw_candidates):
@@ -357,6 +364,8 @@ def _parse_native(obj: dict) -> tuple[list[dict], dict, tuple[CandidateRecord, .
 
 
 def _parse_trl(obj: dict) -> tuple[list[dict], CandidateRecord, CandidateRecord]:
+    if "prompt" not in obj and isinstance(obj.get("chosen"), list):
+        return _parse_hh(obj)  # implicit prompt: two whole conversations, split like HH
     prompt = _require(obj, "prompt")
     messages = _messages(prompt, "prompt")
     conversational = isinstance(prompt, list)

@@ -64,7 +64,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     the project has comparisons, since those were built under the old settings."""
     _check_field_names(changes)
     with transaction.atomic():
-        project = Project.objects.select_for_update().get(pk=project.pk)
+        project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
         shape_changes = [f for f in SHAPE_FIELDS if f in changes and changes[f] != getattr(project, f)]
         if shape_changes and project.comparisons.exists():
             raise Conflict(
@@ -89,7 +89,7 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
     with transaction.atomic():
         # Locking the project serialises membership changes, so two admins demoting each other
         # at once cannot leave the project with none.
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         membership = Membership.objects.filter(project=project, user=user).first()
         if membership is None:
             return Membership.objects.create(project=project, user=user, role=role)
@@ -103,7 +103,7 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
 def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
     """Removes the user from the project (their judgments stay). Refuses to remove the last admin."""
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         membership = Membership.objects.filter(project=project, user=user).first()
         if membership is None:
             return

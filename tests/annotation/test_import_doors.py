@@ -17,7 +17,9 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -80,6 +82,20 @@ def test_import_data_command_fails_with_the_report_on_stderr(project: Project, t
         call_command("import_data", "nope", str(path))
     with pytest.raises(CommandError, match="No file"):
         call_command("import_data", "project-a", str(tmp_path / "missing.jsonl"))
+
+
+def test_import_data_check_only_validates(project: Project, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_bytes(GOOD)
+    bad.write_bytes(BAD)
+    out = io.StringIO()
+    call_command("import_data", "project-a", str(good), "--check", stdout=out)
+    assert "good.jsonl is valid: 2 lines of native." in out.getvalue()
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_data", "project-a", str(bad), "--check", stderr=err)
+    assert "line 3: candidates:" in err.getvalue()
+    assert not Prompt.objects.exists() and not ImportBatch.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -380,3 +396,49 @@ def test_manage_list_shows_only_projects_one_administers(project: Project, alice
     assert b"Project A" in _web(alice).get(reverse("project-manage-list")).content
     content = _web(bob).get(reverse("project-manage-list")).content
     assert b"Project A" not in content and b"not an admin of any project" in content
+
+
+def test_garbage_input_to_the_admin_pages_gives_form_errors_not_500(project: Project, alice) -> None:
+    client = _web(alice)
+    garbage = _settings_post(
+        overlap="abc", gold_rate="x", mode="zzz", lease_minutes="-5", candidates_per_comparison=""
+    )
+    assert client.post(reverse("project-settings", args=["project-a"]), garbage).status_code == 200
+    assert (
+        client.post(reverse("project-member-save", args=["project-a"]), {"role": "king"}).status_code == 400
+    )
+    assert client.post(reverse("project-member-remove", args=["project-a", 99999])).status_code == 302
+    assert client.get(reverse("project-member-save", args=["project-a"])).status_code == 405
+    response = client.post(
+        reverse("project-import", args=["project-a"]), {"file": _file(GOOD), "format": "xml"}
+    )
+    assert response.status_code == 400 and not Prompt.objects.exists()
+    api = _api(alice)
+    url = reverse("api:import-create", args=["project-a"])
+    assert (
+        api.post(url, {"file": _file(GOOD), "as_judgments": "maybe"}, format="multipart").status_code == 400
+    )
+    assert Project.objects.get(pk=project.pk).overlap == 1
+
+
+def test_pages_query_counts_do_not_grow_with_imports_or_members(project: Project, alice) -> None:
+    client = _web(alice)
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    import_url = reverse("project-import", args=["project-a"])
+    settings_url = reverse("project-settings", args=["project-a"])
+    ImportBatch.objects.create(
+        project=project, file_name="a", file_sha256="a", format="native", created_by=alice
+    )
+    before = (queries(import_url), queries(settings_url))
+    for i in range(5):
+        user = UserFactory(username=f"member{i}")
+        Membership.objects.create(project=project, user=user)
+        ImportBatch.objects.create(
+            project=project, file_name=f"{i}", file_sha256=f"{i}", format="trl", created_by=user
+        )
+    assert (queries(import_url), queries(settings_url)) == before

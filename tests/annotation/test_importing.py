@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from annotation.errors import ValidationFailed
 from annotation.models import (
@@ -99,6 +101,11 @@ def test_project_pairing_strategy_decides_the_pairs(project: Project) -> None:
     assert sorted(_slots(c) for c in Comparison.objects.all()) == [["2", "Four."], ["2", "Seven is prime."]]
 
 
+def test_import_follows_the_settings_as_stored_not_a_stale_project_object(project: Project) -> None:
+    Project.objects.filter(pk=project.pk).update(pairing=Project.Pairing.FIRST_VS_REST)
+    assert _import(project, _jsonl(NATIVE)).comparisons_created == 2
+
+
 def test_ranking_project_groups_candidates_by_k() -> None:
     project = ProjectFactory(mode=Project.Mode.RANKING, candidates_per_comparison=3)
     texts = ["a", "b", "c", "d"]
@@ -150,14 +157,16 @@ def test_hh_transcripts_split_into_shared_prefix_and_final_replies(project: Proj
     assert Judgment.objects.get().ordering == [[pun.pk], [no.pk]]
 
 
-def test_hh_rows_may_be_message_lists(project: Project) -> None:
+@pytest.mark.parametrize("format", ["auto", "trl", "hh"])
+def test_trl_implicit_prompt_rows_split_like_hh(project: Project, format: str) -> None:
     user = {"role": "user", "content": "Hi"}
     row = {
         "chosen": [user, {"role": "assistant", "content": "Hello!"}],
         "rejected": [user, {"role": "assistant", "content": "Go away."}],
     }
-    batch = _import(project, _jsonl(row), format="hh")
-    assert (batch.prompts_created, batch.candidates_created, batch.comparisons_created) == (1, 2, 1)
+    batch = _import(project, _jsonl(row), format=format, as_judgments=True)
+    assert (batch.prompts_created, batch.candidates_created, batch.judgments_created) == (1, 2, 1)
+    assert batch.format == ("trl" if format == "auto" else format)
     assert Prompt.objects.get().messages == [user]
 
 
@@ -255,6 +264,11 @@ MALFORMED: dict[str, tuple[bytes, str | None, str]] = {
         "empty text",
     ),
     "one candidate": (_jsonl({**VALID, "candidates": [{"text": "a"}]}), "candidates", "at least 2"),
+    "too many candidates": (
+        _jsonl({**VALID, "candidates": [{"text": str(i)} for i in range(101)]}),
+        "candidates",
+        "at most 100 candidates per line, got 101",
+    ),
     "duplicate candidates": (
         _jsonl({**VALID, "candidates": [{"text": "a"}, {"text": "b"}, {"text": "a", "model": "m"}]}),
         "candidates[2].text",
@@ -408,7 +422,7 @@ def test_report_lists_the_first_50_problems_and_counts_them_all(project: Project
         _import(project, _jsonl(VALID) + b"not json\n" * 70)
     assert len(caught.value.details) == 50
     assert caught.value.details[0]["line"] == 2 and caught.value.details[-1]["line"] == 51
-    assert "70 problem(s) found, showing the first 50" in caught.value.message
+    assert "70 problems found, showing the first 50" in caught.value.message
 
 
 def test_invalid_line_after_written_chunks_rolls_everything_back(
@@ -450,6 +464,16 @@ def test_copied_rows_read_back_like_any_other(project: Project) -> None:
     comparison = Comparison.objects.first()
     assert (comparison.gold_ordering, comparison.priority, comparison.judgment_count) == (None, 0, 0)
     assert [s.position for s in comparison.slots.all()] == [0, 1]
+    _import(project, _jsonl({"prompt": "Q", "chosen": "good", "rejected": "bad"}), as_judgments=True)
+    judgment = Judgment.objects.get()
+    assert (judgment.ratings, judgment.flags, judgment.presented_order, judgment.strength) == ({}, [], [], "")
+    assert judgment.rationale == "" and judgment.time_spent_ms == 0 and judgment.updated_at is not None
+
+
+def test_huge_line_of_blanks_is_reported_and_does_not_shift_line_numbers(project: Project) -> None:
+    data = _jsonl(VALID) + b" " * (2 * 1024 * 1024) + b"{}\n" + b"{bad\n"
+    details = _errors(project, data)
+    assert [d["line"] for d in details] == [2, 3]
 
 
 def test_comparisons_build_creates_missing_comparisons_once(project: Project) -> None:
@@ -460,3 +484,36 @@ def test_comparisons_build_creates_missing_comparisons_once(project: Project) ->
     new = CandidateFactory(prompt=prompt)
     assert comparisons_build(project=project, prompt=prompt, candidates=[*candidates, new]) == 3
     assert Comparison.objects.filter(project=project).count() == 6
+    elsewhere = CandidateFactory()
+    with pytest.raises(ValidationFailed):
+        comparisons_build(project=project, prompt=prompt, candidates=[*candidates, elsewhere])
+    with pytest.raises(ValidationFailed):
+        comparisons_build(project=ProjectFactory(), prompt=prompt, candidates=candidates)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_imports_of_overlapping_files_do_not_collide() -> None:
+    project = ProjectFactory(slug="concurrent")
+    rows = [{"prompt": f"Q{i}", "chosen": f"yes {i}", "rejected": f"no {i}"} for i in range(60)]
+    files = [_jsonl(*rows[:40]), _jsonl(*rows[20:])]
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def run(data: bytes) -> None:
+        try:
+            barrier.wait()
+            _import(project, data, as_judgments=True)
+        except BaseException as exc:  # reported below, from the test thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(data,)) for data in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert (Prompt.objects.count(), Comparison.objects.count(), Judgment.objects.count()) == (60, 60, 60)
+    batches = ImportBatch.objects.order_by("id")
+    assert sum(b.prompts_created for b in batches) == 60

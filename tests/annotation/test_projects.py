@@ -25,7 +25,7 @@ def test_ranking_project_defaults_to_three_candidates() -> None:
 
 
 @pytest.mark.parametrize(
-    ("settings", "field"),
+    ("changes", "field"),
     [
         ({"mode": "ranking", "candidates_per_comparison": 2}, None),
         ({"mode": "ranking", "candidates_per_comparison": 5}, "candidates_per_comparison"),
@@ -37,9 +37,9 @@ def test_ranking_project_defaults_to_three_candidates() -> None:
         ({"colour": "red"}, "colour"),
     ],
 )
-def test_invalid_settings_are_refused_with_the_field(settings: dict, field: str | None) -> None:
+def test_invalid_settings_are_refused_with_the_field(changes: dict, field: str | None) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        project_create(name="X", slug="x", **settings)
+        project_create(name="X", slug="x", **changes)
     assert field in [d["field"] for d in caught.value.details]
     assert not Project.objects.exists()
 

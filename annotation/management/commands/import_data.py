@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from annotation.errors import RankwiseError
 from annotation.models import Project
 from annotation.services.import_formats import FORMATS
-from annotation.services.importing import data_import
+from annotation.services.importing import data_import, data_validate
 
 
 class Command(BaseCommand):
@@ -26,6 +27,7 @@ class Command(BaseCommand):
             "--as-judgments", action="store_true", help="TRL/HH rows become imported judgments (chosen first)"
         )
         parser.add_argument("--user", help="username recorded as the importer")
+        parser.add_argument("--check", action="store_true", help="only validate the file; write nothing")
 
     def handle(
         self, *args: Any, project: str, file: str, format: str, as_judgments: bool, **options: Any
@@ -38,15 +40,26 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(f"No user {options['user']!r}.")
+        if file != "-" and not Path(file).is_file():
+            raise CommandError(f"No file {file!r}.")
+        name = "stdin" if file == "-" else Path(file).name
         try:
-            if file == "-":
-                batch = self._import(target, sys.stdin.buffer, "stdin", format, as_judgments, user)
-            else:
-                path = Path(file)
-                if not path.is_file():
-                    raise CommandError(f"No file {file!r}.")
-                with path.open("rb") as stream:
-                    batch = self._import(target, stream, path.name, format, as_judgments, user)
+            with ExitStack() as stack:
+                stream = sys.stdin.buffer if file == "-" else stack.enter_context(Path(file).open("rb"))
+                if options["check"]:
+                    result = data_validate(
+                        file=stream, file_name=name, format=format, as_judgments=as_judgments
+                    )
+                    self.stdout.write(f"{name} is valid: {result['lines']} lines of {result['format']}.")
+                    return
+                batch = data_import(
+                    project=target,
+                    file=stream,
+                    file_name=name,
+                    format=format,
+                    as_judgments=as_judgments,
+                    created_by=user,
+                )
         except RankwiseError as exc:
             for d in exc.details:
                 where = f"line {d['line']}" if d.get("line") else "file"
@@ -63,14 +76,4 @@ class Command(BaseCommand):
             f"Imported {batch.file_name} ({batch.format}, {batch.lines} lines) into {target.slug}: "
             f"{batch.prompts_created} prompts, {batch.candidates_created} candidates, "
             f"{batch.comparisons_created} comparisons, {batch.judgments_created} judgments."
-        )
-
-    def _import(self, project: Project, stream: Any, name: str, format: str, as_judgments: bool, user: Any):
-        return data_import(
-            project=project,
-            file=stream,
-            file_name=name,
-            format=format,
-            as_judgments=as_judgments,
-            created_by=user,
         )
