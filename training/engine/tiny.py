@@ -59,7 +59,9 @@ def build_tokenizer(vocab_size: int = 512):
     return fast
 
 
-def build_tiny_model(output_dir: str | Path, *, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
+def build_tiny_model(
+    output_dir: str | Path, *, seed: int = 0, hidden_size: int = 64, layers: int = 2
+) -> Path:
     """Writes the tiny model and tokenizer to `output_dir` (skipped when already built) and returns it."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM

@@ -1,0 +1,128 @@
+"""Runs one job: validates the spec, prepares data and hardware, trains through the backend, and writes
+metrics.jsonl, engine.log, final/, model_card.md and result.json in output_dir."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from training.engine.callbacks import MetricsCallback, MetricsWriter
+from training.engine.card import card_render
+from training.engine.data import data_load
+from training.engine.hardware import Hardware, hardware_resolve, peak_memory_mb
+from training.engine.spec import JobSpec
+
+log = logging.getLogger("training.engine")
+
+SAMPLE_MAX_NEW_TOKENS = 32
+
+
+def _log_to(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("training.engine", "transformers", "trl", "peft", "accelerate"):
+        logging.getLogger(name).addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _samples_before(spec: JobSpec, hardware: Hardware) -> list[str] | None:
+    if not spec.sample_prompts or spec.method == "reward":
+        return None
+    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+
+    tokenizer = tokenizer_load(spec.base_model)
+    model = model_load_causal_lm(spec.base_model).to(hardware.device)
+    texts = generate(
+        model, tokenizer, spec.sample_prompts, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, seed=spec.seed
+    )
+    del model
+    return texts
+
+
+def _samples_after(spec: JobSpec, policy: Any, before: list[str] | None) -> list[dict[str, Any]]:
+    if before is None or policy is None:
+        return []
+    from training.engine.generation import generate, tokenizer_load
+
+    tokenizer = tokenizer_load(Path(spec.output_dir) / "final")
+    after = generate(
+        policy, tokenizer, spec.sample_prompts, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, seed=spec.seed
+    )
+    return [
+        {"prompt": p, "before": b, "after": a}
+        for p, b, a in zip(spec.sample_prompts, before, after, strict=True)
+    ]
+
+
+def run(spec: JobSpec, *, resume: bool = False) -> int:
+    """Trains the job; returns 0 on success and 1 on failure (the failure is recorded in the outputs).
+
+    A SpecError from hardware checks (e.g. cuda asked for on a CPU machine) propagates to the CLI (exit 2).
+    """
+    output = Path(spec.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    main = _is_main_process()
+    writer = MetricsWriter(output / "metrics.jsonl")
+    handler = _log_to(output / "engine.log")
+    hardware = hardware_resolve(spec)
+    started = time.time()
+    result: dict[str, Any] = {
+        "status": "failed",
+        "method": spec.method,
+        "final_metrics": {},
+        "model_dir": "final",
+        "samples": [],
+        "seconds": 0.0,
+        "peak_memory_mb": 0.0,
+        "device": hardware.device,
+        "precision": hardware.precision,
+    }
+    try:
+        log.info("run %s on %s/%s (resume=%s)", spec.method, hardware.device, hardware.precision, resume)
+        (output / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
+        from training.engine import trl_backend
+
+        splits = data_load(spec)
+        log.info("data: %d train rows, %d eval rows", len(splits.train), len(splits.eval or []))
+        before = _samples_before(spec, hardware) if main else None
+        callback = MetricsCallback(writer if main else _NullWriter(), method=spec.method)
+        outcome = trl_backend.train(spec, hardware, splits, callback, resume=resume)
+        result["final_metrics"] = outcome.final_metrics
+        if main:
+            result["samples"] = _samples_after(spec, outcome.policy, before)
+        result["status"] = "succeeded"
+        error = None
+    except Exception as exc:  # every failure must end in an "end" line and result.json
+        log.error("run failed: %s\n%s", exc, traceback.format_exc())
+        error = f"{type(exc).__name__}: {exc}"
+        result["error"] = error
+    result["seconds"] = round(time.time() - started, 2)
+    result["peak_memory_mb"] = peak_memory_mb(hardware)
+    if main:
+        (output / "result.json").write_text(json.dumps(result, indent=2, default=str))
+        (output / "model_card.md").write_text(card_render(spec, result))
+        writer.write({"event": "end", "status": result["status"], "error": error})
+    log.info("run %s in %.1f s", result["status"], result["seconds"])
+    logging.getLogger("training.engine").removeHandler(handler)
+    return 0 if result["status"] == "succeeded" else 1
+
+
+class _NullWriter(MetricsWriter):
+    """Non-main ranks of a distributed run write no metrics (rank 0 writes them once)."""
+
+    def __init__(self) -> None:
+        pass
+
+    def write(self, record: dict[str, Any]) -> None:
+        return None

@@ -1,0 +1,78 @@
+"""A synthetic preference task for tests and the benchmark: every chosen answer opens with the trait
+("Sure!"), every rejected one with a curt opener, the rest of the answer being the same.
+
+A reward model can learn the trait, DPO/PPO/RLOO can make a policy produce it, and `has_trait` measures it
+on generations.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+TRAIT = "Sure!"
+_CURT = ["No.", "Hmm.", "Well,", "Ok.", "What?"]
+_TOPICS = ["photosynthesis", "the capital of France", "a list in Python", "the quick brown fox", "a table"]
+_TASKS = ["returns the sum of a list", "adds two numbers", "prints a table", "counts to ten"]
+
+
+def _prompt_and_answer(rng: random.Random) -> tuple[str, str]:
+    kind = rng.randrange(3)
+    if kind == 0:
+        a, b = rng.randrange(20), rng.randrange(20)
+        return f"What is {a} plus {b}?", f"{a} plus {b} is {a + b}."
+    if kind == 1:
+        topic = rng.choice(_TOPICS)
+        return f"Please explain {topic}.", f"Here is a short summary of {topic}: first, second, third."
+    task = rng.choice(_TASKS)
+    return f"Write a function that {task}.", "def add(a, b):\n    return a + b\n"
+
+
+def has_trait(completion: str) -> bool:
+    return completion.lstrip().startswith(TRAIT)
+
+
+def synthetic_preferences(n: int, *, seed: int = 0, conversational: bool = False) -> list[dict[str, Any]]:
+    """Rows {"prompt","chosen","rejected"} in TRL's standard (strings) or conversational format."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        prompt, answer = _prompt_and_answer(rng)
+        chosen, rejected = f"{TRAIT} {answer}", f"{rng.choice(_CURT)} {answer}"
+        if conversational:
+            rows.append(
+                {
+                    "prompt": [{"role": "user", "content": prompt}],
+                    "chosen": [{"role": "assistant", "content": chosen}],
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                }
+            )
+        else:
+            rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+    return rows
+
+
+def synthetic_demonstrations(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+    """SFT rows {"messages": [user, assistant]} whose answers carry the trait."""
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": row["prompt"]},
+                {"role": "assistant", "content": row["chosen"]},
+            ]
+        }
+        for row in synthetic_preferences(n, seed=seed)
+    ]
+
+
+def synthetic_prompts(n: int, *, seed: int = 0) -> list[str]:
+    return [row["prompt"] for row in synthetic_preferences(n, seed=seed)]
+
+
+def jsonl_write(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path

@@ -1,0 +1,231 @@
+"""The one module that imports TRL: turns a JobSpec into a TRL trainer per method and trains it.
+
+Swapping the backend (an own PPO, OpenRLHF for large clusters) means replacing this module only; the
+runner talks to it through `train(...)` and `TrainOutcome`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training.engine.callbacks import MetricsCallback
+from training.engine.data import Splits
+from training.engine.generation import model_load_causal_lm, tokenizer_load
+from training.engine.hardware import Hardware
+from training.engine.spec import JobSpec
+
+log = logging.getLogger("training.engine")
+
+
+@dataclass
+class TrainOutcome:
+    final_metrics: dict[str, Any]
+    policy: Any | None = None  # the trained causal LM (None for reward runs), for after-samples
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def latest_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest checkpoints/checkpoint-<step> directory, or None."""
+    root = Path(output_dir) / "checkpoints"
+    candidates = [p for p in root.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    if not candidates:
+        return None
+    return str(max(candidates, key=lambda p: int(p.name.split("-")[-1])))
+
+
+def _dtype(hardware: Hardware, spec: JobSpec) -> torch.dtype:
+    # With LoRA the base weights are frozen, so they may live in bf16/fp16; full fine-tuning keeps fp32
+    # master weights and lets autocast do the mixed precision.
+    if spec.lora.enabled and hardware.precision == "bf16":
+        return torch.bfloat16
+    if spec.lora.enabled and hardware.precision == "fp16":
+        return torch.float16
+    return torch.float32
+
+
+def _peft_config(spec: JobSpec, task_type: str) -> Any:
+    if not spec.lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=spec.lora.r,
+        lora_alpha=spec.lora.alpha,
+        lora_dropout=spec.lora.dropout,
+        target_modules=spec.lora.target_modules,
+        task_type=task_type,
+    )
+
+
+def _common_args(spec: JobSpec, hardware: Hardware, splits: Splits) -> dict[str, Any]:
+    hp = spec.hp
+    has_eval = splits.eval is not None
+    return {
+        "output_dir": str(Path(spec.output_dir) / "checkpoints"),
+        "seed": spec.seed,
+        "learning_rate": hp["learning_rate"],
+        "max_steps": hp["max_steps"],
+        "num_train_epochs": hp["num_train_epochs"],
+        "per_device_train_batch_size": hp["per_device_train_batch_size"],
+        "per_device_eval_batch_size": hp["per_device_eval_batch_size"],
+        "gradient_accumulation_steps": hp["gradient_accumulation_steps"],
+        "logging_steps": hp["logging_steps"],
+        "logging_first_step": True,
+        "save_strategy": "steps",
+        "save_steps": hp["save_steps"],
+        "save_total_limit": hp["save_total_limit"],
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": hp["eval_steps"],
+        "warmup_steps": hp["warmup_ratio"],
+        "weight_decay": hp["weight_decay"],
+        "lr_scheduler_type": hp["lr_scheduler_type"],
+        "max_grad_norm": hp["max_grad_norm"],
+        "gradient_checkpointing": hp["gradient_checkpointing"] and not hardware.use_cpu,
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+        **hardware.trainer_kwargs(),
+    }
+
+
+def _fit(trainer: Any, spec: JobSpec, splits: Splits, callback: MetricsCallback, resume: bool) -> dict:
+    checkpoint = latest_checkpoint(spec.output_dir) if resume else None
+    if checkpoint:
+        log.info("resuming from %s", checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    if splits.eval is not None:
+        trainer.evaluate()
+    metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
+    metrics.update(callback.last_eval)
+    return metrics
+
+
+def _train_sft(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl import SFTConfig, SFTTrainer
+
+    tokenizer = tokenizer_load(spec.base_model)
+    model = model_load_causal_lm(spec.base_model, dtype=_dtype(hardware, spec))
+    columns = set(splits.train.column_names)
+    args = SFTConfig(
+        **_common_args(spec, hardware, splits),
+        max_length=spec.hp["max_length"],
+        packing=spec.hp["packing"],
+        completion_only_loss=spec.hp["completion_only_loss"] if "completion" in columns else None,
+        dataset_text_field="text",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=splits.train,
+        eval_dataset=splits.eval,
+        processing_class=tokenizer,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    metrics = _fit(trainer, spec, splits, callback, resume)
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(final)
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model)
+
+
+def reward_model_load(path: str | Path, *, dtype: Any = None) -> tuple[Any, Any]:
+    """A reward run's final/ (a merged sequence classifier) and its tokenizer."""
+    from transformers import AutoModelForSequenceClassification
+
+    tokenizer = tokenizer_load(path)
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=dtype)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def _train_reward(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardConfig, RewardTrainer
+
+    tokenizer = tokenizer_load(spec.base_model)
+    torch.manual_seed(spec.seed)  # the score head is initialised randomly
+    base = spec.base_model
+    if (Path(base) / "adapter_config.json").is_file():
+        merged = Path(spec.output_dir) / "base-merged"
+        if not merged.is_dir():
+            model_load_causal_lm(base).save_pretrained(merged)
+            tokenizer.save_pretrained(merged)
+        base = str(merged)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=1, dtype=_dtype(hardware, spec)
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    args = RewardConfig(
+        **_common_args(spec, hardware, splits),
+        max_length=spec.hp["max_length"],
+        center_rewards_coefficient=spec.hp["center_rewards_coefficient"] or None,
+    )
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        train_dataset=splits.train,
+        eval_dataset=splits.eval,
+        processing_class=tokenizer,
+        peft_config=_peft_config(spec, "SEQ_CLS"),
+        callbacks=[callback],
+    )
+    metrics = _fit(trainer, spec, splits, callback, resume)
+    final = Path(spec.output_dir) / "final"
+    trained = trainer.model
+    if spec.lora.enabled:
+        # The adapter goes to final/adapter/; final/ itself holds the merged standalone classifier that
+        # AutoModelForSequenceClassification (and PPO/RLOO runs) load directly.
+        trained.save_pretrained(final / "adapter")
+        tokenizer.save_pretrained(final / "adapter")
+        trained = trained.merge_and_unload()
+    trained.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    return TrainOutcome(final_metrics=metrics, policy=None)
+
+
+def _train_dpo(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl import DPOConfig, DPOTrainer
+
+    tokenizer = tokenizer_load(spec.base_model)
+    model = model_load_causal_lm(spec.base_model, dtype=_dtype(hardware, spec))
+    args = DPOConfig(
+        **_common_args(spec, hardware, splits),
+        max_length=spec.hp["max_length"],
+        beta=spec.hp["beta"],
+        loss_type=[spec.hp["loss_type"]],
+        label_smoothing=spec.hp["label_smoothing"],
+    )
+    # With LoRA the reference model is the base with the adapter disabled, so no second copy is loaded.
+    ref_model = (
+        None if spec.lora.enabled else model_load_causal_lm(spec.base_model, dtype=_dtype(hardware, spec))
+    )
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=ref_model,
+        args=args,
+        train_dataset=splits.train,
+        eval_dataset=splits.eval,
+        processing_class=tokenizer,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    metrics = _fit(trainer, spec, splits, callback, resume)
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(final)
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model)
+
+
+_TRAINERS = {"sft": _train_sft, "reward": _train_reward, "dpo": _train_dpo}
+
+
+def train(
+    spec: JobSpec, hardware: Hardware, splits: Splits, callback: MetricsCallback, *, resume: bool
+) -> TrainOutcome:
+    """Trains `spec.method`, writes output_dir/final and returns the final metrics and trained policy."""
+    return _TRAINERS[spec.method](spec, hardware, splits, callback, resume)
