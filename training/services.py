@@ -58,6 +58,11 @@ def runs_root() -> Path:
     return Path(settings.DATA_DIR) / "runs"
 
 
+def default_model() -> str:
+    """The model the launch form suggests: settings.RANKWISE_DEFAULT_MODEL (the tiny local one by default)."""
+    return settings.RANKWISE_DEFAULT_MODEL
+
+
 def engine_command(*args: str) -> list[str]:
     """The command line that runs the engine CLI with the configured interpreter."""
     return [settings.RANKWISE_ENGINE_PYTHON or sys.executable, "-m", "training.engine", *args]

@@ -27,8 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def tiny_model() -> str:
     path = settings.RANKWISE_DEFAULT_MODEL
-    subprocess.run([sys.executable, "manage.py", "build_tiny_model", "--output", path], cwd=ROOT, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -41,9 +45,13 @@ def snapshot(transactional_db: None) -> tuple[Project, DatasetSnapshot]:
 def launch(snapshot: tuple[Project, DatasetSnapshot], model: str, **hyperparameters: object) -> Run:
     project, snap = snapshot
     return run_launch(
-        project=project, method="reward", snapshot=snap, base_model=model, device="cpu",
+        project=project,
+        method="reward",
+        snapshot=snap,
+        base_model=model,
+        device="cpu",
         hyperparameters={"per_device_train_batch_size": 4, "logging_steps": 1, **hyperparameters},
-    )  # fmt: skip
+    )
 
 
 def wait_for(run: Run, condition: Callable[[Run], bool], timeout: float = 90) -> Run:

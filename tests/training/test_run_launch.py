@@ -54,8 +54,9 @@ def test_launch_saves_a_queued_run_with_the_normalised_spec(
 
 def test_engine_rejection_names_the_field(project: Project, snapshot: DatasetSnapshot) -> None:
     with pytest.raises(ValidationFailed) as error:
-        run_launch(project=project, method="dpo", snapshot=snapshot, base_model="m",
-                   hyperparameters={"beta": -1})  # fmt: skip
+        run_launch(
+            project=project, method="dpo", snapshot=snapshot, base_model="m", hyperparameters={"beta": -1}
+        )
     assert error.value.details[0]["field"] == "hyperparameters.beta"
     assert not Run.objects.exists()
 
