@@ -8,6 +8,7 @@ heartbeat every couple of seconds and polls cancel_requested.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from training.models import Artifact, ModelVersion, Run
+from training.selectors import run_text_file
 from training.services import engine_command, run_metrics_ingest, runs_reap_stale
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ HEARTBEAT_S = 2.0
 POLL_S = 0.5
 TERM_GRACE_S = 5.0
 LOG_TAIL_BYTES = 4000
+PR_SET_PDEATHSIG = 1
 # Files registered as artifacts (relative to output_dir), by kind; plus every file under final/.
 ARTIFACT_FILES = {
     "model_card.md": "card",
@@ -72,14 +75,13 @@ class MetricsTail:
         return records
 
 
-def log_tail(path: Path, size: int = LOG_TAIL_BYTES) -> str:
-    """The last `size` bytes of a log file as text ("" when it does not exist)."""
+def _die_with_parent() -> None:
+    """In the engine's child process before exec: on Linux, get SIGKILL when the worker process dies,
+    so a lost worker leaves no orphan training on the GPU (the reaper then marks the run failed)."""
     try:
-        with path.open("rb") as handle:
-            handle.seek(max(0, path.stat().st_size - size))
-            return handle.read().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -127,6 +129,7 @@ def run_execute(*, run_id: int) -> None:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             _finish(run, Run.Status.FAILED, f"Could not start the engine: {exc}")
@@ -166,7 +169,8 @@ def _supervise(run: Run, process: subprocess.Popen, output: Path) -> tuple[str, 
     reason = end_event.get("error") or (
         f"The engine was killed by signal {-code}." if code < 0 else f"The engine exited with status {code}."
     )
-    return Run.Status.FAILED, f"{reason}\n\n--- run.log (tail) ---\n{log_tail(output / 'run.log')}"
+    log_text = run_text_file(run=run, name="run.log", tail_bytes=LOG_TAIL_BYTES)
+    return Run.Status.FAILED, f"{reason}\n\n--- run.log (tail) ---\n{log_text}"
 
 
 def _finish(run: Run, status: str, error: str) -> None:
