@@ -4,6 +4,7 @@ const hyperparameters = document.getElementById("hyperparameters");
 const previewBox = document.getElementById("preview");
 const previewError = document.getElementById("preview-error");
 let touched = hyperparameters.value.trim() !== "{}" && hyperparameters.value.trim() !== "";
+let latest = 0; // only the newest defaults request may fill the box (methods can change mid-request)
 
 async function fillDefaults() {
   const method = form.elements.method.value;
@@ -11,8 +12,10 @@ async function fillDefaults() {
     part.hidden = !part.dataset.methods.split(" ").includes(method);
   }
   if (touched) return;
+  const request = ++latest;
   const response = await fetch(form.dataset.defaultsUrl.replace("METHOD", method));
-  if (response.ok) hyperparameters.value = JSON.stringify(await response.json(), null, 2);
+  const defaults = response.ok ? await response.json() : null;
+  if (defaults && request === latest && !touched) hyperparameters.value = JSON.stringify(defaults, null, 2);
 }
 
 async function preview() {
