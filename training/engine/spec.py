@@ -73,6 +73,9 @@ _METHOD: dict[str, dict[str, tuple[Any, Any]]] = {
         "beta": ("pos", 0.1),
         "loss_type": (DPO_LOSS_TYPES, "sigmoid"),
         "label_smoothing": ("prob", 0.0),
+        # > 0 adds TRL's "sft" loss (NLL of the chosen answer) with this weight (RPO), which keeps the
+        # likelihood of chosen answers from falling while the margin grows.
+        "sft_weight": ("nonneg", 0.0),
     },
     "ppo": {
         "learning_rate": ("pos", 1e-5),

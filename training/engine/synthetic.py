@@ -54,13 +54,18 @@ def synthetic_preferences(n: int, *, seed: int = 0, conversational: bool = False
     return rows
 
 
-def synthetic_demonstrations(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
-    """SFT rows {"messages": [user, assistant]} whose answers carry the trait."""
+def synthetic_demonstrations(n: int, *, seed: int = 0, trait_fraction: float = 1.0) -> list[dict[str, Any]]:
+    """SFT rows {"messages": [user, assistant]}; a `trait_fraction` share of the answers carry the trait, the
+    others a curt opener (a fraction below 1 gives a starting policy that preference training can improve)."""
+    rng = random.Random(seed + 1)
     return [
         {
             "messages": [
                 {"role": "user", "content": row["prompt"]},
-                {"role": "assistant", "content": row["chosen"]},
+                {
+                    "role": "assistant",
+                    "content": row["chosen"] if rng.random() < trait_fraction else row["rejected"],
+                },
             ]
         }
         for row in synthetic_preferences(n, seed=seed)

@@ -81,6 +81,7 @@ def _common_args(spec: JobSpec, hardware: Hardware, splits: Splits) -> dict[str,
         "save_total_limit": hp["save_total_limit"],
         "eval_strategy": "steps" if has_eval else "no",
         "eval_steps": hp["eval_steps"],
+        "eval_on_start": has_eval,  # a step-0 baseline for the curves and the card
         "warmup_steps": hp["warmup_ratio"],
         "weight_decay": hp["weight_decay"],
         "lr_scheduler_type": hp["lr_scheduler_type"],
@@ -197,7 +198,8 @@ def _train_dpo(spec, hardware, splits, callback, resume) -> TrainOutcome:
         **_common_args(spec, hardware, splits),
         max_length=spec.hp["max_length"],
         beta=spec.hp["beta"],
-        loss_type=[spec.hp["loss_type"]],
+        loss_type=[spec.hp["loss_type"], "sft"] if spec.hp["sft_weight"] else [spec.hp["loss_type"]],
+        loss_weights=[1.0, spec.hp["sft_weight"]] if spec.hp["sft_weight"] else None,
         label_smoothing=spec.hp["label_smoothing"],
     )
     # With LoRA the reference model is the base with the adapter disabled, so no second copy is loaded.
@@ -221,7 +223,76 @@ def _train_dpo(spec, hardware, splits, callback, resume) -> TrainOutcome:
     return TrainOutcome(final_metrics=metrics, policy=trainer.model)
 
 
-_TRAINERS = {"sft": _train_sft, "reward": _train_reward, "dpo": _train_dpo}
+def _tokenized_prompts(dataset: Any, tokenizer: Any, max_length: int) -> Any:
+    """PPO takes pre-tokenized prompts: the chat template with the assistant turn opened."""
+    from training.engine.generation import prompt_ids
+
+    tokenized = dataset.map(
+        lambda row: {"input_ids": prompt_ids(tokenizer, row["prompt"])}, remove_columns=dataset.column_names
+    )
+    return tokenized.filter(lambda row: len(row["input_ids"]) <= max_length)
+
+
+def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl.experimental.ppo import PPOConfig, PPOTrainer
+
+    if resume:
+        log.warning("PPO (trl.experimental.ppo) cannot resume from a checkpoint; training starts over")
+    hp = spec.hp
+    tokenizer = tokenizer_load(spec.base_model)
+    tokenizer.padding_side = "left"  # generation continues the prompt, so prompts are left-padded
+    dtype = _dtype(hardware, spec)
+    policy = model_load_causal_lm(spec.base_model, dtype=dtype)
+    # The reward model scores the policy's token ids directly, so it must share the policy's tokenizer. The
+    # value model starts from the reward model (as in the InstructGPT recipe).
+    reward_model, _ = reward_model_load(spec.reward_model, dtype=dtype)
+    value_model, _ = reward_model_load(spec.reward_model, dtype=dtype)
+    train = _tokenized_prompts(splits.train, tokenizer, hp["max_length"])
+    evaluation = _tokenized_prompts(splits.eval, tokenizer, hp["max_length"]) if splits.eval else train
+    common = _common_args(spec, hardware, splits)
+    common["eval_strategy"] = "no"  # PPO has no evaluation loop; eval prompts feed sample generations only
+    common.pop("eval_on_start")
+    max_steps = common.pop("max_steps")
+    batch = hp["per_device_train_batch_size"] * hp["gradient_accumulation_steps"]
+    args = PPOConfig(
+        **common,
+        total_episodes=max_steps * batch if max_steps > 0 else None,
+        response_length=hp["response_length"],
+        kl_coef=hp["kl_coef"],
+        num_ppo_epochs=hp["num_ppo_epochs"],
+        num_mini_batches=hp["num_mini_batches"],
+        temperature=hp["temperature"],
+        cliprange=hp["cliprange"],
+        vf_coef=hp["vf_coef"],
+        gamma=hp["gamma"],
+        lam=hp["lam"],
+        missing_eos_penalty=hp["missing_eos_penalty"] or None,
+        whiten_rewards=hp["whiten_rewards"],
+        stop_token="eos",
+        num_sample_generations=0,
+    )
+    trainer = PPOTrainer(
+        args=args,
+        processing_class=tokenizer,
+        model=policy,
+        ref_model=None,  # a copy of the policy, or with LoRA the policy with its adapter disabled
+        reward_model=reward_model,
+        value_model=value_model,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    trainer.train()
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    tokenizer.padding_side = "right"
+    tokenizer.save_pretrained(final)
+    metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model.policy)
+
+
+_TRAINERS = {"sft": _train_sft, "reward": _train_reward, "dpo": _train_dpo, "ppo": _train_ppo}
 
 
 def train(
