@@ -230,3 +230,11 @@ def test_method_defaults_api(alice) -> None:
     response = client_for(alice).get(reverse("training-api:method-defaults", args=["dpo"]))
     assert response.status_code == 200 and json.loads(response.content)["beta"] > 0
     assert client_for(alice).get(reverse("training-api:method-defaults", args=["magic"])).status_code == 400
+
+
+@pytest.mark.parametrize("model", ["datasetsnapshot", "run", "modelversion"])
+def test_admin_lists_training_rows_read_only(model: str, run: Run) -> None:
+    admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    client = client_for(admin)
+    assert client.get(reverse(f"admin:training_{model}_changelist")).status_code == 200
+    assert client.get(reverse(f"admin:training_{model}_add")).status_code == 403
