@@ -65,7 +65,7 @@ class SnapshotOutput(serializers.ModelSerializer):
 
 class SnapshotListApi(APIView):
     """GET: the project's snapshots. POST {name, filters?, split_seed?, eval_fraction?, projects? (slugs)}:
-    freezes a new snapshot (every extra project needs the admin role too)."""
+    queues a new snapshot (201, status building; a `default` worker builds it; every extra project needs the admin role too)."""
 
     class Input(serializers.Serializer):
         name = serializers.CharField(max_length=200)
@@ -81,7 +81,7 @@ class SnapshotListApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         project = _admin_project(request, slug)
         data = snapshot_input(request, project, request.data)
-        snapshot = services.snapshot_create(**data, created_by=request.user)
+        snapshot = services.snapshot_queue(**data, created_by=request.user)
         return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)
 
 

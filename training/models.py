@@ -19,7 +19,7 @@ class Method(models.TextChoices):
 
 
 class DatasetSnapshot(models.Model):
-    """A frozen export of one or more projects: files and a manifest under DATA_DIR/snapshots/<id>/.
+    """A frozen export of one or more projects: files and a manifest under DATA_DIR/snapshots/<id>-<random>/.
 
     Immutable once ready: nothing updates the files, the manifest or the filters afterwards.
     """

@@ -132,7 +132,7 @@ class _JsonlWriter:
         return {"rows": self.rows, "bytes": self.bytes, "sha256": self.digest.hexdigest()}
 
 
-def snapshot_create(
+def snapshot_request(
     *,
     name: str,
     projects: Sequence[Project],
@@ -141,15 +141,8 @@ def snapshot_create(
     eval_fraction: float = 0.1,
     created_by: AbstractBaseUser | None = None,
 ) -> DatasetSnapshot:
-    """Freezes the projects' data into DATA_DIR/snapshots/<id>/ and returns the ready snapshot.
-
-    Files: train.jsonl and eval.jsonl (split by a seeded hash of comparison_id), sft.jsonl when the
-    projects have demonstrations, and manifest.json (counts, filters, split, sha256 per file). They
-    are written to a temporary directory renamed into place at the end, so a crash leaves no
-    half-written snapshot, then made read-only. snapshot.sha256 hashes the content (files, filters,
-    split), so the same data with the same filters and seed gives the same sha256.
-    Raises ValidationFailed naming the field for bad input.
-    """
+    """Checks the input and saves a building snapshot; the caller builds it (snapshot_build), or
+    snapshot_queue has a `default` worker build it. Raises ValidationFailed naming the field."""
     problems = []
     if not name.strip():
         problems.append({"field": "name", "reason": "is required"})
@@ -165,13 +158,7 @@ def snapshot_create(
             details=problems,
         )
     clean = _normalise_filters(filters or {})
-    spec = export_spec_parse(params={k: [v] for k, v in clean.items()})
-    if spec.kind not in SNAPSHOT_KINDS:
-        raise ValidationFailed(
-            f"A snapshot holds preference or unpaired rows, not {spec.kind!r}",
-            details=[{"field": "kind", "reason": f"must be one of {', '.join(SNAPSHOT_KINDS)}"}],
-        )
-
+    _snapshot_export_spec(clean)
     with transaction.atomic():
         snapshot = DatasetSnapshot.objects.create(
             name=name.strip(),
@@ -180,11 +167,64 @@ def snapshot_create(
             eval_fraction=eval_fraction,
             created_by=created_by,
         )
+        # The id plus a random suffix: a database restored or reset beside a kept data directory
+        # must never point a snapshot at another one's files.
+        snapshot.directory = str(_snapshots_root() / f"{snapshot.pk}-{uuid.uuid4().hex[:8]}")
+        snapshot.save(update_fields=["directory"])
         snapshot.projects.set(projects)
+    return snapshot
 
-    root = _snapshots_root()
+
+def _snapshot_export_spec(filters: Mapping[str, str]) -> ExportSpec:
+    spec = export_spec_parse(params={k: [v] for k, v in filters.items()})
+    if spec.kind not in SNAPSHOT_KINDS:
+        raise ValidationFailed(
+            f"A snapshot holds preference or unpaired rows, not {spec.kind!r}",
+            details=[{"field": "kind", "reason": f"must be one of {', '.join(SNAPSHOT_KINDS)}"}],
+        )
+    return spec
+
+
+def snapshot_queue(**arguments: Any) -> DatasetSnapshot:
+    """snapshot_request, then a `default` worker builds it once the transaction commits (large
+    projects take longer than a web request may). Same arguments as snapshot_request."""
+    from training.tasks import snapshot_build as task
+
+    with transaction.atomic():
+        snapshot = snapshot_request(**arguments)
+        transaction.on_commit(lambda: task.apply_async((snapshot.pk,), queue="default"))
+    return snapshot
+
+
+def snapshot_create(**arguments: Any) -> DatasetSnapshot:
+    """snapshot_request and snapshot_build in one call; returns the ready snapshot."""
+    return snapshot_build(snapshot_id=snapshot_request(**arguments).pk)
+
+
+def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
+    """Freezes a building snapshot's data into its directory (DATA_DIR/snapshots/<id>-<random>/) and
+    marks it ready.
+
+    Files: train.jsonl and eval.jsonl (split by a seeded hash of comparison_id), sft.jsonl when the
+    projects have demonstrations, and manifest.json (counts, filters, split, sha256 per file). They
+    are written to a temporary directory renamed into place at the end, so a crash leaves no
+    half-written snapshot, then made read-only. snapshot.sha256 hashes the content (files, filters,
+    split), so the same data with the same filters and seed gives the same sha256. A snapshot that is
+    not building is returned as it is, so a redelivered task does nothing.
+    """
+    snapshot = DatasetSnapshot.objects.get(pk=snapshot_id)
+    if snapshot.status != DatasetSnapshot.Status.BUILDING:
+        return snapshot
+    projects = list(snapshot.projects.order_by("pk"))
+    clean, split_seed, eval_fraction = snapshot.filters, snapshot.split_seed, snapshot.eval_fraction
+    spec = _snapshot_export_spec(clean)
+    final = Path(snapshot.directory)
+    root = final.parent
     root.mkdir(parents=True, exist_ok=True)
-    final = root / str(snapshot.pk)
+    if final.exists():  # renamed into place, then the process died before marking it ready
+        for path in final.iterdir():
+            path.chmod(0o644)
+        shutil.rmtree(final)
     temp = root / f".building-{snapshot.pk}-{uuid.uuid4().hex}"
     temp.mkdir()
     # Slow I/O outside any transaction: the rows are read in chunks and written as they come.
@@ -192,11 +232,8 @@ def snapshot_create(
         files = _snapshot_files(
             temp, projects=projects, spec=spec, seed=split_seed, eval_fraction=eval_fraction
         )
-        content = {
-            "files": {n: f["sha256"] for n, f in files.items()},
-            "filters": clean,
-            "split": {"seed": split_seed, "eval_fraction": eval_fraction, "by": "comparison_id"},
-        }
+        split = {"seed": split_seed, "eval_fraction": eval_fraction, "by": "comparison_id"}
+        content = {"files": {n: f["sha256"] for n, f in files.items()}, "filters": clean, "split": split}
         sha256 = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
         manifest = {
             "snapshot_id": snapshot.pk,
@@ -204,11 +241,11 @@ def snapshot_create(
             "projects": [{"id": p.pk, "slug": p.slug, "name": p.name} for p in projects],
             "filters": clean,
             "kind": spec.kind,
-            "split": content["split"],
+            "split": split,
             "files": files,
             "counts": {n.removesuffix(".jsonl"): f["rows"] for n, f in files.items()},
             "sha256": sha256,
-            "created_by": getattr(created_by, "username", None),
+            "created_by": getattr(snapshot.created_by, "username", None),
             "created_at": snapshot.created_at.isoformat(),
         }
         (temp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
@@ -225,7 +262,6 @@ def snapshot_create(
     DatasetSnapshot.objects.filter(pk=snapshot.pk, status=DatasetSnapshot.Status.BUILDING).update(
         status=DatasetSnapshot.Status.READY,
         manifest=manifest,
-        directory=str(final),
         sha256=sha256,
         train_rows=counts["train"],
         eval_rows=counts["eval"],
@@ -446,7 +482,8 @@ def run_launch(
             queue=queue,
             launched_by=launched_by,
         )
-        run.output_dir = str(runs_root() / str(run.pk))
+        # A random suffix, so a reset database never reuses another run's directory (and checkpoints).
+        run.output_dir = str(runs_root() / f"{run.pk}-{uuid.uuid4().hex[:8]}")
         run.spec = {**spec, "output_dir": run.output_dir}
         run.save(update_fields=["output_dir", "spec"])
         _queue_execution(run)

@@ -17,3 +17,9 @@ def run_execute(run_id: int) -> None:
 def runs_reap() -> int:
     """Marks runs with a stale heartbeat failed (celery beat calls it every minute)."""
     return services.runs_reap_stale()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def snapshot_build(snapshot_id: int) -> None:
+    """Writes a requested snapshot's files (sent to the `default` queue); does nothing once built."""
+    services.snapshot_build(snapshot_id=snapshot_id)

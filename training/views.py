@@ -48,7 +48,7 @@ def snapshot_list(request: HttpRequest, slug: str) -> HttpResponse:
         "eval_fraction": request.POST.get("eval_fraction") or 0.1,
     }
     try:
-        services.snapshot_create(**apis.snapshot_input(request, project, raw), created_by=request.user)
+        services.snapshot_queue(**apis.snapshot_input(request, project, raw), created_by=request.user)
     except ValidationFailed as exc:
         return render(request, "training/snapshots.html", {**context, "errors": exc.details}, status=400)
     return redirect("training:snapshots", slug=project.slug)

@@ -14,7 +14,7 @@ from tests.factories import MembershipFactory, UserFactory
 from tests.training.conftest import judged_project
 from training.execution import artifacts_register
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services import snapshot_create
+from training.services import snapshot_build, snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -87,16 +87,27 @@ def test_run_page_shows_state_log_artifacts_and_card(project: Project, alice, ru
     assert client_for(mallory).get(url).status_code == 404
 
 
-def test_snapshot_form_creates_a_snapshot_and_reports_errors(project: Project, alice, data_dir: Path) -> None:
+def test_snapshot_form_queues_a_snapshot_and_reports_errors(
+    project: Project, alice, data_dir: Path, django_capture_on_commit_callbacks
+) -> None:
     judged_project(project, comparisons=4)
     client = client_for(alice)
     url = reverse("training:snapshots", args=[project.slug])
-    response = client.post(
-        url, {"name": "from page", "kind": "preference", "ties": "drop", "eval_fraction": "0.5"}
-    )
-    assert response.status_code == 302
+    form = {
+        "name": "from page",
+        "kind": "preference",
+        "ties": "drop",
+        "eval_fraction": "0.5",
+        "split_seed": "3",
+    }
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(url, form)
+    assert response.status_code == 302 and len(callbacks) == 1
     snapshot = DatasetSnapshot.objects.get()
-    assert snapshot.name == "from page" and snapshot.status == "ready" and snapshot.eval_fraction == 0.5
+    assert snapshot.name == "from page" and snapshot.status == "building"
+    assert (snapshot.eval_fraction, snapshot.split_seed) == (0.5, 3)
+    assert "Building" in client.get(url).content.decode()
+    assert snapshot_build(snapshot_id=snapshot.pk).status == "ready"
     response = client.post(url, {"name": "bad", "eval_fraction": "2"})
     assert response.status_code == 400 and "eval_fraction" in response.content.decode()
 
@@ -203,7 +214,8 @@ def test_api_snapshots_and_model_versions(project: Project, alice, run: Run, dat
         url, {"name": "api", "filters": {"ties": "keep"}, "split_seed": 5}, content_type="application/json"
     )
     assert created.status_code == 201 and created.json()["filters"] == {"ties": "keep"}
-    assert created.json()["manifest"]["split"]["seed"] == 5
+    assert created.json()["status"] == "building"
+    assert snapshot_build(snapshot_id=created.json()["id"]).manifest["split"]["seed"] == 5
     assert len(client.get(url).json()) == 2
     ModelVersion.objects.create(
         name="rm", run=run, path=f"{run.output_dir}/final", method="reward", base="tiny", is_reward_model=True

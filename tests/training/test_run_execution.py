@@ -18,7 +18,7 @@ from annotation.models import Project
 from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
 from training.models import Artifact, DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services import run_cancel, run_launch, run_retry, snapshot_create
+from training.services import run_cancel, run_launch, run_retry, snapshot_create, snapshot_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +100,16 @@ def test_reward_run_succeeds_with_metrics_and_a_model_version(
     assert {"model_card.md", "result.json", "metrics.jsonl", "run.log", "spec.json"} <= paths
     assert any(p.startswith("final/") for p in paths)
     assert json.loads((Path(run.output_dir) / "result.json").read_text())["status"] == "succeeded"
+
+
+def test_a_queued_snapshot_is_built_by_the_worker(celery_worker_process, transactional_db: None) -> None:
+    project = judged_project(ProjectFactory(), comparisons=3)
+    snapshot = snapshot_queue(name="queued", projects=[project])
+    deadline = time.monotonic() + 30
+    while snapshot.status == DatasetSnapshot.Status.BUILDING and time.monotonic() < deadline:
+        time.sleep(0.2)
+        snapshot.refresh_from_db()
+    assert snapshot.status == DatasetSnapshot.Status.READY and snapshot.train_rows + snapshot.eval_rows == 3
 
 
 def test_cancel_kills_the_engine_within_10_seconds(celery_worker_process, snapshot, tiny_model) -> None:

@@ -36,7 +36,9 @@ def test_launch_saves_a_queued_run_with_the_normalised_spec(
         )
     assert len(callbacks) == 1
     assert run.status == Run.Status.QUEUED and run.attempt == 1
-    assert run.output_dir == str(data_dir / "runs" / str(run.pk))
+    assert Path(run.output_dir).parent == data_dir / "runs" and Path(run.output_dir).name.startswith(
+        f"{run.pk}-"
+    )
     spec = run.spec
     assert spec["output_dir"] == run.output_dir
     assert spec["train_file"] == str(Path(snapshot.directory) / "train.jsonl")

@@ -12,7 +12,13 @@ from annotation.errors import ValidationFailed
 from annotation.models import Project
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot
-from training.services import snapshot_create, snapshot_verify, split_is_eval
+from training.services import (
+    snapshot_build,
+    snapshot_create,
+    snapshot_request,
+    snapshot_verify,
+    split_is_eval,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +35,7 @@ def test_snapshot_splits_by_comparison_and_writes_manifest(project: Project, ali
 
     assert snapshot.status == DatasetSnapshot.Status.READY
     directory = Path(snapshot.directory)
-    assert directory == data_dir / "snapshots" / str(snapshot.pk)
+    assert directory.parent == data_dir / "snapshots" and directory.name.startswith(f"{snapshot.pk}-")
     train, evaluation = lines(directory / "train.jsonl"), lines(directory / "eval.jsonl")
     assert len(train) + len(evaluation) == 40
     assert 0 < len(evaluation) < 20
@@ -93,3 +99,16 @@ def test_filters_are_kept_in_manifest(project: Project, data_dir: Path) -> None:
     assert snapshot.manifest["filters"] == snapshot.filters
     row = json.loads((Path(snapshot.directory) / "train.jsonl").read_text().splitlines()[0])
     assert isinstance(row["prompt"], list)
+
+
+def test_build_recovers_from_a_crash_and_does_nothing_twice(project: Project, data_dir: Path) -> None:
+    judged_project(project, comparisons=4)
+    snapshot = snapshot_request(name="again", projects=[project])
+    leftover = Path(snapshot.directory)
+    leftover.mkdir(parents=True)
+    (leftover / "train.jsonl").write_text("from a build that died before marking it ready\n")
+    (leftover / "train.jsonl").chmod(0o444)
+
+    built = snapshot_build(snapshot_id=snapshot.pk)
+    assert built.status == DatasetSnapshot.Status.READY and snapshot_verify(snapshot=built) == []
+    assert snapshot_build(snapshot_id=snapshot.pk).manifest == built.manifest
