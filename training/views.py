@@ -14,7 +14,7 @@ from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from annotation.services import exporting
 from training import apis, selectors, services
-from training.models import Method, Run
+from training.models import DatasetSnapshot, Method, Run
 
 
 def _admin_project(request: HttpRequest, slug: str) -> Project:
@@ -25,9 +25,12 @@ def _admin_project(request: HttpRequest, slug: str) -> Project:
 def snapshot_list(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the snapshots and a form; POST: freezes a new snapshot."""
     project = _admin_project(request, slug)
+    snapshots = list(selectors.snapshot_list(project=project))
     context = {
         "project": project,
-        "snapshots": selectors.snapshot_list(project=project),
+        "snapshots": snapshots,
+        # The page reloads itself while a worker builds a snapshot.
+        "building": any(s.status == DatasetSnapshot.Status.BUILDING for s in snapshots),
         "choices": {
             "kind": services.SNAPSHOT_KINDS,
             "ranking_pairs": exporting.RANKING_PAIRS,

@@ -52,5 +52,11 @@ form.elements.method.addEventListener("change", () => {
   fillDefaults();
 });
 hyperparameters.addEventListener("input", () => { touched = true; });
+// A model version replaces the base model text: the disabled field is left out of the form.
+function followBaseVersion() {
+  form.elements.base_model.disabled = Boolean(form.elements.base_version.value);
+}
+form.elements.base_version.addEventListener("change", followBaseVersion);
 document.getElementById("preview-button").addEventListener("click", preview);
+followBaseVersion();
 fillDefaults();

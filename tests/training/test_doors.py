@@ -106,8 +106,10 @@ def test_snapshot_form_queues_a_snapshot_and_reports_errors(
     snapshot = DatasetSnapshot.objects.get()
     assert snapshot.name == "from page" and snapshot.status == "building"
     assert (snapshot.eval_fraction, snapshot.split_seed) == (0.5, 3)
-    assert "Building" in client.get(url).content.decode()
+    page = client.get(url).content.decode()
+    assert "Building" in page and 'http-equiv="refresh"' in page
     assert snapshot_build(snapshot_id=snapshot.pk).status == "ready"
+    assert 'http-equiv="refresh"' not in client.get(url).content.decode()
     response = client.post(url, {"name": "bad", "eval_fraction": "2"})
     assert response.status_code == 400 and "eval_fraction" in response.content.decode()
 

@@ -12,7 +12,7 @@ from django.test import Client
 
 from annotation.models import Project
 from tests.training.conftest import judged_project
-from training.models import DatasetSnapshot, Run, RunMetric
+from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
 from training.services import snapshot_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -84,6 +84,13 @@ def test_launch_form_prefills_defaults_and_previews_the_spec(
     assert "-m training.engine run" in page.locator("#preview-command").inner_text()
     assert '"method": "dpo"' in page.locator("#preview-spec").inner_text()
     assert not Run.objects.exists()
+
+    version = ModelVersion.objects.create(name="earlier", path="/m", method="sft", base="b")
+    page.reload()
+    page.select_option("#base_version", str(version.pk))
+    assert page.locator("#base_model").is_disabled()
+    page.select_option("#base_version", "")
+    assert page.locator("#base_model").is_enabled()
 
     page.select_option("#method", "ppo")
     assert page.locator("#reward_version").is_visible()
