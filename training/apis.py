@@ -65,7 +65,8 @@ class SnapshotOutput(serializers.ModelSerializer):
 
 class SnapshotListApi(APIView):
     """GET: the project's snapshots. POST {name, filters?, split_seed?, eval_fraction?, projects? (slugs)}:
-    queues a new snapshot (201, status building; a `default` worker builds it; every extra project needs the admin role too)."""
+    queues a new snapshot (201, status building, then a `default` worker builds it); every extra
+    project needs the admin role too."""
 
     class Input(serializers.Serializer):
         name = serializers.CharField(max_length=200)
@@ -243,6 +244,10 @@ def run_detail(run: Run) -> dict:
         "model_card": selectors.run_text_file(run=run, name="model_card.md"),
         "artifacts": artifacts,
         "model_version": {"id": version.pk, "name": version.name, "path": version.path} if version else None,
+        "model_zip_url": reverse("training:model-download", args=[run.project.slug, run.pk])
+        if version
+        else None,
+        "result": selectors.run_result(run=run),
     }
 
 

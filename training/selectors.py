@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from django.db.models import Q, QuerySet
@@ -69,6 +70,8 @@ def artifact_path(*, run: Run, artifact_id: int) -> Path:
 
 def run_text_file(*, run: Run, name: str, tail_bytes: int | None = None) -> str:
     """A text file of the run's output (the log, the model card), or its last `tail_bytes`; "" if absent."""
+    if not run.output_dir:
+        return ""
     path = Path(run.output_dir) / name
     try:
         with path.open("rb") as handle:
@@ -77,6 +80,23 @@ def run_text_file(*, run: Run, name: str, tail_bytes: int | None = None) -> str:
             return handle.read().decode("utf-8", errors="replace")
     except (FileNotFoundError, IsADirectoryError):
         return ""
+
+
+def run_result(*, run: Run) -> dict | None:
+    """The engine's result.json (seconds, peak memory, final metrics, samples before/after), if written."""
+    text = run_text_file(run=run, name="result.json")
+    try:
+        return json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+
+
+def model_directory(*, run: Run) -> Path:
+    """The run's final/ directory; NotFound until the run has produced one."""
+    final = Path(run.output_dir) / "final"
+    if run.status != Run.Status.SUCCEEDED or not run.output_dir or not final.is_dir():
+        raise NotFound(f"Run {run.pk} has no trained model to download.")
+    return final
 
 
 def model_version_list(*, project: Project) -> QuerySet[ModelVersion]:

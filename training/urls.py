@@ -14,6 +14,7 @@ urlpatterns = [
     path("projects/<slug:slug>/runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("projects/<slug:slug>/runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
     path("projects/<slug:slug>/runs/<int:run_id>/retry/", views.run_retry, name="run-retry"),
+    path("projects/<slug:slug>/runs/<int:run_id>/model.zip", views.model_download, name="model-download"),
     path(
         "projects/<slug:slug>/runs/<int:run_id>/artifacts/<int:artifact_id>/",
         views.artifact_download,

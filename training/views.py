@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
+import zipfile
+from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -148,6 +151,21 @@ def artifact_download(request: HttpRequest, slug: str, run_id: int, artifact_id:
         run=selectors.run_get(project=project, run_id=run_id), artifact_id=artifact_id
     )
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+@login_required
+def model_download(request: HttpRequest, slug: str, run_id: int) -> FileResponse:
+    """The run's final/ directory (the adapter, or the model) as one zip file."""
+    project = _admin_project(request, slug)
+    final = selectors.model_directory(run=selectors.run_get(project=project, run_id=run_id))
+    # Spooled to disk past 64 MiB: adapters are small, merged models are not.
+    archive = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted(final.rglob("*")):
+            if path.is_file():
+                zipped.write(path, arcname=str(Path("final") / path.relative_to(final)))
+    archive.seek(0)
+    return FileResponse(archive, as_attachment=True, filename=f"run-{run_id}-model.zip")
 
 
 @login_required

@@ -30,6 +30,13 @@ function render(detail) {
   if (detail.model_card) text("model-card", detail.model_card);
   document.getElementById("cancel-form").hidden = ["succeeded", "failed", "cancelled"].includes(detail.status);
   document.getElementById("retry-form").hidden = !["failed", "cancelled"].includes(detail.status);
+  renderResult(detail.result);
+  if (detail.model_version) {
+    document.getElementById("model-version").hidden = false;
+    text("model-version-name", detail.model_version.name);
+    text("model-version-path", detail.model_version.path);
+    document.getElementById("model-zip").href = detail.model_zip_url;
+  }
   const list = document.getElementById("artifacts");
   if (detail.artifacts.length) {
     list.replaceChildren(...detail.artifacts.map((a) => {
@@ -40,6 +47,36 @@ function render(detail) {
       item.append(link, ` (${a.bytes} bytes)`);
       return item;
     }));
+  }
+}
+
+function cells(row, values) {
+  for (const value of values) {
+    const cell = document.createElement("td");
+    cell.textContent = value;
+    row.append(cell);
+  }
+}
+
+// result.json: time, memory, final metrics and sample generations before and after training.
+function renderResult(result) {
+  if (!result) return;
+  document.getElementById("run-result").hidden = false;
+  const memory = result.peak_memory_mb == null ? "?" : `${result.peak_memory_mb} MB`;
+  text("result-summary", `${result.seconds ?? "?"} s of training on ${result.device ?? "?"} (${result.precision ?? "?"}), peak memory ${memory}`);
+  const metrics = document.querySelector("#result-metrics tbody");
+  metrics.replaceChildren();
+  for (const [name, value] of Object.entries(result.final_metrics || {})) {
+    const row = document.createElement("tr");
+    cells(row, [name, typeof value === "number" ? value.toPrecision(4) : String(value)]);
+    metrics.append(row);
+  }
+  const samples = document.querySelector("#result-samples tbody");
+  samples.replaceChildren();
+  for (const sample of result.samples || []) {
+    const row = document.createElement("tr");
+    cells(row, [sample.prompt, sample.before, sample.after]);
+    samples.append(row);
   }
 }
 
@@ -74,4 +111,5 @@ async function tick() {
   return true;
 }
 
+renderResult(JSON.parse(document.getElementById("run-result-data").textContent));
 pollWhileVisible(tick, 2000);

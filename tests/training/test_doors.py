@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -252,3 +254,25 @@ def test_admin_lists_training_rows_read_only(model: str, run: Run) -> None:
     client = client_for(admin)
     assert client.get(reverse(f"admin:training_{model}_changelist")).status_code == 200
     assert client.get(reverse(f"admin:training_{model}_add")).status_code == 403
+
+
+def test_model_download_zips_final_and_needs_a_success(project: Project, alice, run: Run) -> None:
+    url = reverse("training:model-download", args=[project.slug, run.pk])
+    response = client_for(alice).get(url)
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.read("final/adapter.bin") == b"weights"
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED)
+    assert client_for(alice).get(url).status_code == 404
+
+
+def test_run_detail_api_includes_the_result(project: Project, alice, run: Run) -> None:
+    result = {"status": "succeeded", "seconds": 1.5, "peak_memory_mb": 400.0, "final_metrics": {"loss": 0.5},
+              "samples": [{"prompt": "Hi?", "before": "x", "after": "y"}]}  # fmt: skip
+    (Path(run.output_dir) / "result.json").write_text(json.dumps(result))
+    ModelVersion.objects.create(name="rm", run=run, path=f"{run.output_dir}/final", method="reward", base="t")
+    detail = client_for(alice).get(reverse("training-api:run-detail", args=[project.slug, run.pk])).json()
+    assert detail["result"] == result
+    assert detail["model_zip_url"] == reverse("training:model-download", args=[project.slug, run.pk])
+    page = client_for(alice).get(reverse("training:run-detail", args=[project.slug, run.pk])).content.decode()
+    assert 'id="run-result-data"' in page and "Download the model (zip)" in page

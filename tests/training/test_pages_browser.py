@@ -3,6 +3,7 @@ launch form, overlaid runs on the compare view."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def browser_page(live_server, alice, monkeypatch) -> Iterator:
         browser.close()
 
 
-def test_run_page_draws_curves_and_follows_the_run(browser_page, live_server, project, snapshot) -> None:
+def test_run_page_draws_curves_and_follows_the_run(
+    browser_page, live_server, project, snapshot, data_dir
+) -> None:
     run = make_run(project, snapshot, [0.9, 0.8, 0.7], status=Run.Status.RUNNING, step=3, total_steps=6)
     page = browser_page
     page.goto(f"{live_server.url}/projects/{project.slug}/runs/{run.pk}/")
@@ -63,11 +66,20 @@ def test_run_page_draws_curves_and_follows_the_run(browser_page, live_server, pr
     assert page.locator("#cancel-form").is_visible() and not page.locator("#retry-form").is_visible()
 
     RunMetric.objects.create(run=run, step=4, data={"step": 4, "loss": 0.5})
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED, step=4, error="boom")
+    output = data_dir / "runs" / "browser"
+    output.mkdir(parents=True)
+    result = {"seconds": 2.5, "peak_memory_mb": 321.0, "final_metrics": {"loss": 0.5},
+              "samples": [{"prompt": "Hi?", "before": "noise", "after": "Hello!"}]}  # fmt: skip
+    (output / "result.json").write_text(json.dumps(result))
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.FAILED, step=4, error="boom", output_dir=str(output)
+    )
     page.wait_for_function("document.getElementById('run-status').textContent === 'failed'", timeout=10_000)
     assert page.locator("#run-step").inner_text() == "4"
     assert page.locator("#retry-form").is_visible() and not page.locator("#cancel-form").is_visible()
     assert "boom" in page.locator("#run-error").inner_text()
+    assert "peak memory 321 MB" in page.locator("#result-summary").inner_text()
+    assert "Hello!" in page.locator("#result-samples").inner_text()
 
 
 def test_launch_form_prefills_defaults_and_previews_the_spec(
