@@ -93,6 +93,13 @@ def _common_args(spec: JobSpec, hardware: Hardware, splits: Splits) -> dict[str,
     }
 
 
+def _main_only(trainer: Any, action: Any) -> None:
+    """Runs `action` on the main process only, then lets the other processes catch up."""
+    if trainer.accelerator.is_main_process:
+        action()
+    trainer.accelerator.wait_for_everyone()
+
+
 def _fit(trainer: Any, spec: JobSpec, splits: Splits, callback: MetricsCallback, resume: bool) -> dict:
     checkpoint = latest_checkpoint(spec.output_dir) if resume else None
     if checkpoint:
@@ -130,7 +137,7 @@ def _train_sft(spec, hardware, splits, callback, resume) -> TrainOutcome:
     metrics = _fit(trainer, spec, splits, callback, resume)
     final = Path(spec.output_dir) / "final"
     trainer.save_model(str(final))
-    tokenizer.save_pretrained(final)
+    _main_only(trainer, lambda: tokenizer.save_pretrained(final))
     return TrainOutcome(final_metrics=metrics, policy=trainer.model)
 
 
@@ -177,15 +184,26 @@ def _train_reward(spec, hardware, splits, callback, resume) -> TrainOutcome:
     )
     metrics = _fit(trainer, spec, splits, callback, resume)
     final = Path(spec.output_dir) / "final"
-    trained = trainer.model
-    if spec.lora.enabled:
-        # The adapter goes to final/adapter/; final/ itself holds the merged standalone classifier that
-        # AutoModelForSequenceClassification (and PPO/RLOO runs) load directly.
-        trained.save_pretrained(final / "adapter")
+    if not spec.lora.enabled:
+        trainer.save_model(str(final))
+        _main_only(trainer, lambda: tokenizer.save_pretrained(final))
+        return TrainOutcome(final_metrics=metrics, policy=None)
+    # The adapter goes to final/adapter/; final/ itself holds the merged standalone classifier that
+    # AutoModelForSequenceClassification (and PPO/RLOO runs) load directly. save_model gathers sharded
+    # weights (DeepSpeed ZeRO-3), and the merge happens on one process from the saved files.
+    trainer.save_model(str(final / "adapter"))
+
+    def merge() -> None:
+        from peft import PeftModel
+
+        backbone = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+        backbone.config.pad_token_id = tokenizer.pad_token_id
+        merged = PeftModel.from_pretrained(backbone, str(final / "adapter")).merge_and_unload()
+        merged.save_pretrained(final)
+        tokenizer.save_pretrained(final)
         tokenizer.save_pretrained(final / "adapter")
-        trained = trained.merge_and_unload()
-    trained.save_pretrained(final)
-    tokenizer.save_pretrained(final)
+
+    _main_only(trainer, merge)
     return TrainOutcome(final_metrics=metrics, policy=None)
 
 
@@ -219,7 +237,7 @@ def _train_dpo(spec, hardware, splits, callback, resume) -> TrainOutcome:
     metrics = _fit(trainer, spec, splits, callback, resume)
     final = Path(spec.output_dir) / "final"
     trainer.save_model(str(final))
-    tokenizer.save_pretrained(final)
+    _main_only(trainer, lambda: tokenizer.save_pretrained(final))
     return TrainOutcome(final_metrics=metrics, policy=trainer.model)
 
 
@@ -287,12 +305,63 @@ def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
     final = Path(spec.output_dir) / "final"
     trainer.save_model(str(final))
     tokenizer.padding_side = "right"
-    tokenizer.save_pretrained(final)
+    _main_only(trainer, lambda: tokenizer.save_pretrained(final))
     metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
     return TrainOutcome(final_metrics=metrics, policy=trainer.model.policy)
 
 
-_TRAINERS = {"sft": _train_sft, "reward": _train_reward, "dpo": _train_dpo, "ppo": _train_ppo}
+def _train_rloo(spec, hardware, splits, callback, resume) -> TrainOutcome:
+    from trl import RLOOConfig, RLOOTrainer
+
+    from training.engine.generation import prompt_ids
+
+    hp = spec.hp
+    tokenizer = tokenizer_load(spec.base_model)
+    tokenizer.padding_side = "left"
+    dtype = _dtype(hardware, spec)
+    policy = model_load_causal_lm(spec.base_model, dtype=dtype)
+    # Unlike PPO, RLOO decodes completions and re-tokenizes them for the reward model, so the reward model
+    # may use its own tokenizer.
+    reward_model, reward_tokenizer = reward_model_load(spec.reward_model, dtype=dtype)
+    train = splits.train.filter(lambda row: len(prompt_ids(tokenizer, row["prompt"])) <= hp["max_length"])
+    common = _common_args(spec, hardware, splits)
+    common["eval_strategy"] = "no"  # evaluation would mean generating; the scores are logged per step
+    common.pop("eval_on_start")
+    args = RLOOConfig(
+        **common,
+        num_generations=hp["num_generations"],
+        max_completion_length=hp["max_completion_length"],
+        temperature=hp["temperature"],
+        beta=hp["beta"],
+        num_iterations=hp["num_iterations"],
+    )
+    trainer = RLOOTrainer(
+        model=policy,
+        reward_funcs=reward_model,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        reward_processing_classes=reward_tokenizer,
+        peft_config=_peft_config(spec, "CAUSAL_LM"),
+        callbacks=[callback],
+    )
+    checkpoint = latest_checkpoint(spec.output_dir) if resume else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = Path(spec.output_dir) / "final"
+    trainer.save_model(str(final))
+    tokenizer.padding_side = "right"
+    _main_only(trainer, lambda: tokenizer.save_pretrained(final))
+    metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
+    return TrainOutcome(final_metrics=metrics, policy=trainer.model)
+
+
+_TRAINERS = {
+    "sft": _train_sft,
+    "reward": _train_reward,
+    "dpo": _train_dpo,
+    "ppo": _train_ppo,
+    "rloo": _train_rloo,
+}
 
 
 def train(
