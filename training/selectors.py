@@ -30,7 +30,7 @@ def snapshot_get(*, project: Project, snapshot_id: int) -> DatasetSnapshot:
 
 def run_list(*, project: Project, status: str = "", method: str = "") -> QuerySet[Run]:
     runs = Run.objects.filter(project=project).select_related(
-        "snapshot", "launched_by", "base_version", "reward_version"
+        "project", "snapshot", "launched_by", "base_version", "reward_version"
     )
     if status:
         runs = runs.filter(status=status)

@@ -276,3 +276,21 @@ def test_run_detail_api_includes_the_result(project: Project, alice, run: Run) -
     assert detail["model_zip_url"] == reverse("training:model-download", args=[project.slug, run.pk])
     page = client_for(alice).get(reverse("training:run-detail", args=[project.slug, run.pk])).content.decode()
     assert 'id="run-result-data"' in page and "Download the model (zip)" in page
+
+
+def test_run_and_snapshot_lists_take_constant_queries(
+    project: Project, alice, snapshot: DatasetSnapshot, django_assert_max_num_queries
+) -> None:
+    for _ in range(5):
+        Run.objects.create(
+            project=project, method="reward", base_model="m", snapshot=snapshot, launched_by=alice
+        )
+    client = client_for(alice)
+    client.get(reverse("training-api:runs", args=[project.slug]))  # warm the session
+    # session + user + membership + reap + runs, and the snapshots' projects prefetch.
+    with django_assert_max_num_queries(6):
+        assert len(client.get(reverse("training-api:runs", args=[project.slug])).json()) == 5
+    with django_assert_max_num_queries(6):
+        assert len(client.get(reverse("training:runs", args=[project.slug])).context["runs"]) == 5
+    with django_assert_max_num_queries(6):
+        assert len(client.get(reverse("training-api:snapshots", args=[project.slug])).json()) == 1
