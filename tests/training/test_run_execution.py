@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,14 @@ from annotation.models import Project
 from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
 from training.models import Artifact, DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services import run_cancel, run_launch, run_retry, snapshot_create, snapshot_queue
+from training.services import (
+    run_cancel,
+    run_launch,
+    run_retry,
+    runs_reap_stale,
+    snapshot_create,
+    snapshot_queue,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,3 +160,32 @@ def test_killed_engine_fails_the_run_with_its_log_then_retry_resumes(
     resumed_first_step = next(r["step"] for r in records[starts[1] :] if "step" in r)
     assert 1 < resumed_first_step <= failed_at + 1
     assert "--resume" in (Path(run.output_dir) / "run.log").read_text()
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_dead_worker_takes_the_engine_with_it_and_the_run_is_reaped(
+    celery_worker_process, snapshot, tiny_model
+) -> None:
+    run = launch(snapshot, tiny_model, max_steps=1000, **SLOW)
+    run = wait_for(run, lambda r: r.step >= 1 or r.is_finished)
+    assert run.status == Run.Status.RUNNING
+    engine = run.pid
+    pool_process = parent_pid(engine)
+    assert pool_process != celery_worker_process.pid  # the prefork child that runs the task
+    os.kill(pool_process, signal.SIGKILL)
+
+    deadline = time.monotonic() + 10
+    while group_alive(engine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not group_alive(engine), "the engine outlived its worker"
+    time.sleep(3)
+    assert runs_reap_stale(stale_after=timedelta(seconds=2)) == 1
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED and "heartbeat" in run.error
+    # The redelivered task (acks_late, rejected on worker loss) finds the run no longer queued.
+    time.sleep(2)
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == (Run.Status.FAILED, 1)
