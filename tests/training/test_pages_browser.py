@@ -119,3 +119,5 @@ def test_compare_overlays_runs(browser_page, live_server, project, snapshot) -> 
     page.wait_for_selector("#chart-loss svg path")
     assert page.locator("#chart-loss svg path").count() == 2
     assert page.locator("#chart-loss .legend span").count() == 2
+    summary = page.locator("#compare-summary").inner_text()
+    assert "0.7000" in summary and "0.3000" in summary
