@@ -9,7 +9,6 @@ heartbeat every couple of seconds and polls cancel_requested.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ from django.utils import timezone
 
 from training.models import Artifact, ModelVersion, Run
 from training.selectors import run_text_file
-from training.services import engine_command, run_metrics_ingest, runs_reap_stale
+from training.services import engine_command, file_sha256, run_metrics_ingest, runs_reap_stale
 
 log = logging.getLogger(__name__)
 
@@ -174,18 +173,21 @@ def _supervise(run: Run, process: subprocess.Popen, output: Path) -> tuple[str, 
 
 
 def _finish(run: Run, status: str, error: str) -> None:
-    """Records the outcome; a success registers the artifacts and a ModelVersion."""
+    """Records the outcome; a success registers a ModelVersion. The artifacts are hashed first, outside
+    the transaction (model files can be large)."""
     output = Path(run.output_dir)
+    artifacts = _artifact_files(output)
     with transaction.atomic():
-        Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
+        recorded = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
             status=status,
             error=error,
             finished_at=timezone.now(),
             heartbeat_at=timezone.now(),
             eta_seconds=0.0 if status == Run.Status.SUCCEEDED else None,
         )
-        artifacts_register(run=run)
-        if status == Run.Status.SUCCEEDED and (output / "final").is_dir():
+        _artifacts_save(run, artifacts)
+        # Only the outcome this worker recorded: a run reaped meanwhile does not become a model.
+        if recorded and status == Run.Status.SUCCEEDED and (output / "final").is_dir():
             ModelVersion.objects.get_or_create(
                 run=run,
                 defaults={
@@ -198,25 +200,26 @@ def _finish(run: Run, status: str, error: str) -> None:
             )
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def artifacts_register(*, run: Run) -> int:
-    """Registers (or refreshes) the run's output files as Artifacts; returns how many there are."""
-    output = Path(run.output_dir)
+def _artifact_files(output: Path) -> list[tuple[str, str, int, str]]:
+    """(path relative to output, kind, bytes, sha256) of each output file worth keeping."""
     found = [(output / name, kind) for name, kind in ARTIFACT_FILES.items() if (output / name).is_file()]
     final = output / "final"
     if final.is_dir():
         found += [(path, "model") for path in sorted(final.rglob("*")) if path.is_file()]
-    for path, kind in found:
+    return [
+        (str(path.relative_to(output)), kind, path.stat().st_size, file_sha256(path)) for path, kind in found
+    ]
+
+
+def _artifacts_save(run: Run, files: list[tuple[str, str, int, str]]) -> None:
+    for path, kind, size, sha256 in files:
         Artifact.objects.update_or_create(
-            run=run,
-            path=str(path.relative_to(output)),
-            defaults={"kind": kind, "bytes": path.stat().st_size, "sha256": _digest(path)},
+            run=run, path=path, defaults={"kind": kind, "bytes": size, "sha256": sha256}
         )
-    return len(found)
+
+
+def artifacts_register(*, run: Run) -> int:
+    """Registers (or refreshes) the run's output files as Artifacts; returns how many there are."""
+    files = _artifact_files(Path(run.output_dir))
+    _artifacts_save(run, files)
+    return len(files)

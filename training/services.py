@@ -102,7 +102,8 @@ def _normalise_filters(filters: Mapping[str, Any]) -> dict[str, str]:
     return clean
 
 
-def _file_digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -303,7 +304,7 @@ def snapshot_verify(*, snapshot: DatasetSnapshot) -> list[str]:
     return [
         name
         for name, meta in snapshot.manifest.get("files", {}).items()
-        if not (directory / name).exists() or _file_digest(directory / name) != meta["sha256"]
+        if not (directory / name).exists() or file_sha256(directory / name) != meta["sha256"]
     ]
 
 

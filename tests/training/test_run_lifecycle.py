@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from annotation.errors import Conflict
 from annotation.models import Project
+from training import execution
 from training.execution import MetricsTail
-from training.models import DatasetSnapshot, Run, RunMetric
+from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
 from training.services import run_cancel, run_metrics_ingest, run_retry, runs_reap_stale
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +108,22 @@ def test_metrics_tail_reads_only_complete_lines(tmp_path: Path) -> None:
     assert tail.read() == [{"step": 2}]
     path.write_text('{"step": 1}\n')  # replaced by a new attempt: start over
     assert tail.read() == [{"step": 1}]
+
+
+def test_a_run_reaped_meanwhile_keeps_its_outcome_and_becomes_no_model(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "final").mkdir()
+    (tmp_path / "final" / "model.bin").write_bytes(b"m")
+    (tmp_path / "run.log").write_text("log\n")
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.FAILED, error="No heartbeat", output_dir=str(tmp_path)
+    )
+    run.refresh_from_db()
+    execution._finish(run, Run.Status.SUCCEEDED, "")
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED and not ModelVersion.objects.filter(run=run).exists()
+    assert set(run.artifacts.values_list("path", flat=True)) == {"final/model.bin", "run.log"}
+
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
+    execution._finish(run, Run.Status.SUCCEEDED, "")
+    version = ModelVersion.objects.get(run=run)
+    assert version.path == str(tmp_path / "final") and version.is_reward_model
