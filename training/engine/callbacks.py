@@ -63,6 +63,7 @@ class MetricsCallback(TrainerCallback):
         self.method = method
         self.last_train: dict[str, Any] = {}
         self.last_eval: dict[str, Any] = {}
+        self.last_eval_step: int | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001 (HF callback signature)
         self.writer.write({"event": "start", "method": self.method, "total_steps": state.max_steps})
@@ -73,6 +74,7 @@ class MetricsCallback(TrainerCallback):
         metrics = metrics_normalise(logs, method=self.method)
         if any(k.startswith("eval_") for k in metrics):
             self.last_eval.update(metrics)
+            self.last_eval_step = state.global_step
         elif "train_runtime" not in metrics:
             self.last_train.update(metrics)
         self.writer.write(

@@ -55,9 +55,9 @@ def _check(dataset: Any, method: str, path: str) -> Any:
         raise DatasetError(f"{path}: {method} needs rows with {wanted}; found columns {sorted(columns)}")
     if len(dataset) == 0:
         raise DatasetError(f"{path}: no rows")
-    if method in ("ppo", "rloo"):
-        dataset = dataset.remove_columns([c for c in dataset.column_names if c != "prompt"])
-    return dataset
+    # Exports carry bookkeeping columns (comparison_id, metadata); trainers only get the ones they use.
+    keep = {c for option in options for c in option} | ({"prompt"} if method in ("reward", "dpo") else set())
+    return dataset.remove_columns([c for c in dataset.column_names if c not in keep])
 
 
 def data_load(spec: JobSpec) -> Splits:

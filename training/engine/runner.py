@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -47,6 +49,12 @@ def _samples_before(spec: JobSpec, hardware: Hardware) -> list[str] | None:
         model, tokenizer, spec.sample_prompts, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, seed=spec.seed
     )
     del model
+    if hardware.device == "cuda":
+        import torch
+
+        # The peak memory reported is training's, not this extra copy's.
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     return texts
 
 
@@ -65,6 +73,14 @@ def _samples_after(spec: JobSpec, policy: Any, before: list[str] | None) -> list
     ]
 
 
+class Terminated(Exception):
+    """SIGTERM arrived (a cancelled run): raised inside training so the run still records its end."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(f"terminated by signal {signum}")
+
+
 def run(spec: JobSpec, *, resume: bool = False) -> int:
     """Trains the job; returns 0 on success and 1 on failure (the failure is recorded in the outputs).
 
@@ -77,6 +93,8 @@ def run(spec: JobSpec, *, resume: bool = False) -> int:
     handler = _log_to(output / "engine.log")
     hardware = hardware_resolve(spec)
     started = time.time()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
     result: dict[str, Any] = {
         "status": "failed",
         "method": spec.method,

@@ -105,8 +105,8 @@ def _fit(trainer: Any, spec: JobSpec, splits: Splits, callback: MetricsCallback,
     if checkpoint:
         log.info("resuming from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
-    if splits.eval is not None:
-        trainer.evaluate()
+    if splits.eval is not None and callback.last_eval_step != trainer.state.global_step:
+        trainer.evaluate()  # the final figures, unless the last step was an eval step already
     metrics = {k: v for k, v in callback.last_train.items() if not k.startswith("train_")}
     metrics.update(callback.last_eval)
     return metrics

@@ -47,4 +47,5 @@ def test_ppo_raises_reward_score_with_bounded_kl(sft_policy: Path, reward_run: P
 
     before = sampled_scores(sft_policy, reward_run / "final")
     after = sampled_scores(out / "final", reward_run / "final")
+    print(f"ppo: mean reward score of sampled completions {before:.3f} -> {after:.3f}")
     assert after > before + 0.3, (before, after)

@@ -38,4 +38,5 @@ def test_rloo_raises_reward_score(sft_policy: Path, reward_run: Path, tmp_path: 
     assert all(math.isfinite(line["objective/kl"]) and line["objective/kl"] < 20 for line in lines)
     before = sampled_scores(sft_policy, reward_run / "final")
     after = sampled_scores(out / "final", reward_run / "final")
+    print(f"rloo: mean reward score of sampled completions {before:.3f} -> {after:.3f}")
     assert after > before + 0.3, (before, after)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.training.engine.conftest import engine, metrics_read, spec_write
+from tests.training.engine.conftest import ROOT, engine, metrics_read, spec_write
 from training.engine.synthetic import jsonl_write, synthetic_demonstrations
 
 
@@ -70,3 +74,23 @@ def test_bad_dataset_fails_with_an_end_line(
     outcome = json.loads((out / "result.json").read_text())
     assert outcome["status"] == "failed" and message in outcome["error"]
     assert "failed" in (out / "model_card.md").read_text()
+
+
+@pytest.mark.training
+def test_sigterm_ends_the_run_as_failed_with_its_outputs(tiny_model: Path, tmp_path: Path) -> None:
+    train = jsonl_write(synthetic_demonstrations(32), tmp_path / "demos.jsonl")
+    out = tmp_path / "run"
+    spec = spec_write(tmp_path / "s.json", _sft_spec(tiny_model, train, out, 100_000))
+    process = subprocess.Popen([sys.executable, "-m", "training.engine", "run", str(spec)], cwd=ROOT)
+    try:
+        deadline = time.time() + 60
+        while not ((out / "metrics.jsonl").is_file() and "loss" in (out / "metrics.jsonl").read_text()):
+            assert time.time() < deadline and process.poll() is None
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 1
+    finally:
+        process.kill()
+    end = metrics_read(out)[-1]
+    assert end["event"] == "end" and end["status"] == "failed" and "terminated by signal" in end["error"]
+    assert json.loads((out / "result.json").read_text())["status"] == "failed"
