@@ -158,9 +158,10 @@ def model_download(request: HttpRequest, slug: str, run_id: int) -> FileResponse
     """The run's final/ directory (the adapter, or the model) as one zip file."""
     project = _admin_project(request, slug)
     final = selectors.model_directory(run=selectors.run_get(project=project, run_id=run_id))
-    # Spooled to disk past 64 MiB: adapters are small, merged models are not.
+    # Spooled to disk past 64 MiB: adapters are small, merged models are not. Stored, not deflated:
+    # weights barely compress and deflating gigabytes would hold the request for minutes.
     archive = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zipped:
         for path in sorted(final.rglob("*")):
             if path.is_file():
                 zipped.write(path, arcname=str(Path("final") / path.relative_to(final)))
