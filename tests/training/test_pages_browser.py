@@ -87,6 +87,7 @@ def test_launch_form_prefills_defaults_and_previews_the_spec(
 ) -> None:
     page = browser_page
     page.goto(f"{live_server.url}/projects/{project.slug}/runs/new/")
+    assert page.locator("#method").input_value() == "reward"  # trains on any preference snapshot
     # Right away, while the first method's defaults may still be loading: the newest request wins.
     page.select_option("#method", "dpo")
     page.wait_for_function("document.getElementById('hyperparameters').value.includes('beta')")
