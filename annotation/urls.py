@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from annotation.views import home
+from annotation.views import dashboard, home
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("projects/<slug:slug>/dashboard/", dashboard.project_dashboard, name="project-dashboard"),
 ]

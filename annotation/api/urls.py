@@ -2,6 +2,10 @@
 
 from django.urls import path
 
+from annotation.api.quality import ProjectQualityApi
+
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("projects/<slug:slug>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
+]

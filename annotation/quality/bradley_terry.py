@@ -9,6 +9,7 @@ Hunter (2004), which raises the likelihood at every step, and reported on an Elo
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -53,13 +54,22 @@ class LeaderboardRow:
     win_rate: float  # (wins + ties/2) / battles
 
 
-def _index(outcomes: Sequence[Outcome]) -> tuple[list[Hashable], np.ndarray, np.ndarray, np.ndarray]:
+def _index(
+    outcomes: Sequence[Outcome],
+) -> tuple[list[Hashable], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Players, and the distinct outcomes as (first, second, score, count) arrays.
+
+    Folding repeated outcomes together keeps fitting and resampling cost independent of how many
+    judgments there are.
+    """
     players = sorted({p for a, b, _ in outcomes for p in (a, b)}, key=str)
     where = {p: i for i, p in enumerate(players)}
-    first = np.array([where[a] for a, _, _ in outcomes], dtype=np.intp)
-    second = np.array([where[b] for _, b, _ in outcomes], dtype=np.intp)
-    score = np.array([s for _, _, s in outcomes], dtype=float)
-    return players, first, second, score
+    distinct = Counter((where[a], where[b], float(s)) for a, b, s in outcomes)
+    first = np.array([a for a, _, _ in distinct], dtype=np.intp)
+    second = np.array([b for _, b, _ in distinct], dtype=np.intp)
+    score = np.array([s for _, _, s in distinct], dtype=float)
+    count = np.array(list(distinct.values()), dtype=float)
+    return players, first, second, score, count
 
 
 def _wins_matrix(
@@ -103,8 +113,8 @@ def fit(
 ) -> Fit:
     """The maximum-likelihood strengths. Without a prior, a player who won or lost every battle has
     no finite estimate; pass a small `prior` (virtual ties) in that case."""
-    players, first, second, score = _index(outcomes)
-    wins = _wins_matrix(len(players), first, second, score, np.ones(len(score)))
+    players, first, second, score, count = _index(outcomes)
+    wins = _wins_matrix(len(players), first, second, score, count)
     log_strengths, iterations = _mm(wins, prior=prior, tol=tol, max_iter=max_iter)
     return Fit(players=players, log_strengths=log_strengths, iterations=iterations)
 
@@ -119,16 +129,17 @@ def bootstrap(
 ) -> dict[Hashable, tuple[float, float]]:
     """Percentile intervals of each player's Elo-scale score over `rounds` resamples of the outcomes.
 
-    Resampling draws each outcome's multiplicity from a multinomial, which is the same as drawing
-    outcomes with replacement; the seeded generator makes the intervals reproducible.
+    Resampling draws how often each distinct outcome occurs from a multinomial, which is the same
+    as drawing outcomes with replacement; the seeded generator makes the intervals reproducible.
     """
     if not outcomes:
         return {}
-    players, first, second, score = _index(outcomes)
+    players, first, second, score, count = _index(outcomes)
     rng = np.random.default_rng(seed)
     draws = np.empty((rounds, len(players)))
+    total = int(count.sum())
     for r in range(rounds):
-        weight = rng.multinomial(len(score), np.full(len(score), 1.0 / len(score))).astype(float)
+        weight = rng.multinomial(total, count / total).astype(float)
         wins = _wins_matrix(len(players), first, second, score, weight)
         draws[r], _ = _mm(wins, prior=prior, tol=1e-6, max_iter=2_000)
     tail = (1.0 - confidence) / 2 * 100

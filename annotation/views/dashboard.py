@@ -1,0 +1,19 @@
+"""The project quality dashboard (reviewers and admins of the project)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from annotation.models import Membership
+from annotation.permissions import project_get_for
+from annotation.quality.report import quality_report
+from annotation.quality_selectors import quality_inputs_get
+
+
+@login_required
+def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+    report = quality_report(quality_inputs_get(project=project))
+    return render(request, "annotation/dashboard.html", {"project": project, "report": report})
