@@ -11,6 +11,10 @@ function el(name, attrs = {}, text = null) {
   return node;
 }
 
+function short(text, length = 24) {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+
 function svg(width, height, label) {
   return el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
 }
@@ -34,7 +38,8 @@ function drawTimeline(container, days) {
   chart.append(el("text", { x: 2, y: top + 8 }, String(maxDay)));
   days.forEach((d, i) => {
     const h = (d.judgments / maxDay) * plotH;
-    const bar = el("rect", { x: left + i * step + 1, y: top + plotH - h, width: Math.max(step - 2, 1), height: h, fill: "var(--accent)", "fill-opacity": 0.5 });
+    const barW = Math.min(Math.max(step - 2, 1), 40);
+    const bar = el("rect", { x: left + (i + 0.5) * step - barW / 2, y: top + plotH - h, width: barW, height: h, fill: "var(--accent)", "fill-opacity": 0.5 });
     bar.append(el("title", {}, `${d.day}: ${d.judgments} (total ${d.cumulative})`));
     chart.append(bar);
   });
@@ -56,7 +61,7 @@ function drawBias(container, annotators, project) {
     const y = i * rowH + 4;
     const rate = a.position_bias.rate;
     const biased = a.position_bias.p_value !== null && a.position_bias.p_value < report.thresholds.bias_p_value;
-    chart.append(el("text", { x: left - 6, y: y + 12, "text-anchor": "end" }, a.username));
+    chart.append(el("text", { x: left - 6, y: y + 12, "text-anchor": "end" }, short(a.username, 14)));
     const bar = el("rect", { x: left, y, width: rate * plotW, height: rowH - 4, fill: biased ? "var(--danger)" : "var(--accent)", "fill-opacity": 0.7 });
     bar.append(el("title", {}, `${a.username}: ${rate.toFixed(3)} of ${a.position_bias.decided}, p = ${a.position_bias.p_value.toPrecision(3)}`));
     chart.append(bar);
@@ -77,7 +82,7 @@ function drawLeaderboard(container, models) {
   const chart = svg(width, height, "Model scores with 95% intervals");
   models.forEach((m, i) => {
     const y = i * rowH + 12;
-    chart.append(el("text", { x: left - 8, y: y + 4, "text-anchor": "end" }, m.model || "(unnamed)"));
+    chart.append(el("text", { x: left - 8, y: y + 4, "text-anchor": "end" }, short(m.model || "(unnamed)")));
     chart.append(el("line", { x1: x(m.ci_low), y1: y, x2: x(m.ci_high), y2: y, stroke: "var(--fg)", "stroke-width": 2 }));
     const dot = el("circle", { cx: x(m.score), cy: y, r: 4, fill: "var(--accent)" });
     dot.append(el("title", {}, `${m.model}: ${m.score} (${m.ci_low}–${m.ci_high}), ${m.battles} battles`));
