@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from annotation.quality.consensus import agreement_with_consensus, pair_votes
+from annotation.quality.consensus import PairVotes, agreement_with_consensus, pair_votes
 from annotation.quality.position_bias import PositionBias, position_bias
 from annotation.quality.records import JudgmentRecord, Ordering, has_tie, pair_relations, relation
 
@@ -59,15 +59,16 @@ def annotator_scores(
     gold: Mapping[int, Ordering] | None = None,
     skips: Mapping[int, int] | None = None,
     thresholds: Thresholds = Thresholds(),
+    votes: PairVotes | None = None,
 ) -> list[AnnotatorScore]:
     """One score per annotator who judged or skipped, ordered by annotator id.
 
     `gold` maps comparison ids to their known ordering; `skips` maps annotator ids to how many
-    assignments they skipped.
+    assignments they skipped; `votes` saves recomputing `pair_votes(records)` when the caller has it.
     """
     gold = gold or {}
     skips = skips or {}
-    consensus = agreement_with_consensus(pair_votes(records))
+    consensus = agreement_with_consensus(pair_votes(records) if votes is None else votes)
     mine: dict[int, list[JudgmentRecord]] = defaultdict(list)
     for r in records:
         if r.annotator_id is not None:

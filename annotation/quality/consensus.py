@@ -8,11 +8,18 @@ annotator (imported ones) are not counted here.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from itertools import combinations
 
 from annotation.quality import fleiss, krippendorff
-from annotation.quality.records import STRENGTH_STEPS, JudgmentRecord, Relation, pair_relations, tier_index
+from annotation.quality.records import (
+    STRENGTH_STEPS,
+    JudgmentRecord,
+    Relation,
+    pair_relations,
+    relation,
+    tier_index,
+)
 
 # (comparison id, (candidate a, candidate b)) → {annotator id: relation}
 PairVotes = dict[tuple[int, tuple[int, int]], dict[int, Relation]]
@@ -32,10 +39,13 @@ def pair_votes(records: Iterable[JudgmentRecord]) -> PairVotes:
 
 def majority(relations: Iterable[Relation]) -> Relation | None:
     """The relation most annotators chose, or None when the top choices are level (or none voted)."""
-    top = Counter(relations).most_common(2)
-    if not top or (len(top) == 2 and top[0][1] == top[1][1]):
-        return None
-    return top[0][0]
+    return _plurality(Counter(relations))
+
+
+def _plurality(counts: Mapping[Relation, int]) -> Relation | None:
+    top = max(counts.values(), default=0)
+    leaders = [rel for rel, n in counts.items() if n == top]
+    return leaders[0] if top > 0 and len(leaders) == 1 else None
 
 
 def pairwise_agreement_rate(votes: PairVotes) -> float | None:
@@ -65,7 +75,7 @@ def alpha_ordinal(records: Iterable[JudgmentRecord]) -> float | None:
         if r.annotator_id is None:
             continue
         if len(r.slots) == 2:
-            rel = dict(pair_relations(r.ordering)).get(tuple(sorted(r.slots)))
+            rel = relation(r.ordering, *sorted(r.slots))
             if rel is None:
                 continue
             step = 0 if rel == 0 else STRENGTH_STEPS.get(r.strength, 1)
@@ -88,10 +98,13 @@ def agreement_with_consensus(votes: PairVotes) -> dict[int, tuple[int, int]]:
     for by_annotator in votes.values():
         if len(by_annotator) < 2:
             continue
+        everyone = Counter(by_annotator.values())
+        # The others' majority depends only on this annotator's own vote: everyone's less that one.
+        without = {rel: _plurality({**everyone, rel: everyone[rel] - 1}) for rel in everyone}
         for annotator, rel in by_annotator.items():
-            others = majority(r for a, r in by_annotator.items() if a != annotator)
-            if others is None:
+            top = without[rel]
+            if top is None:
                 continue
-            result[annotator][0] += rel == others
+            result[annotator][0] += rel == top
             result[annotator][1] += 1
     return {a: (agreed, counted) for a, (agreed, counted) in result.items()}

@@ -21,15 +21,17 @@ def alpha(units: Iterable[Sequence[Hashable | None]], *, level: Level = "ordinal
     is no disagreement to expect (fewer than two pairable values, or only one value used), since
     alpha is undefined there.
     """
+    # Units holding the same values add the same coincidences: count each such multiset once.
+    multisets = Counter(tuple(sorted(Counter(v for v in unit if v is not None).items())) for unit in units)
     coincidence: Counter[tuple[Hashable, Hashable]] = Counter()
-    for unit in units:
-        counts = Counter(v for v in unit if v is not None)
+    for pairs_of_values, times in multisets.items():
+        counts = dict(pairs_of_values)
         m = sum(counts.values())
         if m < 2:
             continue
         for c, k in product(counts, repeat=2):
             pairs = counts[c] * (counts[c] - 1) if c == k else counts[c] * counts[k]
-            coincidence[c, k] += pairs / (m - 1)
+            coincidence[c, k] += times * pairs / (m - 1)
     totals: Counter[Hashable] = Counter()
     for (c, _k), o in coincidence.items():
         totals[c] += o

@@ -6,9 +6,9 @@ An ordering is a list of tiers of candidate ids, best first; candidates in one t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import combinations
+from typing import NamedTuple
 
 Ordering = Sequence[Sequence[int]]
 
@@ -18,12 +18,12 @@ Relation = int
 STRENGTH_STEPS = {"": 1, "slightly": 1, "clearly": 2, "much": 3}
 
 
-@dataclass(frozen=True)
-class JudgmentRecord:
-    """One submitted judgment, reduced to what quality control needs."""
+class JudgmentRecord(NamedTuple):
+    """One submitted judgment, reduced to what quality control needs (a tuple: cheap to make by
+    the hundred thousand). `annotator_id` is None for imported judgments."""
 
     comparison_id: int
-    annotator_id: int
+    annotator_id: int | None
     ordering: tuple[tuple[int, ...], ...]
     # Candidate ids of the comparison in slot order (the stored order, not the shown one).
     slots: tuple[int, ...]
@@ -31,7 +31,8 @@ class JudgmentRecord:
     strength: str = ""
     time_spent_ms: int = 0
     day: str = ""  # ISO date of submission, for the judgments-over-time chart
-    models: dict[int, str] = field(default_factory=dict, hash=False, compare=False)
+    # Candidate id → source model name; shared by the judgments of one comparison.
+    models: Mapping[int, str] | None = None
 
 
 def make_ordering(tiers: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
@@ -45,14 +46,24 @@ def tier_index(ordering: Ordering) -> dict[int, int]:
 
 def relation(ordering: Ordering, a: int, b: int) -> Relation | None:
     """+1 when a ranks above b, -1 below, 0 tied; None if either is missing from the ordering."""
-    tiers = tier_index(ordering)
-    if a not in tiers or b not in tiers:
+    tier_a = tier_b = None
+    for i, tier in enumerate(ordering):
+        if a in tier:
+            tier_a = i
+        if b in tier:
+            tier_b = i
+    if tier_a is None or tier_b is None:
         return None
-    return (tiers[a] < tiers[b]) - (tiers[a] > tiers[b])
+    return (tier_a < tier_b) - (tier_a > tier_b)
 
 
 def pair_relations(ordering: Ordering) -> Iterator[tuple[tuple[int, int], Relation]]:
     """Every candidate pair (a, b) with a < b and its relation; a ranking of k gives k(k-1)/2 pairs."""
+    if len(ordering) == 2 and len(ordering[0]) == 1 and len(ordering[1]) == 1:
+        # The common case, a decided pair, without building the tier index.
+        (winner,), (loser,) = ordering
+        yield ((winner, loser), 1) if winner < loser else ((loser, winner), -1)
+        return
     tiers = tier_index(ordering)
     for a, b in combinations(sorted(tiers), 2):
         yield (a, b), (tiers[a] < tiers[b]) - (tiers[a] > tiers[b])

@@ -70,13 +70,15 @@ def quality_report(
     thresholds = thresholds or Thresholds()
     records = inputs.records
     votes = consensus.pair_votes(records)
-    scores = annotator_scores(records, gold=inputs.gold, skips=inputs.skips, thresholds=thresholds)
+    scores = annotator_scores(
+        records, gold=inputs.gold, skips=inputs.skips, thresholds=thresholds, votes=votes
+    )
     annotators = []
     for score in scores:
         row = asdict(score)
         row["username"] = inputs.usernames.get(score.annotator_id, f"#{score.annotator_id}")
         annotators.append(row)
-    outcomes = [o for r in records for o in outcomes_from_ordering(r.ordering, r.models)]
+    outcomes = [o for r in records for o in outcomes_from_ordering(r.ordering, r.models or {})]
     return {
         "progress": progress(records, comparisons=inputs.comparisons, overlap=inputs.overlap),
         "timeline": timeline(records),

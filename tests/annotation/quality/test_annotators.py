@@ -138,3 +138,10 @@ def test_ordinal_alpha_uses_strength_and_slot_orientation() -> None:
     assert value is not None and value > 0.3
     flipped = agree[:3] + [_judgment(2, 2, [[3], [4]], [3, 4], strength="clearly")]
     assert consensus.alpha_ordinal(flipped) < value
+
+
+def test_majority_needs_a_single_leader() -> None:
+    assert consensus.majority([1, 1, -1]) == 1
+    assert consensus.majority([0, 0, 1, -1]) == 0
+    assert consensus.majority([1, -1]) is None
+    assert consensus.majority([]) is None
