@@ -141,6 +141,12 @@ def test_page_renders_the_figures_for_admins_and_reviewers(
         assert "js/dashboard.js" in html
 
 
+@pytest.mark.parametrize("door", ["project-dashboard", "api:project-quality"])
+def test_superusers_see_every_project(door: str, judged: list[Comparison]) -> None:
+    root = UserFactory(username="root", is_superuser=True)
+    assert _client(root).get(reverse(door, args=["project-a"])).status_code == 200
+
+
 def test_page_of_a_project_without_judgments(alice: AbstractBaseUser) -> None:
     response = _client(alice).get(reverse("project-dashboard", args=["project-a"]))
     assert response.status_code == 200
