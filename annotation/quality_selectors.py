@@ -13,7 +13,7 @@ from django.db.models import Count
 
 from annotation.models import Assignment, Comparison, ComparisonCandidate, Judgment, Project
 from annotation.quality.records import JudgmentRecord, make_ordering
-from annotation.quality.report import QualityInputs
+from annotation.quality.report import QualityInputs, quality_report
 
 
 def quality_inputs_get(*, project: Project) -> QualityInputs:
@@ -71,3 +71,15 @@ def quality_inputs_get(*, project: Project) -> QualityInputs:
         skips=skips,
         usernames=usernames,
     )
+
+
+def project_quality_get(*, project: Project, rounds: int = 200, seed: int = 0) -> dict:
+    """The dashboard's report for a project, with the prompt text of its low-agreement comparisons
+    (one more query, for those few comparisons only)."""
+    report = quality_report(quality_inputs_get(project=project), rounds=rounds, seed=seed)
+    ids = [row["comparison_id"] for row in report["low_agreement"]]
+    prompts = dict(Comparison.objects.filter(pk__in=ids).values_list("pk", "prompt__messages"))
+    for row in report["low_agreement"]:
+        messages = prompts.get(row["comparison_id"]) or []
+        row["prompt"] = messages[-1].get("content", "") if messages else ""
+    return {"project": {"slug": project.slug, "name": project.name, "mode": project.mode}, **report}

@@ -58,6 +58,17 @@ def progress(records: Sequence[JudgmentRecord], *, comparisons: int, overlap: in
     }
 
 
+def low_agreement(votes: consensus.PairVotes, *, below: float = 1.0, limit: int = 20) -> list[dict]:
+    """The comparisons annotators agreed on least (agreement under `below`), lowest first."""
+    rows = [
+        {"comparison_id": c, "agreement": score, "annotators": n}
+        for c, (score, n) in consensus.comparison_agreement(votes).items()
+        if score < below
+    ]
+    rows.sort(key=lambda row: (row["agreement"], -row["annotators"], row["comparison_id"]))
+    return rows[:limit]
+
+
 def quality_report(
     inputs: QualityInputs,
     *,
@@ -93,6 +104,7 @@ def quality_report(
             position_bias((r.ordering, r.presented_order) for r in records if r.annotator_id is not None)
         ),
         "annotators": annotators,
+        "low_agreement": low_agreement(votes),
         "flagged": [row["annotator_id"] for row in annotators if row["flags"]],
         "leaderboard": [asdict(row) for row in leaderboard(outcomes, rounds=rounds, seed=seed)],
         "thresholds": asdict(thresholds),

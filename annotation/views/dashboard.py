@@ -8,12 +8,11 @@ from django.shortcuts import render
 
 from annotation.models import Membership
 from annotation.permissions import project_get_for
-from annotation.quality.report import quality_report
-from annotation.quality_selectors import quality_inputs_get
+from annotation.quality_selectors import project_quality_get
 
 
 @login_required
 def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
-    report = quality_report(quality_inputs_get(project=project))
+    report = project_quality_get(project=project)
     return render(request, "annotation/dashboard.html", {"project": project, "report": report})

@@ -123,6 +123,10 @@ def test_api_reports_progress_agreement_flags_and_leaderboard(
         "position bias",
     }
     assert data["flagged"] == [bob.pk]
+    # Bob disagreed with both others on the 6 comparisons where the worse candidate was shown first.
+    assert [row["agreement"] for row in data["low_agreement"]] == [pytest.approx(1 / 3)] * 6
+    assert {row["comparison_id"] for row in data["low_agreement"]} == {c.pk for c in judged[::2]}
+    assert all(row["prompt"].startswith("Question number") for row in data["low_agreement"])
     board = data["leaderboard"]
     assert [m["model"] for m in board] == ["model-0", "model-1"]
     assert (board[0]["wins"], board[0]["losses"], board[0]["battles"]) == (30, 6, 36)
@@ -139,6 +143,7 @@ def test_page_renders_the_figures_for_admins_and_reviewers(
         assert 'id="annotator-table"' in html and "position bias" in html
         assert "model-0" in html and 'id="quality-report"' in html
         assert "js/dashboard.js" in html
+        assert 'id="low-agreement-table"' in html
 
 
 @pytest.mark.parametrize("door", ["project-dashboard", "api:project-quality"])

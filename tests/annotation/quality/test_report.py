@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from annotation.quality import consensus
 from annotation.quality.records import JudgmentRecord, make_ordering
-from annotation.quality.report import QualityInputs, progress, quality_report, timeline
+from annotation.quality.report import QualityInputs, low_agreement, progress, quality_report, timeline
 
 
 def _record(comparison: int, annotator: int | None, winner: int, loser: int, day: str) -> JudgmentRecord:
@@ -64,3 +65,13 @@ def test_report_is_json_ready_and_counts_imported_judgments_only_as_battles() ->
     assert sum(m["battles"] for m in report["leaderboard"]) == 2 * 5  # each battle has two sides
     assert report["agreement"]["pairwise_rate"] == pytest.approx(1 / 3)
     assert report["flagged"] == []
+
+
+def test_low_agreement_lists_comparisons_with_disagreement_lowest_first() -> None:
+    records = RECORDS + [_record(2, 2, 21, 20, "2026-11-04"), _record(2, 3, 21, 20, "2026-11-04")]
+    # Comparison 1: votes 10, 10, 11 → 1 of 3 annotator pairs agree; comparison 2: 20, 21, 21 → 1 of 3 too,
+    # comparison 3 has one (imported) judgment only.
+    assert consensus.comparison_agreement(consensus.pair_votes(records)) == {1: (1 / 3, 3), 2: (1 / 3, 3)}
+    assert [row["comparison_id"] for row in low_agreement(consensus.pair_votes(records))] == [1, 2]
+    unanimous = [_record(5, a, 50, 51, "2026-11-04") for a in (1, 2)]
+    assert low_agreement(consensus.pair_votes(unanimous)) == []
