@@ -133,6 +133,29 @@ def test_api_reports_progress_agreement_flags_and_leaderboard(
     assert board[0]["ci_low"] <= board[0]["score"] <= board[0]["ci_high"]
 
 
+def test_ranking_project_expands_rankings_to_model_battles(
+    alice: AbstractBaseUser, bob: AbstractBaseUser, charlie: AbstractBaseUser
+) -> None:
+    project = Project.objects.get(slug="project-a")
+    project.mode, project.candidates_per_comparison = Project.Mode.RANKING, 3
+    project.save()
+    for _ in range(4):
+        comparison = make_comparison(project=project, candidates=3)
+        c0, c1, c2 = _slots(comparison)  # written by model-0, model-1, model-2
+        _judge(comparison, bob, [[c2], [c1], [c0]], [c0, c1, c2])
+        _judge(comparison, charlie, [[c2], [c0, c1]], [c2, c0, c1])
+    data = _client(alice).get(reverse("api:project-quality", args=["project-a"])).json()
+    board = {m["model"]: m for m in data["leaderboard"]}
+    assert data["leaderboard"][0]["model"] == "model-2"
+    # Each ranking of three gives three battles; charlie's tie gives model-0 and model-1 a tie each.
+    assert sum(m["battles"] for m in board.values()) == 2 * 3 * 8
+    assert (board["model-2"]["wins"], board["model-2"]["losses"]) == (16, 0)
+    assert (board["model-1"]["wins"], board["model-1"]["ties"]) == (4, 4)
+    # The two agree on model-2 over each other candidate and differ on model-1 against model-0.
+    assert data["agreement"]["pairwise_rate"] == pytest.approx(2 / 3)
+    assert data["agreement"]["alpha_ordinal"] is not None
+
+
 def test_page_renders_the_figures_for_admins_and_reviewers(
     alice: AbstractBaseUser, dave: AbstractBaseUser, judged: list[Comparison]
 ) -> None:
