@@ -178,7 +178,7 @@ def test_superusers_see_every_project(door: str, judged: list[Comparison]) -> No
 def test_page_of_a_project_without_judgments(alice: AbstractBaseUser) -> None:
     response = _client(alice).get(reverse("project-dashboard", args=["project-a"]))
     assert response.status_code == 200
-    assert "No judgments yet." in response.content.decode()
+    assert "No judgments by annotators yet." in response.content.decode()
 
 
 @pytest.mark.parametrize("door", ["page", "api"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,6 @@ from tests.factories import MembershipFactory, UserFactory, make_comparison
 
 pytestmark = pytest.mark.browser
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls below are still plain sync code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EVIL = '<img src=x onerror="window.pwned=1">'
 
@@ -26,7 +22,11 @@ def browser() -> Iterator:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("needs /usr/bin/chromium")
-    with sync_api.sync_playwright() as playwright:
+    # Playwright's sync API runs an event loop in this thread while it is open; the ORM calls here
+    # are still plain sync code. Allowed for exactly that long: set process-wide, it would leak
+    # into other tests' subprocesses (and `check --deploy` rejects it).
+    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
