@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from annotation.quality.consensus import PairVotes, agreement_with_consensus, pair_votes
 from annotation.quality.position_bias import PositionBias, position_bias
@@ -22,6 +22,8 @@ class Thresholds:
     min_gold_accuracy: float = 0.7
     min_gold_pairs: int = 5
     bias_p_value: float = 0.01
+    # With thousands of judgments a harmless 0.52 is "significant": also ask for a real effect.
+    min_bias_effect: float = 0.1
     min_median_seconds: float = 2.0
 
 
@@ -97,20 +99,26 @@ def annotator_scores(
             skip_rate=skipped / (skipped + len(own)) if skipped + len(own) else None,
             position_bias=position_bias((r.ordering, r.presented_order) for r in own),
         )
-        scores.append(_flagged(score, thresholds))
+        scores.append(replace(score, flags=_flags(score, thresholds)))
     return scores
 
 
-def _flagged(score: AnnotatorScore, t: Thresholds) -> AnnotatorScore:
+def _flags(score: AnnotatorScore, t: Thresholds) -> list[str]:
     if score.judgments < t.min_items:
-        return score
+        return []
+    flags = []
     if score.consensus_agreement is not None and score.consensus_agreement < t.min_consensus_agreement:
-        score.flags.append("low agreement with consensus")
+        flags.append("low agreement with consensus")
     if score.gold_accuracy is not None and score.gold_pairs >= t.min_gold_pairs:
         if score.gold_accuracy < t.min_gold_accuracy:
-            score.flags.append("low gold accuracy")
-    if score.position_bias.p_value is not None and score.position_bias.p_value < t.bias_p_value:
-        score.flags.append("position bias")
+            flags.append("low gold accuracy")
+    bias = score.position_bias
+    if (
+        bias.p_value is not None
+        and bias.p_value < t.bias_p_value
+        and abs(bias.rate - 0.5) >= t.min_bias_effect
+    ):
+        flags.append("position bias")
     if score.median_seconds is not None and score.median_seconds < t.min_median_seconds:
-        score.flags.append("too fast")
-    return score
+        flags.append("too fast")
+    return flags

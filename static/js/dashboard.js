@@ -60,7 +60,8 @@ function drawBias(container, annotators, project) {
   rows.forEach((a, i) => {
     const y = i * rowH + 4;
     const rate = a.position_bias.rate;
-    const biased = a.position_bias.p_value !== null && a.position_bias.p_value < report.thresholds.bias_p_value;
+    const { bias_p_value: alpha, min_bias_effect: effect } = report.thresholds;
+    const biased = a.position_bias.p_value < alpha && Math.abs(rate - 0.5) >= effect;
     chart.append(el("text", { x: left - 6, y: y + 12, "text-anchor": "end" }, short(a.username, 14)));
     const bar = el("rect", { x: left, y, width: rate * plotW, height: rowH - 4, fill: biased ? "var(--danger)" : "var(--accent)", "fill-opacity": 0.7 });
     bar.append(el("title", {}, `${a.username}: ${rate.toFixed(3)} of ${a.position_bias.decided}, p = ${a.position_bias.p_value.toPrecision(3)}`));

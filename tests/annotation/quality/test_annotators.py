@@ -145,3 +145,14 @@ def test_majority_needs_a_single_leader() -> None:
     assert consensus.majority([0, 0, 1, -1]) == 0
     assert consensus.majority([1, -1]) is None
     assert consensus.majority([]) is None
+
+
+def test_position_bias_needs_a_real_effect_as_well_as_a_small_p_value() -> None:
+    # 5 400 of 10 000 first-shown wins: p is tiny but the effect is 0.04; 70 of 100 is both.
+    slight = [_judgment(i, 1, [[2 * i], [2 * i + 1]], [2 * i, 2 * i + 1]) for i in range(5400)]
+    slight += [_judgment(i, 1, [[2 * i + 1], [2 * i]], [2 * i, 2 * i + 1]) for i in range(5400, 10000)]
+    strong = [_judgment(i, 2, [[2 * i], [2 * i + 1]], [2 * i, 2 * i + 1]) for i in range(70)]
+    strong += [_judgment(i, 2, [[2 * i + 1], [2 * i]], [2 * i, 2 * i + 1]) for i in range(70, 100)]
+    scores = {s.annotator_id: s for s in annotator_scores(slight + strong)}
+    assert scores[1].position_bias.p_value < 1e-10 and "position bias" not in scores[1].flags
+    assert scores[2].position_bias.p_value < 0.01 and "position bias" in scores[2].flags
