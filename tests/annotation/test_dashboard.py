@@ -133,6 +133,18 @@ def test_api_reports_progress_agreement_flags_and_leaderboard(
     assert board[0]["ci_low"] <= board[0]["score"] <= board[0]["ci_high"]
 
 
+def test_api_takes_bootstrap_rounds_and_seed_and_names_a_bad_one(
+    alice: AbstractBaseUser, judged: list[Comparison]
+) -> None:
+    client, url = _client(alice), reverse("api:project-quality", args=["project-a"])
+    first = client.get(url, {"rounds": 50, "seed": 7}).json()["leaderboard"]
+    assert client.get(url, {"rounds": 50, "seed": 7}).json()["leaderboard"] == first
+    assert client.get(url, {"rounds": 50, "seed": 8}).json()["leaderboard"] != first
+    response = client.get(url, {"rounds": 5})
+    assert response.status_code == 400
+    assert response.json()["details"][0]["rounds"]
+
+
 def test_ranking_project_expands_rankings_to_model_battles(
     alice: AbstractBaseUser, bob: AbstractBaseUser, charlie: AbstractBaseUser
 ) -> None:
