@@ -58,20 +58,6 @@ def pairwise_agreement_rate(votes: PairVotes) -> float | None:
     return agreed / total if total else None
 
 
-def comparison_agreement(votes: PairVotes) -> dict[int, tuple[float, int]]:
-    """Per comparison: (pairwise agreement over its candidate pairs, annotators who judged it), for
-    comparisons that at least two annotators judged."""
-    agreed: dict[int, int] = defaultdict(int)
-    total: dict[int, int] = defaultdict(int)
-    annotators: dict[int, set[int]] = defaultdict(set)
-    for (comparison_id, _pair), by_annotator in votes.items():
-        annotators[comparison_id].update(by_annotator)
-        for x, y in combinations(by_annotator.values(), 2):
-            agreed[comparison_id] += x == y
-            total[comparison_id] += 1
-    return {c: (agreed[c] / total[c], len(annotators[c])) for c in total if total[c]}
-
-
 def fleiss_kappa(votes: PairVotes) -> float | None:
     """Fleiss' kappa with each judged candidate pair as an item and the relation as the category."""
     return fleiss.kappa(fleiss.choice_table((list(v.values()) for v in votes.values()), RELATIONS))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -12,6 +12,7 @@ from annotation.quality.annotators import Thresholds, annotator_scores
 from annotation.quality.bradley_terry import leaderboard, outcomes_from_ordering
 from annotation.quality.position_bias import position_bias
 from annotation.quality.records import JudgmentRecord, Ordering
+from annotation.services.agreement import agreement_score
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,21 @@ def progress(records: Sequence[JudgmentRecord], *, comparisons: int, overlap: in
     }
 
 
-def low_agreement(votes: consensus.PairVotes, *, below: float = 1.0, limit: int = 20) -> list[dict]:
-    """The comparisons annotators agreed on least (agreement under `below`), lowest first."""
-    rows = [
-        {"comparison_id": c, "agreement": score, "annotators": n}
-        for c, (score, n) in consensus.comparison_agreement(votes).items()
-        if score < below
-    ]
-    rows.sort(key=lambda row: (row["agreement"], -row["annotators"], row["comparison_id"]))
+def low_agreement(records: Sequence[JudgmentRecord], *, below: float = 1.0, limit: int = 20) -> list[dict]:
+    """The comparisons judged least alike (agreement under `below`), lowest first.
+
+    The score is the export's (annotation.services.agreement.agreement_score, over every judgment
+    of the comparison), so what the dashboard lists is what an export's min_agreement filter drops.
+    """
+    by_comparison: dict[int, list[JudgmentRecord]] = defaultdict(list)
+    for r in records:
+        by_comparison[r.comparison_id].append(r)
+    rows = []
+    for comparison_id, group in by_comparison.items():
+        score = agreement_score(r.ordering for r in group)
+        if score is not None and score < below:
+            rows.append({"comparison_id": comparison_id, "agreement": score, "judgments": len(group)})
+    rows.sort(key=lambda row: (row["agreement"], -row["judgments"], row["comparison_id"]))
     return rows[:limit]
 
 
@@ -104,7 +112,7 @@ def quality_report(
             position_bias((r.ordering, r.presented_order) for r in records if r.annotator_id is not None)
         ),
         "annotators": annotators,
-        "low_agreement": low_agreement(votes),
+        "low_agreement": low_agreement(records),
         "flagged": [row["annotator_id"] for row in annotators if row["flags"]],
         "leaderboard": [asdict(row) for row in leaderboard(outcomes, rounds=rounds, seed=seed)],
         "thresholds": asdict(thresholds),

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from annotation.quality import consensus
 from annotation.quality.records import JudgmentRecord, make_ordering
 from annotation.quality.report import QualityInputs, low_agreement, progress, quality_report, timeline
 
@@ -69,9 +68,14 @@ def test_report_is_json_ready_and_counts_imported_judgments_only_as_battles() ->
 
 def test_low_agreement_lists_comparisons_with_disagreement_lowest_first() -> None:
     records = RECORDS + [_record(2, 2, 21, 20, "2026-11-04"), _record(2, 3, 21, 20, "2026-11-04")]
-    # Comparison 1: votes 10, 10, 11 → 1 of 3 annotator pairs agree; comparison 2: 20, 21, 21 → 1 of 3 too,
-    # comparison 3 has one (imported) judgment only.
-    assert consensus.comparison_agreement(consensus.pair_votes(records)) == {1: (1 / 3, 3), 2: (1 / 3, 3)}
-    assert [row["comparison_id"] for row in low_agreement(consensus.pair_votes(records))] == [1, 2]
+    records += [_record(4, a, 41, 40, "2026-11-04") for a in (1, 2, 3, 4)] + [
+        _record(4, 5, 40, 41, "2026-11-04")
+    ]
+    # Comparison 1: votes 10, 10, 11 → 1 of 3 judgment pairs agree; comparison 2: 20, 21, 21 → 1 of 3,
+    # comparison 4: four against one → 6 of 10; comparison 3 has a single judgment.
+    rows = low_agreement(records)
+    assert [(row["comparison_id"], row["judgments"]) for row in rows] == [(1, 3), (2, 3), (4, 5)]
+    assert [row["agreement"] for row in rows] == pytest.approx([1 / 3, 1 / 3, 0.6])
+    assert low_agreement(records, below=0.5) == rows[:2]
     unanimous = [_record(5, a, 50, 51, "2026-11-04") for a in (1, 2)]
-    assert low_agreement(consensus.pair_votes(unanimous)) == []
+    assert low_agreement(unanimous) == []
