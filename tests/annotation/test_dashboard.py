@@ -187,6 +187,21 @@ def test_superusers_see_every_project(door: str, judged: list[Comparison]) -> No
     assert _client(root).get(reverse(door, args=["project-a"])).status_code == 200
 
 
+def test_admins_get_an_export_link_that_leaves_flagged_annotators_out(
+    alice: AbstractBaseUser, bob: AbstractBaseUser, dave: AbstractBaseUser, judged: list[Comparison]
+) -> None:
+    url = reverse("project-dashboard", args=["project-a"])
+    html = _client(alice).get(url).content.decode()
+    link = f'href="{reverse("project-export", args=["project-a"])}?exclude_annotator={bob.pk}"'
+    assert link in html and "Export without the 1 flagged annotator<" in html
+    export_form = _client(alice).get(
+        f"{reverse('project-export', args=['project-a'])}?exclude_annotator={bob.pk}"
+    )
+    assert f'<option value="{bob.pk}" selected>bob</option>' in export_form.content.decode()
+    # Reviewers cannot export, so they are not offered the link.
+    assert "export-without-flagged" not in _client(dave).get(url).content.decode()
+
+
 def test_page_of_a_project_without_judgments(alice: AbstractBaseUser) -> None:
     response = _client(alice).get(reverse("project-dashboard", args=["project-a"]))
     assert response.status_code == 200
