@@ -9,11 +9,21 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, QuerySet
 
-from annotation.models import Assignment, Comparison, ComparisonCandidate, Judgment, Project
+from annotation.models import Assignment, Comparison, ComparisonCandidate, Judgment, Membership, Project
 from annotation.quality.records import JudgmentRecord, make_ordering
 from annotation.quality.report import QualityInputs, quality_report
+
+
+def project_list_reviewed_by(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """Projects whose dashboard the user may open: reviewer or admin there, or any for superusers."""
+    projects = Project.objects.order_by("name")
+    if user.is_superuser:
+        return projects
+    roles = [Membership.Role.REVIEWER, Membership.Role.ADMIN]
+    return projects.filter(memberships__user=user, memberships__role__in=roles).distinct()
 
 
 def quality_inputs_get(*, project: Project) -> QualityInputs:

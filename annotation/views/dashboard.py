@@ -1,4 +1,4 @@
-"""The project quality dashboard (reviewers and admins of the project)."""
+"""The quality dashboards (reviewers and admins of a project) and the list of them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from django.urls import reverse
 
 from annotation.models import Membership
 from annotation.permissions import has_role, project_get_for
-from annotation.quality_selectors import project_quality_get
+from annotation.quality_selectors import project_list_reviewed_by, project_quality_get
+
+
+@login_required
+def quality_index(request: HttpRequest) -> HttpResponse:
+    projects = project_list_reviewed_by(user=request.user)
+    return render(request, "annotation/quality_index.html", {"projects": projects})
 
 
 @login_required

@@ -202,6 +202,20 @@ def test_admins_get_an_export_link_that_leaves_flagged_annotators_out(
     assert "export-without-flagged" not in _client(dave).get(url).content.decode()
 
 
+def test_quality_index_lists_the_projects_a_user_reviews(
+    alice: AbstractBaseUser, bob: AbstractBaseUser, dave: AbstractBaseUser, mallory: AbstractBaseUser
+) -> None:
+    dashboard = reverse("project-dashboard", args=["project-a"])
+    for user in (alice, dave):
+        html = _client(user).get(reverse("quality-index")).content.decode()
+        assert dashboard in html
+    for user in (bob, mallory):
+        response = _client(user).get(reverse("quality-index"))
+        assert response.status_code == 200 and dashboard not in response.content.decode()
+        assert "project-b" not in response.content.decode()
+    assert f'href="{reverse("quality-index")}"' in _client(bob).get(reverse("home")).content.decode()
+
+
 def test_page_of_a_project_without_judgments(alice: AbstractBaseUser) -> None:
     response = _client(alice).get(reverse("project-dashboard", args=["project-a"]))
     assert response.status_code == 200
