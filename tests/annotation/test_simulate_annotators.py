@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotation.models import Candidate, Judgment, Project
+from annotation.models import Judgment, Project
 from annotation.quality.simulation import simulated_ordering, true_order
 from annotation.quality_selectors import project_quality_get
 from tests.factories import make_comparison
@@ -70,7 +70,18 @@ def test_command_fills_a_project_and_the_dashboard_tells_the_annotators_apart(se
     flags = {a["username"]: a["flags"] for a in report["annotators"]}
     assert "position bias" in flags["sim-left-1"] and "too fast" in flags["sim-random-1"]
     assert report["leaderboard"][0]["model"] == "model-1"
-    assert Candidate.objects.filter(prompt__project=project).count() == 28
+
+
+@pytest.mark.django_db
+def test_annotators_take_turns_when_the_overlap_is_smaller_than_the_team(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    project = Project.objects.create(name="Demo", slug="demo", overlap=2)
+    for _ in range(12):
+        make_comparison(project=project)
+    out = StringIO()
+    call_command("simulate_annotators", "demo", careful=2, random=1, left=1, stdout=out)
+    counts = [int(line.split(": ")[1].split()[0]) for line in out.getvalue().splitlines()]
+    assert sum(counts) == 24 and counts == [6, 6, 6, 6]
 
 
 @pytest.mark.django_db
