@@ -21,7 +21,9 @@ class Thresholds:
     min_consensus_agreement: float = 0.6
     min_gold_accuracy: float = 0.7
     min_gold_pairs: int = 5
-    bias_p_value: float = 0.01
+    # Every annotator is tested, so a team of ten at 0.01 would see a careful one flagged by chance
+    # one time in ten; a pure left-clicker still falls below 0.001 after 11 judgments.
+    bias_p_value: float = 0.001
     # With thousands of judgments a harmless 0.52 is "significant": also ask for a real effect.
     min_bias_effect: float = 0.1
     min_median_seconds: float = 2.0
