@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.views import annotating, export, home, imports, projects
+from annotation.views import annotating, dashboard, export, home, imports, projects
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -21,4 +21,6 @@ urlpatterns = [
     path("projects/<slug:slug>/history/", annotating.history, name="history"),
     path("projects/<slug:slug>/judgments/<int:pk>/edit/", annotating.judgment_edit, name="judgment-edit"),
     path("projects/<slug:slug>/guidelines/", annotating.guidelines, name="guidelines"),
+    path("quality/", dashboard.quality_index, name="quality-index"),
+    path("projects/<slug:slug>/dashboard/", dashboard.project_dashboard, name="project-dashboard"),
 ]

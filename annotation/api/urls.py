@@ -5,6 +5,7 @@ from django.urls import path
 from annotation.api import annotating
 from annotation.api.export import ProjectExportApi
 from annotation.api.imports import ImportCreateApi
+from annotation.api.quality import ProjectQualityApi
 
 app_name = "api"
 
@@ -19,4 +20,5 @@ urlpatterns: list = [
         annotating.JudgmentDetailApi.as_view(),
         name="judgment-detail",
     ),
+    path("projects/<slug:slug>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
 ]
