@@ -294,3 +294,9 @@ def test_run_and_snapshot_lists_take_constant_queries(
         assert len(client.get(reverse("training:runs", args=[project.slug])).context["runs"]) == 5
     with django_assert_max_num_queries(6):
         assert len(client.get(reverse("training-api:snapshots", args=[project.slug])).json()) == 1
+
+
+def test_manage_projects_links_to_snapshots_and_runs(project: Project, alice) -> None:
+    page = client_for(alice).get(reverse("project-manage-list")).content.decode()
+    assert reverse("training:runs", args=[project.slug]) in page
+    assert reverse("training:snapshots", args=[project.slug]) in page
