@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime
 
-from annotation.models import Project
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotation.models import Assignment, Comparison, Demonstration, Judgment, Project
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -14,3 +19,113 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
     if user.is_superuser:
         return projects
     return projects.filter(memberships__user=user).distinct()
+
+
+def comparison_pool(
+    *, project: Project, annotator: AbstractBaseUser, now: datetime, gold: bool
+) -> QuerySet[Comparison]:
+    """Comparisons this annotator could be handed now, best first: regular ones with room, or gold ones.
+
+    Room means judgments plus active unexpired leases below project.overlap. Written with
+    correlated subqueries, not GROUP BY, so that callers can lock rows with FOR UPDATE.
+    """
+    seen = Assignment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
+    judged = Judgment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
+    pool = (
+        Comparison.objects.filter(project=project, gold_ordering__isnull=not gold)
+        .exclude(Exists(seen))
+        .exclude(Exists(judged))
+        .order_by("-priority", "judgment_count", "id")
+    )
+    if gold:
+        return pool
+    leases = (
+        Assignment.objects.filter(
+            comparison=OuterRef("pk"), status=Assignment.Status.ACTIVE, expires_at__gt=now
+        )
+        .order_by()
+        .values("comparison")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        pool.filter(judgment_count__lt=project.overlap)
+        .alias(taken=F("judgment_count") + Coalesce(Subquery(leases, output_field=IntegerField()), Value(0)))
+        .filter(taken__lt=project.overlap)
+    )
+
+
+def assignment_current(*, project: Project, annotator: AbstractBaseUser, now: datetime) -> Assignment | None:
+    """The annotator's active, unexpired lease in the project, if any."""
+    return (
+        Assignment.objects.filter(
+            annotator=annotator,
+            comparison__project=project,
+            status=Assignment.Status.ACTIVE,
+            expires_at__gt=now,
+        )
+        .order_by("leased_at")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    done_today: int
+    done_total: int
+    remaining: int
+
+
+def queue_counts(
+    *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None
+) -> QueueCounts:
+    """The annotator's own progress in the project: judged today, judged in all, and still to do.
+
+    `remaining` counts the regular items this annotator could still be handed plus the one they
+    hold; it is an estimate under concurrency, since others take items too.
+    """
+    now = now or timezone.now()
+    mine = Judgment.objects.filter(annotator=annotator, comparison__project=project)
+    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    holding = assignment_current(project=project, annotator=annotator, now=now) is not None
+    return QueueCounts(
+        done_today=mine.filter(created_at__gte=start_of_day).count(),
+        done_total=mine.count(),
+        remaining=comparison_pool(project=project, annotator=annotator, now=now, gold=False).count()
+        + int(holding),
+    )
+
+
+def demonstration_for(*, judgment: Judgment) -> Demonstration | None:
+    """The demonstration the judgment's annotator wrote on its comparison, if any."""
+    return Demonstration.objects.filter(
+        comparison_id=judgment.comparison_id, annotator_id=judgment.annotator_id
+    ).first()
+
+
+def assignment_item(*, assignment_id: int) -> Assignment:
+    """An assignment with everything the annotate page shows: project, prompt and candidates."""
+    return (
+        Assignment.objects.select_related("comparison__project", "comparison__prompt")
+        .prefetch_related("comparison__slots__candidate")
+        .get(pk=assignment_id)
+    )
+
+
+def judgment_list_for_annotator(*, project: Project, annotator: AbstractBaseUser) -> QuerySet[Judgment]:
+    """The annotator's own judgments in the project, newest first, with their prompt."""
+    return (
+        Judgment.objects.filter(comparison__project=project, annotator=annotator)
+        .select_related("comparison__prompt")
+        .order_by("-created_at")
+    )
+
+
+def judgment_item(*, project: Project, judgment_id: int) -> Judgment | None:
+    """A judgment of the project with what the annotate page needs to show it again."""
+    return (
+        Judgment.objects.filter(pk=judgment_id, comparison__project=project)
+        .select_related("comparison__project", "comparison__prompt")
+        .prefetch_related("comparison__slots__candidate")
+        .first()
+    )

@@ -193,6 +193,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 RANKWISE_DEFAULT_MODEL = os.getenv("RANKWISE_DEFAULT_MODEL", str(DATA_DIR / "models" / "tiny-llama"))
 # Python interpreter that runs the training engine subprocess.
 RANKWISE_ENGINE_PYTHON = os.getenv("RANKWISE_ENGINE_PYTHON", "")
+# A running run whose heartbeat is older than this is marked failed (its worker died).
+RANKWISE_RUN_STALE_SECONDS = envint("RANKWISE_RUN_STALE_SECONDS", "60")
+# Celery beat (`celery -A rankwise beat`) reaps stale runs; pages also reap when they load.
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-runs": {
+        "task": "training.tasks.runs_reap",
+        "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
+}
 
 LOGGING = {
     "version": 1,

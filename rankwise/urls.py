@@ -9,5 +9,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("annotation.api.urls")),
+    path("api/", include("training.api_urls")),
     path("", include("annotation.urls")),
+    path("", include("training.urls")),
 ]

@@ -18,6 +18,16 @@ from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """PBKDF2's million rounds cost a few tenths of a second per user made; tests need no strength.
+    PBKDF2 stays listed so hashes made outside this fixture still verify."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
 @pytest.fixture
 def project(db: None) -> Project:
     return ProjectFactory(name="Project A", slug="project-a")

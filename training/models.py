@@ -1,1 +1,190 @@
-"""Alignment runs: dataset snapshots, runs, their metrics and the model versions they produce."""
+"""Alignment runs: dataset snapshots, runs, their metrics and the model versions they produce.
+
+Models hold data and integrity only; every write goes through training.services.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Method(models.TextChoices):
+    SFT = "sft", "SFT (supervised fine-tuning)"
+    REWARD = "reward", "Reward model"
+    DPO = "dpo", "DPO"
+    PPO = "ppo", "PPO"
+    RLOO = "rloo", "RLOO"
+
+
+class DatasetSnapshot(models.Model):
+    """A frozen export of one or more projects: files and a manifest under DATA_DIR/snapshots/<id>-<random>/.
+
+    Immutable once ready: nothing updates the files, the manifest or the filters afterwards.
+    """
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=200)
+    projects = models.ManyToManyField("annotation.Project", related_name="snapshots")
+    # The export parameters as given (ExportSpec fields); the manifest repeats them.
+    filters = models.JSONField(default=dict, blank=True)
+    split_seed = models.IntegerField(default=0)
+    eval_fraction = models.FloatField(default=0.1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
+    manifest = models.JSONField(default=dict, blank=True)
+    directory = models.CharField(max_length=500, blank=True)
+    # sha256 of manifest.json, which lists the sha256 of every file.
+    sha256 = models.CharField(max_length=64, blank=True)
+    train_rows = models.PositiveIntegerField(default=0)
+    eval_rows = models.PositiveIntegerField(default=0)
+    sft_rows = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(eval_fraction__gte=0.0, eval_fraction__lt=1.0),
+                name="snapshot_eval_fraction_0_to_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Snapshot {self.pk}: {self.name}"
+
+
+class ModelVersion(models.Model):
+    """A trained adapter or model a run produced (or a registered base), usable as a base or reward model."""
+
+    name = models.CharField(max_length=200)
+    run = models.OneToOneField(
+        "Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_version"
+    )
+    # Directory loadable by transformers (an adapter dir or a full model).
+    path = models.CharField(max_length=500)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    # The model it was trained from: an HF id or a local path.
+    base = models.CharField(max_length=500)
+    is_reward_model = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Run(models.Model):
+    """One execution of the engine on a snapshot; its spec is frozen at launch."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="runs")
+    name = models.CharField(max_length=200, blank=True)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    # Either a base model (HF id or path) or a ModelVersion to continue from.
+    base_model = models.CharField(max_length=500, blank=True)
+    base_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="derived_runs"
+    )
+    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="runs")
+    reward_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="rewarded_runs"
+    )
+    # The normalised engine spec (output of `python -m training.engine validate`).
+    spec = models.JSONField(default=dict)
+    queue = models.CharField(max_length=64, default="gpu")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    output_dir = models.CharField(max_length=500, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    cancel_requested = models.BooleanField(default=False)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(base_model="") | Q(base_version__isnull=False), name="run_has_base_model"
+            ),
+            models.CheckConstraint(
+                condition=~Q(method__in=["ppo", "rloo"]) | Q(reward_version__isnull=False),
+                name="run_rl_has_reward_model",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"]), models.Index(fields=["project", "-id"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.method}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+
+class RunMetric(models.Model):
+    """One line of the engine's metrics.jsonl: a training or an eval logging step."""
+
+    class Kind(models.TextChoices):
+        TRAIN = "train", "Train"
+        EVAL = "eval", "Eval"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics")
+    step = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TRAIN)
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["step", "kind"]
+        constraints = [models.UniqueConstraint(fields=["run", "step", "kind"], name="runmetric_unique_step")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}@{self.step} {self.kind}"
+
+
+class Artifact(models.Model):
+    """A file a run produced (model card, result, log, a model file), relative to its output_dir."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    kind = models.CharField(max_length=32)
+    path = models.CharField(max_length=500)
+    bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["kind", "path"]
+        constraints = [models.UniqueConstraint(fields=["run", "path"], name="artifact_unique_path")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}: {self.path}"

@@ -2,6 +2,23 @@
 
 from django.urls import path
 
+from annotation.api import annotating
+from annotation.api.export import ProjectExportApi
+from annotation.api.imports import ImportCreateApi
+from annotation.api.quality import ProjectQualityApi
+
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("projects/<slug:slug>/imports/", ImportCreateApi.as_view(), name="import-create"),
+    path("projects/<slug:slug>/export/", ProjectExportApi.as_view(), name="project-export"),
+    path("projects/<slug:slug>/next/", annotating.ItemNextApi.as_view(), name="item-next"),
+    path("projects/<slug:slug>/submit/", annotating.JudgmentSubmitApi.as_view(), name="judgment-submit"),
+    path("projects/<slug:slug>/skip/", annotating.AssignmentSkipApi.as_view(), name="assignment-skip"),
+    path(
+        "projects/<slug:slug>/judgments/<int:pk>/",
+        annotating.JudgmentDetailApi.as_view(),
+        name="judgment-detail",
+    ),
+    path("projects/<slug:slug>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
+]

@@ -1,4 +1,4 @@
-"""The landing page: my projects."""
+"""The landing page: my projects, each with my queue."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -10,4 +10,8 @@ from annotation import selectors
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     projects = selectors.project_list_for_user(user=request.user)
-    return render(request, "annotation/home.html", {"projects": projects})
+    # A few queries per project: annotators belong to a handful of projects.
+    rows = [
+        (project, selectors.queue_counts(project=project, annotator=request.user)) for project in projects
+    ]
+    return render(request, "annotation/home.html", {"projects": projects, "rows": rows})

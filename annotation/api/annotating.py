@@ -1,0 +1,173 @@
+"""JSON endpoints of the annotate page: next item, submit, skip, and editing a recent judgment.
+
+Session auth with CSRF (DRF's SessionAuthentication); every door checks membership through
+annotation.permissions and calls one service.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from string import ascii_uppercase
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import selectors
+from annotation.errors import NotFound
+from annotation.models import Assignment, Comparison, Project
+from annotation.permissions import project_get_for
+from annotation.rendering import markdown_render
+from annotation.services.assigning import assignment_skip, comparison_lease
+from annotation.services.judging import judgment_edit, judgment_submit
+
+
+def _counts(project: Project, user: AbstractBaseUser) -> dict[str, int]:
+    counts = selectors.queue_counts(project=project, annotator=user)
+    return {"done_today": counts.done_today, "done_total": counts.done_total, "remaining": counts.remaining}
+
+
+def comparison_payload(*, comparison: Comparison, order: list[int]) -> dict[str, Any]:
+    """What the page shows of a comparison: rendered context and candidates in the given order.
+
+    Candidate text is sent raw too (for the demonstration editor and the diff, which the page
+    only ever inserts as text) and rendered through the sanitiser for display.
+    """
+    project = comparison.project
+    by_id = {slot.candidate_id: slot.candidate for slot in comparison.slots.all()}
+    pairwise = project.mode == Project.Mode.PAIRWISE
+    return {
+        "mode": project.mode,
+        "messages": [
+            {"role": m.get("role", "user"), "html": markdown_render(str(m.get("content", "")))}
+            for m in comparison.prompt.messages
+        ],
+        "candidates": [
+            {
+                "id": cid,
+                "label": ascii_uppercase[i] if pairwise else str(i + 1),
+                "html": markdown_render(by_id[cid].text),
+                "text": by_id[cid].text,
+                "model": None if project.hides_model_names else by_id[cid].model_name,
+            }
+            for i, cid in enumerate(order)
+        ],
+        "criteria": list(project.rating_criteria or []),
+        "scale": project.rating_scale_max,
+        "asks_demonstrations": project.asks_demonstrations,
+    }
+
+
+def _item(assignment: Assignment | None) -> dict[str, Any] | None:
+    if assignment is None:
+        return None
+    assignment = selectors.assignment_item(assignment_id=assignment.pk)
+    return {
+        "assignment": assignment.pk,
+        "expires_at": assignment.expires_at.isoformat(),
+        **comparison_payload(comparison=assignment.comparison, order=assignment.presented_order),
+    }
+
+
+class AnswerSerializer(serializers.Serializer):
+    """The shape of an answer; its meaning is checked by the judging service."""
+
+    ordering = serializers.JSONField()
+    strength = serializers.CharField(required=False, allow_blank=True, default="")
+    ratings = serializers.JSONField(required=False, default=dict)
+    rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    flags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    demonstration_text = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default=None, trim_whitespace=False
+    )
+    based_on = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class ItemNextApi(APIView):
+    """POST: the annotator's current item (or a new lease), null when the queue is empty."""
+
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug)
+        assignment = comparison_lease(project=project, annotator=request.user)
+        return Response({"item": _item(assignment), "counts": _counts(project, request.user)})
+
+
+class JudgmentSubmitApi(APIView):
+    class InputSerializer(AnswerSerializer):
+        assignment = serializers.IntegerField()
+        submission_token = serializers.CharField(max_length=64)
+        time_spent_ms = serializers.IntegerField(required=False, default=0, min_value=0)
+
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        judgment = judgment_submit(
+            project=project, annotator=request.user, assignment_id=fields.pop("assignment"), **fields
+        )
+        return Response({"judgment": judgment.pk, "counts": _counts(project, request.user)}, status=201)
+
+
+class AssignmentSkipApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        assignment = serializers.IntegerField()
+        reason = serializers.CharField(max_length=255)
+
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment_skip(
+            project=project,
+            annotator=request.user,
+            assignment_id=data.validated_data["assignment"],
+            reason=data.validated_data["reason"],
+        )
+        return Response(
+            {"skipped": data.validated_data["assignment"], "counts": _counts(project, request.user)}
+        )
+
+
+class JudgmentDetailApi(APIView):
+    """GET: one of my judgments with its item, for editing; PATCH: change it within the edit window."""
+
+    def get(self, request: Request, slug: str, pk: int) -> Response:
+        project = project_get_for(user=request.user, slug=slug)
+        judgment = selectors.judgment_item(project=project, judgment_id=pk)
+        if judgment is None or judgment.annotator_id != request.user.pk:
+            raise NotFound("No such judgment of yours in this project.")
+        order = judgment.presented_order or [s.candidate_id for s in judgment.comparison.slots.all()]
+        demonstration = selectors.demonstration_for(judgment=judgment)
+        return Response(
+            {
+                "judgment": {
+                    "id": judgment.pk,
+                    "ordering": judgment.ordering,
+                    "strength": judgment.strength,
+                    "ratings": judgment.ratings,
+                    "rationale": judgment.rationale,
+                    "flags": judgment.flags,
+                    "demonstration_text": demonstration.text if demonstration else None,
+                    "editable_until": (
+                        judgment.created_at + timedelta(minutes=project.edit_window_minutes)
+                    ).isoformat(),
+                    "editable": timezone.now()
+                    < judgment.created_at + timedelta(minutes=project.edit_window_minutes),
+                },
+                "item": comparison_payload(comparison=judgment.comparison, order=order),
+            }
+        )
+
+    def patch(self, request: Request, slug: str, pk: int) -> Response:
+        project = project_get_for(user=request.user, slug=slug)
+        data = AnswerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        judgment = judgment_edit(
+            project=project, annotator=request.user, judgment_id=pk, **data.validated_data
+        )
+        return Response({"judgment": judgment.pk})

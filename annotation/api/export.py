@@ -1,0 +1,41 @@
+"""GET /api/projects/<slug>/export/: a project's data as a streamed JSONL or Parquet file."""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from annotation.models import Membership
+from annotation.permissions import project_get_for
+from annotation.services.exporting import CONTENT_TYPES, export_chunks, export_spec_parse
+
+
+class _IgnoreFormatParameter(DefaultContentNegotiation):
+    """?format= names the export's file format here, not a DRF renderer; errors are always JSON."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
+class ProjectExportApi(APIView):
+    """Query parameters as in docs/exporting.md (kind, format, ties, from, annotator, ...); admins only."""
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _IgnoreFormatParameter
+
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        spec = export_spec_parse(params=dict(request.query_params.lists()))
+        return export_response(project_slug=project.slug, chunks=export_chunks(projects=[project], spec=spec),
+                               kind=spec.kind, file_format=spec.file_format)  # fmt: skip
+
+
+def export_response(*, project_slug: str, chunks, kind: str, file_format: str) -> StreamingHttpResponse:
+    """A streamed download of export chunks, named after the project and kind."""
+    response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[file_format])
+    response["Content-Disposition"] = f'attachment; filename="{project_slug}-{kind}.{file_format}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,29 @@
+"""GET /api/projects/<slug>/quality/: the dashboard's figures as JSON (reviewers and admins)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.models import Membership
+from annotation.permissions import project_get_for
+from annotation.quality_selectors import project_quality_get
+
+
+class ProjectQualityApi(APIView):
+    """Progress, judgments per day, agreement (Krippendorff's alpha, Fleiss' kappa, pairwise rate),
+    position bias, annotator scores with flags, the comparisons with least agreement, and the
+    Bradley–Terry model leaderboard; docs/quality.md defines each figure."""
+
+    class InputSerializer(serializers.Serializer):
+        # Bootstrap resamples behind the leaderboard's intervals, and the seed that makes them repeatable.
+        rounds = serializers.IntegerField(min_value=10, max_value=2000, default=200)
+        seed = serializers.IntegerField(min_value=0, default=0)
+
+    def get(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(project_quality_get(project=project, **params.validated_data))

@@ -1,0 +1,374 @@
+"""Recording annotators' judgments: validate, check the lease, write once per submission token, edit later."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from annotation.models import Assignment, Comparison, Demonstration, Judgment, Project
+from annotation.services.assigning import assignment_lock_for
+
+RATIONALE_MAX = 20_000
+DEMONSTRATION_MAX = 100_000
+TOKEN_MAX = 64
+# A day on one item is a forgotten tab, not work: clamp so one outlier cannot skew timing statistics.
+TIME_SPENT_MAX_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an annotator says about one comparison, validated against it."""
+
+    ordering: list[list[int]]
+    strength: str
+    ratings: dict[str, dict[str, int]]
+    rationale: str
+    flags: list[str]
+
+
+def _problem(field: str, reason: str) -> dict[str, str]:
+    return {"field": field, "reason": reason}
+
+
+def answer_check(
+    *,
+    project: Project,
+    candidate_ids: Sequence[int],
+    ordering: Any,
+    strength: Any = "",
+    ratings: Any = None,
+    rationale: Any = "",
+    flags: Any = None,
+) -> Answer:
+    """The answer in canonical form, or ValidationFailed listing every problem found.
+
+    ordering: tiers of candidate ids, best first, each candidate exactly once ([[a, b]] is a tie).
+    strength: only for two candidates in two tiers. ratings: {candidate id: {criterion: 1..scale}}
+    on the project's criteria. flags: a subset of Judgment.FLAGS.
+    """
+    problems: list[dict[str, str]] = []
+    wanted = set(candidate_ids)
+
+    tiers: list[list[int]] = []
+    if not isinstance(ordering, list) or not ordering:
+        problems.append(_problem("ordering", "a non-empty list of tiers of candidate ids"))
+    else:
+        seen: list[int] = []
+        for tier in ordering:
+            if not isinstance(tier, list) or not tier or not all(type(i) is int for i in tier):
+                problems.append(_problem("ordering", "each tier is a non-empty list of candidate ids"))
+                break
+            tiers.append(list(tier))
+            seen.extend(tier)
+        else:
+            if len(seen) != len(set(seen)):
+                problems.append(_problem("ordering", "a candidate appears more than once"))
+            elif set(seen) != wanted:
+                problems.append(_problem("ordering", "must order exactly this item's candidates"))
+
+    strength = strength or ""
+    if strength not in Judgment.Strength.values:
+        problems.append(_problem("strength", f"one of {', '.join(v for v in Judgment.Strength.values if v)}"))
+    elif strength and (len(wanted) != 2 or len(tiers) != 2):
+        problems.append(_problem("strength", "only when one of two candidates is preferred"))
+
+    clean_ratings: dict[str, dict[str, int]] = {}
+    criteria = set(project.rating_criteria or [])
+    if ratings in (None, {}):
+        pass
+    elif not isinstance(ratings, Mapping):
+        problems.append(_problem("ratings", "an object of candidate id to {criterion: score}"))
+    else:
+        for key, scores in ratings.items():
+            if str(key) not in {str(i) for i in wanted}:
+                problems.append(_problem("ratings", f"{key} is not a candidate of this item"))
+                continue
+            if not isinstance(scores, Mapping):
+                problems.append(_problem("ratings", f"scores of {key} must be an object"))
+                continue
+            for criterion, score in scores.items():
+                if criterion not in criteria:
+                    problems.append(_problem("ratings", f"{criterion!r} is not a criterion of this project"))
+                elif type(score) is not int or not 1 <= score <= project.rating_scale_max:
+                    problems.append(
+                        _problem("ratings", f"scores are whole numbers 1–{project.rating_scale_max}")
+                    )
+                else:
+                    clean_ratings.setdefault(str(key), {})[criterion] = score
+
+    if not isinstance(rationale, str):
+        problems.append(_problem("rationale", "text"))
+        rationale = ""
+    elif len(rationale) > RATIONALE_MAX:
+        problems.append(_problem("rationale", f"at most {RATIONALE_MAX} characters"))
+
+    flags = flags or []
+    if not isinstance(flags, list) or not all(f in Judgment.FLAGS for f in flags):
+        problems.append(_problem("flags", f"a list of {', '.join(Judgment.FLAGS)}"))
+        flags = []
+
+    if problems:
+        raise ValidationFailed(
+            "This answer cannot be recorded: " + problems[0]["reason"] + ".", details=problems
+        )
+    return Answer(
+        ordering=tiers,
+        strength=strength,
+        ratings=clean_ratings,
+        rationale=rationale.strip(),
+        flags=sorted(set(flags), key=Judgment.FLAGS.index),
+    )
+
+
+def _candidate_ids(comparison: Comparison) -> list[int]:
+    return list(comparison.slots.order_by("position").values_list("candidate_id", flat=True))
+
+
+def _demonstration_check(
+    *, project: Project, candidate_ids: Sequence[int], text: str | None, based_on: int | None
+) -> tuple[str | None, int | None]:
+    if text is None:
+        return None, None
+    if not isinstance(text, str):
+        raise ValidationFailed(
+            "The demonstration must be text.", details=[_problem("demonstration_text", "text")]
+        )
+    if text.strip() and not project.asks_demonstrations:
+        raise ValidationFailed(
+            "This project does not ask for demonstrations.",
+            details=[_problem("demonstration_text", "not asked by this project")],
+        )
+    if len(text) > DEMONSTRATION_MAX:
+        raise ValidationFailed(
+            "The demonstration is too long.",
+            details=[_problem("demonstration_text", f"at most {DEMONSTRATION_MAX} characters")],
+        )
+    if based_on is not None and based_on not in candidate_ids:
+        raise ValidationFailed(
+            "The demonstration must start from a candidate of this item.",
+            details=[_problem("based_on", "not a candidate of this item")],
+        )
+    return text.strip(), based_on
+
+
+def _token_check(token: Any) -> str:
+    if not isinstance(token, str) or not 8 <= len(token) <= TOKEN_MAX:
+        raise ValidationFailed(
+            "Every submission needs a client token.",
+            details=[_problem("submission_token", f"8 to {TOKEN_MAX} characters")],
+        )
+    return token
+
+
+def _replayed(*, token: str, annotator: AbstractBaseUser) -> Judgment | None:
+    """The judgment an earlier request with this token recorded, if any (a retry or a double click)."""
+    judgment = Judgment.objects.filter(submission_token=token).first()
+    if judgment is not None and judgment.annotator_id != annotator.pk:
+        raise Conflict("This submission token was already used.")
+    return judgment
+
+
+def judgment_submit(
+    *,
+    project: Project,
+    annotator: AbstractBaseUser,
+    assignment_id: int,
+    submission_token: str,
+    ordering: Any,
+    strength: Any = "",
+    ratings: Any = None,
+    rationale: Any = "",
+    flags: Any = None,
+    time_spent_ms: Any = 0,
+    demonstration_text: str | None = None,
+    based_on: int | None = None,
+) -> Judgment:
+    """Record the annotator's answer on their lease, exactly once per submission token.
+
+    A request repeating a token returns the judgment the first one recorded. Refuses (Conflict)
+    an expired, skipped or already answered lease, (NotAllowed) another annotator's lease and
+    (NotFound) another project's. Saves a Demonstration when text is given.
+    """
+    token = _token_check(submission_token)
+    replay = _replayed(token=token, annotator=annotator)
+    if replay is not None:
+        return replay
+    if type(time_spent_ms) is not int or time_spent_ms < 0:
+        raise ValidationFailed(
+            "Time spent must be a whole number of milliseconds.",
+            details=[_problem("time_spent_ms", "a whole number >= 0")],
+        )
+    comparison = Comparison.objects.filter(project=project, assignments__pk=assignment_id).first()
+    if comparison is None:
+        raise NotFound("This item is not part of this project.")
+    candidate_ids = _candidate_ids(comparison)
+    answer = answer_check(
+        project=project,
+        candidate_ids=candidate_ids,
+        ordering=ordering,
+        strength=strength,
+        ratings=ratings,
+        rationale=rationale,
+        flags=flags,
+    )
+    demo_text, demo_based_on = _demonstration_check(
+        project=project, candidate_ids=candidate_ids, text=demonstration_text, based_on=based_on
+    )
+    try:
+        with transaction.atomic():
+            # Lock order: comparison, then assignment. The claim in assigning takes the same
+            # comparison lock before counting room, so a lease cannot expire "between" this check
+            # and the judgment being counted.
+            Comparison.objects.select_for_update().filter(pk=comparison.pk).values_list("pk").first()
+            # The clock is read only once we hold the lock: a claim that saw this lease as expired
+            # has committed by now, and read an earlier time than this.
+            now = timezone.now()
+            try:
+                assignment = assignment_lock_for(
+                    project=project, annotator=annotator, assignment_id=assignment_id, now=now
+                )
+            except Conflict:
+                # A request with this token may have committed while we waited for the lock.
+                replay = _replayed(token=token, annotator=annotator)
+                if replay is not None:
+                    return replay
+                raise
+            return _judgment_record(
+                assignment=assignment,
+                annotator=annotator,
+                token=token,
+                answer=answer,
+                time_spent_ms=min(time_spent_ms, TIME_SPENT_MAX_MS),
+                demo_text=demo_text,
+                demo_based_on=demo_based_on,
+                now=now,
+            )
+    except IntegrityError:
+        # Two requests with one token raced past the checks; the first one's row stands.
+        replay = _replayed(token=token, annotator=annotator)
+        if replay is None:
+            raise
+        return replay
+
+
+def _judgment_record(
+    *,
+    assignment: Assignment,
+    annotator: AbstractBaseUser,
+    token: str,
+    answer: Answer,
+    time_spent_ms: int,
+    demo_text: str | None,
+    demo_based_on: int | None,
+    now: Any,
+) -> Judgment:
+    """Write the judgment and its side rows. Needs the comparison and assignment locks held."""
+    judgment = Judgment.objects.create(
+        comparison_id=assignment.comparison_id,
+        assignment=assignment,
+        annotator=annotator,
+        ordering=answer.ordering,
+        strength=answer.strength,
+        ratings=answer.ratings,
+        rationale=answer.rationale,
+        flags=answer.flags,
+        presented_order=assignment.presented_order,
+        time_spent_ms=time_spent_ms,
+        submission_token=token,
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, finished_at=now)
+    Comparison.objects.filter(pk=assignment.comparison_id).update(judgment_count=F("judgment_count") + 1)
+    if demo_text:
+        Demonstration.objects.create(
+            prompt_id=assignment.comparison.prompt_id,
+            comparison_id=assignment.comparison_id,
+            annotator=annotator,
+            based_on_id=demo_based_on,
+            text=demo_text,
+            submission_token=token,
+        )
+    return judgment
+
+
+def judgment_edit(
+    *,
+    project: Project,
+    annotator: AbstractBaseUser,
+    judgment_id: int,
+    ordering: Any,
+    strength: Any = "",
+    ratings: Any = None,
+    rationale: Any = "",
+    flags: Any = None,
+    demonstration_text: str | None = None,
+    based_on: int | None = None,
+) -> Judgment:
+    """Change the annotator's own judgment while project.edit_window_minutes have not passed.
+
+    demonstration_text None leaves the demonstration alone; "" removes it; text replaces it.
+    """
+    with transaction.atomic():
+        judgment = (
+            Judgment.objects.select_for_update()
+            .filter(pk=judgment_id, comparison__project=project)
+            .select_related("comparison")
+            .first()
+        )
+        if judgment is None:
+            raise NotFound("No such judgment in this project.")
+        if judgment.annotator_id != annotator.pk:
+            raise NotAllowed("You can only change your own judgments.")
+        if timezone.now() > judgment.created_at + timedelta(minutes=project.edit_window_minutes):
+            raise Conflict(
+                f"Judgments can be changed for {project.edit_window_minutes} minutes; this one is older."
+            )
+        candidate_ids = _candidate_ids(judgment.comparison)
+        answer = answer_check(
+            project=project,
+            candidate_ids=candidate_ids,
+            ordering=ordering,
+            strength=strength,
+            ratings=ratings,
+            rationale=rationale,
+            flags=flags,
+        )
+        demo_text, demo_based_on = _demonstration_check(
+            project=project, candidate_ids=candidate_ids, text=demonstration_text, based_on=based_on
+        )
+        judgment.ordering = answer.ordering
+        judgment.strength = answer.strength
+        judgment.ratings = answer.ratings
+        judgment.rationale = answer.rationale
+        judgment.flags = answer.flags
+        judgment.save(update_fields=["ordering", "strength", "ratings", "rationale", "flags", "updated_at"])
+        if demo_text is not None:
+            _demonstration_replace(
+                judgment=judgment, annotator=annotator, text=demo_text, based_on=demo_based_on
+            )
+        return judgment
+
+
+def _demonstration_replace(
+    *, judgment: Judgment, annotator: AbstractBaseUser, text: str, based_on: int | None
+) -> None:
+    existing = Demonstration.objects.filter(comparison_id=judgment.comparison_id, annotator=annotator)
+    if not text:
+        existing.delete()
+        return
+    updated = existing.update(text=text, based_on_id=based_on, updated_at=timezone.now())
+    if not updated:
+        Demonstration.objects.create(
+            prompt_id=judgment.comparison.prompt_id,
+            comparison_id=judgment.comparison_id,
+            annotator=annotator,
+            based_on_id=based_on,
+            text=text,
+        )

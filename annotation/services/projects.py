@@ -1,0 +1,159 @@
+"""Creating and configuring projects, and who belongs to them with which role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+
+from annotation.errors import Conflict, ValidationFailed
+from annotation.models import Membership, Project
+
+# What project admins may change from the settings page, the command and the API.
+SETTINGS_FIELDS = (
+    "name",
+    "guidelines",
+    "mode",
+    "pairing",
+    "candidates_per_comparison",
+    "overlap",
+    "rating_criteria",
+    "rating_scale_max",
+    "asks_demonstrations",
+    "hides_model_names",
+    "lease_minutes",
+    "edit_window_minutes",
+    "gold_rate",
+)
+MODE_SIZE_RULE = "pairwise projects compare 2 candidates; ranking projects 3 or 4"
+# These decide how comparisons are built, so they are fixed once the project has any.
+SHAPE_FIELDS = ("mode", "pairing", "candidates_per_comparison")
+
+
+def project_create(
+    *,
+    name: str,
+    slug: str,
+    created_by: AbstractBaseUser | None = None,
+    admins: Iterable[AbstractBaseUser] = (),
+    **settings: Any,
+) -> Project:
+    """A new project with `settings` (any of SETTINGS_FIELDS) and the given users as admins.
+
+    Without candidates_per_comparison, a pairwise project compares 2 and a ranking project 3.
+    Raises ValidationFailed with one detail per bad field.
+    """
+    _check_field_names(settings)
+    if "candidates_per_comparison" not in settings:
+        settings["candidates_per_comparison"] = 3 if settings.get("mode") == Project.Mode.RANKING else 2
+    project = Project(name=name, slug=slug, created_by=created_by, **settings)
+    _validate(project)
+    with transaction.atomic():
+        project.save()
+        Membership.objects.bulk_create(
+            Membership(project=project, user=user, role=Membership.Role.ADMIN) for user in {*admins}
+        )
+    return project
+
+
+def project_update(*, project: Project, **changes: Any) -> Project:
+    """Changes any of SETTINGS_FIELDS. Mode, pairing and group size are refused (Conflict) once
+    the project has comparisons, since those were built under the old settings."""
+    _check_field_names(changes)
+    with transaction.atomic():
+        project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
+        shape_changes = [f for f in SHAPE_FIELDS if f in changes and changes[f] != getattr(project, f)]
+        if shape_changes and project.comparisons.exists():
+            raise Conflict(
+                f"{', '.join(shape_changes)} cannot change once the project has comparisons.",
+                details=[{"field": f, "reason": "fixed once comparisons exist"} for f in shape_changes],
+            )
+        for field, value in changes.items():
+            setattr(project, field, value)
+        _validate(project)
+        project.save()
+    return project
+
+
+def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    """Adds the user to the project with `role`, or changes their role. Refuses (Conflict) to
+    demote the project's last admin."""
+    if role not in Membership.Role.values:
+        raise ValidationFailed(
+            f"Unknown role {role!r}.",
+            details=[{"field": "role", "reason": f"expected one of {', '.join(Membership.Role.values)}"}],
+        )
+    with transaction.atomic():
+        # Locking the project serialises membership changes, so two admins demoting each other
+        # at once cannot leave the project with none.
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+        membership = Membership.objects.filter(project=project, user=user).first()
+        if membership is None:
+            return Membership.objects.create(project=project, user=user, role=role)
+        if membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN:
+            _keep_an_admin(project=project, leaving=membership)
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
+    """Removes the user from the project (their judgments stay). Refuses to remove the last admin."""
+    with transaction.atomic():
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+        membership = Membership.objects.filter(project=project, user=user).first()
+        if membership is None:
+            return
+        if membership.role == Membership.Role.ADMIN:
+            _keep_an_admin(project=project, leaving=membership)
+        membership.delete()
+
+
+def mode_size_fits(*, mode: str, candidates_per_comparison: int) -> bool:
+    """The rule of the project_mode_matches_candidates_per_comparison constraint (MODE_SIZE_RULE)."""
+    if mode == Project.Mode.PAIRWISE:
+        return candidates_per_comparison == 2
+    return 3 <= candidates_per_comparison <= 4
+
+
+def _keep_an_admin(*, project: Project, leaving: Membership) -> None:
+    others = Membership.objects.filter(project=project, role=Membership.Role.ADMIN).exclude(pk=leaving.pk)
+    if not others.exists():
+        raise Conflict("A project needs at least one admin; make someone else admin first.")
+
+
+def _check_field_names(fields: dict[str, Any]) -> None:
+    unknown = sorted(set(fields) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown project settings: {', '.join(unknown)}.",
+            details=[{"field": f, "reason": "not a project setting"} for f in unknown],
+        )
+
+
+def _validate(project: Project) -> None:
+    """Field, uniqueness and constraint checks as ValidationFailed, before touching the database."""
+    details = []
+    criteria = project.rating_criteria
+    if not isinstance(criteria, list) or not all(isinstance(c, str) and c.strip() for c in criteria):
+        details.append({"field": "rating_criteria", "reason": "expected a list of names"})
+    elif len({c.strip().lower() for c in criteria}) != len(criteria):
+        details.append({"field": "rating_criteria", "reason": "names repeat"})
+    try:
+        project.full_clean(exclude=["created_by"])
+    except DjangoValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            for message in messages:
+                details.append({"field": None if field == "__all__" else field, "reason": _reason(message)})
+    if details:
+        raise ValidationFailed("The project settings are not valid.", details=details)
+
+
+def _reason(message: str) -> str:
+    # The model's check constraints report under their names; say what they mean instead.
+    if "project_mode_matches_candidates_per_comparison" in message:
+        return MODE_SIZE_RULE
+    return message

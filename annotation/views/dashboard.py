@@ -1,0 +1,37 @@
+"""The quality dashboards (reviewers and admins of a project) and the list of them."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from annotation.models import Membership
+from annotation.permissions import has_role, project_get_for
+from annotation.quality_selectors import project_list_reviewed_by, project_quality_get
+
+
+@login_required
+def quality_index(request: HttpRequest) -> HttpResponse:
+    projects = project_list_reviewed_by(user=request.user)
+    return render(request, "annotation/quality_index.html", {"projects": projects})
+
+
+@login_required
+def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+    report = project_quality_get(project=project)
+    # Admins get the export form with the flagged annotators already left out (one click to check
+    # the form, one to download); reviewers cannot export.
+    export_without_flagged = None
+    if report["flagged"] and has_role(user=request.user, project=project, role=Membership.Role.ADMIN):
+        query = urlencode([("exclude_annotator", annotator) for annotator in report["flagged"]])
+        export_without_flagged = f"{reverse('project-export', args=[project.slug])}?{query}"
+    return render(
+        request,
+        "annotation/dashboard.html",
+        {"project": project, "report": report, "export_without_flagged": export_without_flagged},
+    )

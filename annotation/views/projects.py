@@ -1,0 +1,130 @@
+"""Project admin pages: the list of projects one administers, create, settings and members."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation import project_selectors
+from annotation.errors import NotAllowed, RankwiseError
+from annotation.forms import MemberForm, ProjectCreateForm, ProjectSettingsForm
+from annotation.models import Membership, Project
+from annotation.permissions import project_get_for
+from annotation.services.projects import (
+    SHAPE_FIELDS,
+    membership_remove,
+    membership_set,
+    project_create,
+    project_update,
+)
+
+
+@login_required
+def project_manage_list(request: HttpRequest) -> HttpResponse:
+    projects = project_selectors.project_list_administered_by(user=request.user)
+    return render(request, "annotation/project_manage_list.html", {"projects": projects})
+
+
+@login_required
+def project_create_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_superuser:
+        raise NotAllowed("Only superusers create projects.")
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = project_create(
+                name=form.cleaned_data["name"],
+                slug=form.cleaned_data["slug"],
+                created_by=request.user,
+                admins=[request.user],
+                **form.settings(),
+            )
+        except RankwiseError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"Project {project.name} created. Import data next.")
+            return redirect("project-import", slug=project.slug)
+    return render(request, "annotation/project_create.html", {"form": form})
+
+
+@login_required
+def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+    form = _settings_form(project, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project_update(project=project, name=form.cleaned_data["name"], **form.settings())
+        except RankwiseError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("project-settings", slug=project.slug)
+    return _settings_page(request, project=project, form=form, member_form=MemberForm())
+
+
+@login_required
+@require_POST
+def project_member_save(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+    member_form = MemberForm(request.POST)
+    if member_form.is_valid():
+        user = get_user_model().objects.filter(username=member_form.cleaned_data["username"]).first()
+        if user is None:
+            member_form.add_error("username", "No user with this username.")
+        else:
+            try:
+                membership_set(project=project, user=user, role=member_form.cleaned_data["role"])
+            except RankwiseError as exc:
+                _add_errors(member_form, exc)
+            else:
+                messages.success(request, f"{user.username} is now {member_form.cleaned_data['role']}.")
+                return redirect("project-settings", slug=project.slug)
+    form = _settings_form(project)
+    return _settings_page(request, project=project, form=form, member_form=member_form, status=400)
+
+
+@login_required
+@require_POST
+def project_member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is not None:
+        membership_remove(project=project, user=user)
+        messages.success(request, f"{user.username} was removed from the project.")
+    return redirect("project-settings", slug=project.slug)
+
+
+def _settings_page(
+    request: HttpRequest, *, project: Project, form: Form, member_form: Form, status: int = 200
+) -> HttpResponse:
+    context = {
+        "project": project,
+        "form": form,
+        "member_form": member_form,
+        "memberships": project_selectors.membership_list(project=project),
+        "has_comparisons": project.comparisons.exists(),
+    }
+    return render(request, "annotation/project_settings.html", context, status=status)
+
+
+def _settings_form(project: Project, data: QueryDict | None = None) -> ProjectSettingsForm:
+    form = ProjectSettingsForm(data, instance=project)
+    if project.comparisons.exists():
+        # Comparisons were built under these; the service refuses changes, the form shows them fixed.
+        for field in SHAPE_FIELDS:
+            form.fields[field].disabled = True
+    return form
+
+
+def _add_errors(form: Form, exc: RankwiseError) -> None:
+    """A service's refusal as form errors: on the field it names when the form has it."""
+    if not exc.details:
+        form.add_error(None, exc.message)
+    for detail in exc.details:
+        field = detail.get("field")
+        form.add_error(field if field in form.fields else None, detail["reason"])

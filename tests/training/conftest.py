@@ -1,0 +1,44 @@
+"""Training test helpers: projects with judged comparisons, and a private data directory."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from annotation.models import Demonstration, Judgment, Project
+from tests.factories import UserFactory, make_comparison
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings) -> None:
+    """Passwords are only checked by force_login-free logins; skip the deliberately slow hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path: Path) -> Path:
+    """A private RANKWISE_DATA_DIR for tests that run no worker."""
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+def judged_project(project: Project, *, comparisons: int = 12, demonstrations: int = 0) -> Project:
+    """Adds `comparisons` pairwise comparisons, each judged once (first candidate better)."""
+    annotator = UserFactory(username=f"judge-{project.slug}")
+    for _ in range(comparisons):
+        comparison = make_comparison(project=project)
+        first, second = comparison.slots.order_by("position").values_list("candidate_id", flat=True)
+        Judgment.objects.create(
+            comparison=comparison,
+            annotator=annotator,
+            ordering=[[first], [second]],
+            submission_token=uuid.uuid4().hex,
+        )
+        if demonstrations > 0:
+            demonstrations -= 1
+            Demonstration.objects.create(
+                prompt=comparison.prompt, annotator=annotator, text="A careful answer."
+            )
+    return project

@@ -1,0 +1,191 @@
+"""Runs through the real task on a real Celery worker, with the real engine on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from annotation.models import Project
+from tests.factories import ProjectFactory
+from tests.training.conftest import judged_project
+from training.models import Artifact, DatasetSnapshot, ModelVersion, Run, RunMetric
+from training.services import (
+    run_cancel,
+    run_launch,
+    run_retry,
+    runs_reap_stale,
+    snapshot_create,
+    snapshot_queue,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.training]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> str:
+    path = settings.RANKWISE_DEFAULT_MODEL
+    subprocess.run(
+        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@pytest.fixture
+def snapshot(transactional_db: None) -> tuple[Project, DatasetSnapshot]:
+    project = judged_project(ProjectFactory(), comparisons=12)
+    return project, snapshot_create(name="tiny", projects=[project], eval_fraction=0.25)
+
+
+def launch(snapshot: tuple[Project, DatasetSnapshot], model: str, **hyperparameters: object) -> Run:
+    project, snap = snapshot
+    return run_launch(
+        project=project,
+        method="reward",
+        snapshot=snap,
+        base_model=model,
+        device="cpu",
+        hyperparameters={"per_device_train_batch_size": 4, "logging_steps": 1, **hyperparameters},
+    )
+
+
+def wait_for(run: Run, condition: Callable[[Run], bool], timeout: float = 90) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if condition(run):
+            return run
+        time.sleep(0.2)
+    log = (
+        (Path(run.output_dir) / "run.log").read_text() if (Path(run.output_dir) / "run.log").exists() else ""
+    )
+    pytest.fail(
+        f"run {run.pk} still {run.status} at step {run.step} after {timeout} s\n{run.error}\n{log[-3000:]}"
+    )
+
+
+def group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# Slow steps (0.5–1 s on CPU) so there is time to act while the engine trains.
+SLOW = {"gradient_accumulation_steps": 40}
+
+
+def test_reward_run_succeeds_with_metrics_and_a_model_version(
+    celery_worker_process, snapshot, tiny_model
+) -> None:
+    run = launch(snapshot, tiny_model, max_steps=4, save_steps=2)
+    run = wait_for(run, lambda r: r.is_finished)
+
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert (run.step, run.total_steps) == (4, 4)
+    assert RunMetric.objects.filter(run=run, kind="train").count() == 4
+    assert "rewards/accuracies" in RunMetric.objects.filter(run=run, kind="train").first().data
+    assert RunMetric.objects.filter(run=run, kind="eval").exists()
+    version = ModelVersion.objects.get(run=run)
+    assert (
+        version.is_reward_model and version.path == f"{run.output_dir}/final" and version.base == tiny_model
+    )
+    paths = set(Artifact.objects.filter(run=run).values_list("path", flat=True))
+    assert {"model_card.md", "result.json", "metrics.jsonl", "run.log", "spec.json"} <= paths
+    assert any(p.startswith("final/") for p in paths)
+    assert json.loads((Path(run.output_dir) / "result.json").read_text())["status"] == "succeeded"
+
+
+def test_a_queued_snapshot_is_built_by_the_worker(celery_worker_process, transactional_db: None) -> None:
+    project = judged_project(ProjectFactory(), comparisons=3)
+    snapshot = snapshot_queue(name="queued", projects=[project])
+    deadline = time.monotonic() + 30
+    while snapshot.status == DatasetSnapshot.Status.BUILDING and time.monotonic() < deadline:
+        time.sleep(0.2)
+        snapshot.refresh_from_db()
+    assert snapshot.status == DatasetSnapshot.Status.READY and snapshot.train_rows + snapshot.eval_rows == 3
+
+
+def test_cancel_kills_the_engine_within_10_seconds(celery_worker_process, snapshot, tiny_model) -> None:
+    run = launch(snapshot, tiny_model, max_steps=1000, **SLOW)
+    run = wait_for(run, lambda r: r.step >= 1 or r.is_finished)
+    pid = run.pid
+    started = time.monotonic()
+    run_cancel(run=run)
+    run = wait_for(run, lambda r: r.is_finished, timeout=15)
+
+    assert run.status == Run.Status.CANCELLED
+    assert time.monotonic() - started < 10
+    assert not group_alive(pid)
+    assert not ModelVersion.objects.filter(run=run).exists()
+
+
+def test_killed_engine_fails_the_run_with_its_log_then_retry_resumes(
+    celery_worker_process, snapshot, tiny_model
+) -> None:
+    run = launch(snapshot, tiny_model, max_steps=8, save_steps=2, **SLOW)
+    checkpoints = Path(run.output_dir) / "checkpoints"
+    run = wait_for(
+        run, lambda r: r.is_finished or (checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*")))
+    )
+    time.sleep(0.5)  # let the checkpoint finish writing
+    os.kill(run.pid, signal.SIGKILL)
+    run = wait_for(run, lambda r: r.is_finished, timeout=15)
+
+    assert run.status == Run.Status.FAILED
+    assert "killed by signal 9" in run.error and "run.log (tail)" in run.error
+    failed_at = run.step
+
+    run_retry(run=run)
+    run = wait_for(run, lambda r: r.is_finished)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.attempt == 2 and run.step == 8
+    records = [json.loads(line) for line in (Path(run.output_dir) / "metrics.jsonl").read_text().splitlines()]
+    starts = [i for i, r in enumerate(records) if r.get("event") == "start"]
+    assert len(starts) == 2
+    resumed_first_step = next(r["step"] for r in records[starts[1] :] if "step" in r)
+    assert 1 < resumed_first_step <= failed_at + 1
+    assert "--resume" in (Path(run.output_dir) / "run.log").read_text()
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_dead_worker_takes_the_engine_with_it_and_the_run_is_reaped(
+    celery_worker_process, snapshot, tiny_model
+) -> None:
+    run = launch(snapshot, tiny_model, max_steps=1000, **SLOW)
+    run = wait_for(run, lambda r: r.step >= 1 or r.is_finished)
+    assert run.status == Run.Status.RUNNING
+    engine = run.pid
+    pool_process = parent_pid(engine)
+    assert pool_process != celery_worker_process.pid  # the prefork child that runs the task
+    os.kill(pool_process, signal.SIGKILL)
+
+    deadline = time.monotonic() + 10
+    while group_alive(engine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not group_alive(engine), "the engine outlived its worker"
+    time.sleep(3)
+    assert runs_reap_stale(stale_after=timedelta(seconds=2)) == 1
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED and "heartbeat" in run.error
+    # The redelivered task (acks_late, rejected on worker loss) finds the run no longer queued.
+    time.sleep(2)
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == (Run.Status.FAILED, 1)

@@ -1,0 +1,93 @@
+"""Launching runs: the spec is built by the engine's `validate`, errors name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from annotation.errors import ValidationFailed
+from annotation.models import Project
+from tests.factories import ProjectFactory
+from tests.training.conftest import judged_project
+from training.models import DatasetSnapshot, ModelVersion, Run
+from training.services import method_defaults, run_command, run_launch, snapshot_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def snapshot(project: Project, data_dir: Path) -> DatasetSnapshot:
+    judged_project(project, comparisons=10)
+    return snapshot_create(name="s", projects=[project], eval_fraction=0.3)
+
+
+def test_launch_saves_a_queued_run_with_the_normalised_spec(
+    project: Project, alice, snapshot: DatasetSnapshot, data_dir: Path, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        run = run_launch(
+            project=project,
+            method="reward",
+            snapshot=snapshot,
+            base_model="tiny-model",
+            launched_by=alice,
+            hyperparameters={"max_steps": 3, "learning_rate": 1e-3},
+        )
+    assert len(callbacks) == 1
+    assert run.status == Run.Status.QUEUED and run.attempt == 1
+    assert Path(run.output_dir).parent == data_dir / "runs" and Path(run.output_dir).name.startswith(
+        f"{run.pk}-"
+    )
+    spec = run.spec
+    assert spec["output_dir"] == run.output_dir
+    assert spec["train_file"] == str(Path(snapshot.directory) / "train.jsonl")
+    assert spec["eval_file"] == str(Path(snapshot.directory) / "eval.jsonl")
+    assert spec["snapshot"] == {"id": snapshot.pk, "sha256": snapshot.sha256}
+    assert spec["hyperparameters"]["max_steps"] == 3 and spec["hyperparameters"]["learning_rate"] == 1e-3
+    # Defaults the engine filled in.
+    assert (
+        spec["hyperparameters"]["per_device_train_batch_size"]
+        == method_defaults(method="reward")["per_device_train_batch_size"]
+    )
+    assert spec["lora"]["enabled"] is True
+    assert run_command(run=run).endswith(f"-m training.engine run {run.output_dir}/spec.json")
+
+
+def test_engine_rejection_names_the_field(project: Project, snapshot: DatasetSnapshot) -> None:
+    with pytest.raises(ValidationFailed) as error:
+        run_launch(
+            project=project, method="dpo", snapshot=snapshot, base_model="m", hyperparameters={"beta": -1}
+        )
+    assert error.value.details[0]["field"] == "hyperparameters.beta"
+    assert not Run.objects.exists()
+
+
+def test_rl_methods_need_a_reward_model_version(project: Project, snapshot: DatasetSnapshot) -> None:
+    policy = ModelVersion.objects.create(name="policy", path="/m", method="sft", base="b")
+    with pytest.raises(ValidationFailed) as error:
+        run_launch(project=project, method="ppo", snapshot=snapshot, base_model="m")
+    assert error.value.details == [{"field": "reward_version", "reason": "ppo needs a reward model version"}]
+    with pytest.raises(ValidationFailed) as error:
+        run_launch(project=project, method="rloo", snapshot=snapshot, base_model="m", reward_version=policy)
+    assert error.value.details == [{"field": "reward_version", "reason": "is not a reward model"}]
+
+
+def test_base_model_or_version_and_sft_needs_demonstrations(
+    project: Project, snapshot: DatasetSnapshot
+) -> None:
+    with pytest.raises(ValidationFailed) as error:
+        run_launch(project=project, method="sft", snapshot=snapshot, base_model="")
+    assert {d["field"] for d in error.value.details} == {"base_model", "snapshot"}
+
+
+def test_snapshot_must_include_the_project(snapshot: DatasetSnapshot) -> None:
+    with pytest.raises(ValidationFailed) as error:
+        run_launch(project=ProjectFactory(), method="reward", snapshot=snapshot, base_model="m")
+    assert error.value.details[0]["field"] == "snapshot"
+
+
+def test_method_defaults_come_from_the_engine() -> None:
+    assert method_defaults(method="dpo")["beta"] > 0
+    with pytest.raises(ValidationFailed):
+        method_defaults(method="magic")

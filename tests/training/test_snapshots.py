@@ -1,0 +1,114 @@
+"""Dataset snapshots: deterministic split, manifest hashes, atomic write and immutability."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from annotation.errors import ValidationFailed
+from annotation.models import Project
+from tests.training.conftest import judged_project
+from training.models import DatasetSnapshot
+from training.services import (
+    snapshot_build,
+    snapshot_create,
+    snapshot_request,
+    snapshot_verify,
+    split_is_eval,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_snapshot_splits_by_comparison_and_writes_manifest(project: Project, alice, data_dir: Path) -> None:
+    judged_project(project, comparisons=40, demonstrations=3)
+    snapshot = snapshot_create(
+        name="first", projects=[project], split_seed=7, eval_fraction=0.25, created_by=alice
+    )
+
+    assert snapshot.status == DatasetSnapshot.Status.READY
+    directory = Path(snapshot.directory)
+    assert directory.parent == data_dir / "snapshots" and directory.name.startswith(f"{snapshot.pk}-")
+    train, evaluation = lines(directory / "train.jsonl"), lines(directory / "eval.jsonl")
+    assert len(train) + len(evaluation) == 40
+    assert 0 < len(evaluation) < 20
+    assert {r["comparison_id"] for r in train}.isdisjoint({r["comparison_id"] for r in evaluation})
+    assert all(split_is_eval(key=r["comparison_id"], seed=7, eval_fraction=0.25) for r in evaluation)
+    assert set(train[0]) >= {"prompt", "chosen", "rejected"}
+    assert len(lines(directory / "sft.jsonl")) == 3
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest == snapshot.manifest
+    for name, meta in manifest["files"].items():
+        assert hashlib.sha256((directory / name).read_bytes()).hexdigest() == meta["sha256"]
+        assert meta["rows"] == len((directory / name).read_text().splitlines())
+    assert manifest["counts"] == {"train": len(train), "eval": len(evaluation), "sft": 3}
+    assert (snapshot.train_rows, snapshot.eval_rows, snapshot.sft_rows) == (len(train), len(evaluation), 3)
+    assert manifest["created_by"] == "alice" and manifest["split"]["seed"] == 7
+    assert not list((data_dir / "snapshots").glob(".building-*"))
+
+
+def test_same_data_and_seed_give_same_files_and_sha(project: Project, data_dir: Path) -> None:
+    judged_project(project, comparisons=20)
+    one = snapshot_create(name="a", projects=[project], split_seed=3)
+    two = snapshot_create(name="b", projects=[project], split_seed=3)
+    other_seed = snapshot_create(name="c", projects=[project], split_seed=4, eval_fraction=0.5)
+
+    assert one.sha256 == two.sha256
+    assert one.manifest["files"] == two.manifest["files"]
+    assert other_seed.sha256 != one.sha256
+
+
+def test_snapshot_files_are_read_only_and_verified(project: Project, data_dir: Path) -> None:
+    judged_project(project, comparisons=6)
+    snapshot = snapshot_create(name="frozen", projects=[project])
+    train = Path(snapshot.directory) / "train.jsonl"
+
+    assert snapshot_verify(snapshot=snapshot) == []
+    assert not train.stat().st_mode & 0o222
+    train.chmod(0o644)
+    train.write_text("tampered\n")
+    assert snapshot_verify(snapshot=snapshot) == ["train.jsonl"]
+
+
+def test_filters_are_validated_by_field(project: Project, data_dir: Path) -> None:
+    with pytest.raises(ValidationFailed) as error:
+        snapshot_create(name="x", projects=[project], filters={"ties": "sometimes"})
+    assert error.value.details[0]["field"] == "ties"
+    with pytest.raises(ValidationFailed) as error:
+        snapshot_create(name="x", projects=[project], filters={"colour": "red"})
+    assert error.value.details == [{"field": "colour", "reason": "is not a snapshot filter"}]
+    with pytest.raises(ValidationFailed) as error:
+        snapshot_create(name=" ", projects=[project], eval_fraction=1.5)
+    assert {d["field"] for d in error.value.details} == {"name", "eval_fraction"}
+    assert not DatasetSnapshot.objects.exists()
+
+
+def test_filters_are_kept_in_manifest(project: Project, data_dir: Path) -> None:
+    judged_project(project, comparisons=4)
+    snapshot = snapshot_create(
+        name="kept", projects=[project], filters={"ties": "keep", "conversational": True}
+    )
+    assert snapshot.filters == {"ties": "keep", "conversational": "true"}
+    assert snapshot.manifest["filters"] == snapshot.filters
+    row = json.loads((Path(snapshot.directory) / "train.jsonl").read_text().splitlines()[0])
+    assert isinstance(row["prompt"], list)
+
+
+def test_build_recovers_from_a_crash_and_does_nothing_twice(project: Project, data_dir: Path) -> None:
+    judged_project(project, comparisons=4)
+    snapshot = snapshot_request(name="again", projects=[project])
+    leftover = Path(snapshot.directory)
+    leftover.mkdir(parents=True)
+    (leftover / "train.jsonl").write_text("from a build that died before marking it ready\n")
+    (leftover / "train.jsonl").chmod(0o444)
+
+    built = snapshot_build(snapshot_id=snapshot.pk)
+    assert built.status == DatasetSnapshot.Status.READY and snapshot_verify(snapshot=built) == []
+    assert snapshot_build(snapshot_id=snapshot.pk).manifest == built.manifest

@@ -1,0 +1,35 @@
+"""Django admin registrations: a read-only fallback view of snapshots and runs for superusers.
+
+Everything is read-only here: snapshots are immutable and runs change only through the services
+and the worker.
+"""
+
+from django.contrib import admin
+
+from training import models
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(models.DatasetSnapshot)
+class DatasetSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ("id", "name", "status", "train_rows", "eval_rows", "sft_rows", "sha256", "created_at")
+    list_filter = ("status",)
+
+
+@admin.register(models.Run)
+class RunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "project", "method", "status", "step", "total_steps", "attempt", "created_at")
+    list_filter = ("status", "method", "project")
+
+
+@admin.register(models.ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "name", "method", "is_reward_model", "base", "created_at")
+    list_filter = ("method", "is_reward_model")

@@ -1,0 +1,19 @@
+"""REST API routes of the training app, mounted under /api/."""
+
+from django.urls import path
+
+from training import apis
+
+app_name = "training-api"
+
+urlpatterns = [
+    path("projects/<slug:slug>/snapshots/", apis.SnapshotListApi.as_view(), name="snapshots"),
+    path("projects/<slug:slug>/runs/", apis.RunListApi.as_view(), name="runs"),
+    path("projects/<slug:slug>/runs/preview/", apis.RunPreviewApi.as_view(), name="run-preview"),
+    path("projects/<slug:slug>/runs/<int:run_id>/", apis.RunDetailApi.as_view(), name="run-detail"),
+    path("projects/<slug:slug>/runs/<int:run_id>/metrics/", apis.RunMetricsApi.as_view(), name="run-metrics"),
+    path("projects/<slug:slug>/runs/<int:run_id>/cancel/", apis.RunCancelApi.as_view(), name="run-cancel"),
+    path("projects/<slug:slug>/runs/<int:run_id>/retry/", apis.RunRetryApi.as_view(), name="run-retry"),
+    path("projects/<slug:slug>/model-versions/", apis.ModelVersionListApi.as_view(), name="model-versions"),
+    path("training/defaults/<str:method>/", apis.MethodDefaultsApi.as_view(), name="method-defaults"),
+]

@@ -1,0 +1,27 @@
+"""Thin Celery tasks: take ids, call a service. Runs go to the `gpu` queue (settings.CELERY_TASK_ROUTES)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from training import execution, services
+
+
+# No time limit: a run lasts as long as its spec says (hours or days); cancel stops it, and a lost
+# worker is caught by the heartbeat reaper.
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_execute(run_id: int) -> None:
+    """Executes a queued run; a redelivery of a run already claimed does nothing."""
+    execution.run_execute(run_id=run_id)
+
+
+@shared_task(ignore_result=True)
+def runs_reap() -> int:
+    """Marks runs with a stale heartbeat failed (celery beat calls it every minute)."""
+    return services.runs_reap_stale()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, time_limit=2 * 3600)
+def snapshot_build(snapshot_id: int) -> None:
+    """Writes a requested snapshot's files (sent to the `default` queue); does nothing once built."""
+    services.snapshot_build(snapshot_id=snapshot_id)

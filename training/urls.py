@@ -1,0 +1,23 @@
+"""Training pages, under /projects/<slug>/."""
+
+from django.urls import path
+
+from training import views
+
+app_name = "training"
+
+urlpatterns = [
+    path("projects/<slug:slug>/snapshots/", views.snapshot_list, name="snapshots"),
+    path("projects/<slug:slug>/runs/", views.run_list, name="runs"),
+    path("projects/<slug:slug>/runs/new/", views.run_launch, name="run-launch"),
+    path("projects/<slug:slug>/runs/compare/", views.run_compare, name="run-compare"),
+    path("projects/<slug:slug>/runs/<int:run_id>/", views.run_detail, name="run-detail"),
+    path("projects/<slug:slug>/runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
+    path("projects/<slug:slug>/runs/<int:run_id>/retry/", views.run_retry, name="run-retry"),
+    path("projects/<slug:slug>/runs/<int:run_id>/model.zip", views.model_download, name="model-download"),
+    path(
+        "projects/<slug:slug>/runs/<int:run_id>/artifacts/<int:artifact_id>/",
+        views.artifact_download,
+        name="artifact-download",
+    ),
+]

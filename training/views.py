@@ -1,0 +1,186 @@
+"""Training pages for project admins: snapshots, runs, the launch form, a run's live page, compare."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.errors import ValidationFailed
+from annotation.models import Membership, Project
+from annotation.permissions import project_get_for
+from annotation.services import exporting
+from training import apis, selectors, services
+from training.models import DatasetSnapshot, Method, Run
+
+
+def _admin_project(request: HttpRequest, slug: str) -> Project:
+    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+
+
+@login_required
+def snapshot_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the snapshots and a form; POST: freezes a new snapshot."""
+    project = _admin_project(request, slug)
+    snapshots = list(selectors.snapshot_list(project=project))
+    context = {
+        "project": project,
+        "snapshots": snapshots,
+        # The page reloads itself while a worker builds a snapshot.
+        "building": any(s.status == DatasetSnapshot.Status.BUILDING for s in snapshots),
+        "choices": {
+            "kind": services.SNAPSHOT_KINDS,
+            "ranking_pairs": exporting.RANKING_PAIRS,
+            "ties": exporting.TIES,
+            "aggregate": exporting.AGGREGATES,
+        },
+        "values": request.POST,
+    }
+    if request.method != "POST":
+        return render(request, "training/snapshots.html", context)
+    filters = {
+        name: request.POST.get(name, "") for name in services.SNAPSHOT_FILTERS if request.POST.get(name)
+    }
+    raw = {
+        "name": request.POST.get("name", ""),
+        "filters": filters,
+        "split_seed": request.POST.get("split_seed") or 0,
+        "eval_fraction": request.POST.get("eval_fraction") or 0.1,
+    }
+    try:
+        services.snapshot_queue(**apis.snapshot_input(request, project, raw), created_by=request.user)
+    except ValidationFailed as exc:
+        return render(request, "training/snapshots.html", {**context, "errors": exc.details}, status=400)
+    return redirect("training:snapshots", slug=project.slug)
+
+
+@login_required
+def run_list(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _admin_project(request, slug)
+    services.runs_reap_stale()
+    status, method = request.GET.get("status", ""), request.GET.get("method", "")
+    return render(
+        request,
+        "training/runs.html",
+        {
+            "project": project,
+            "runs": selectors.run_list(project=project, status=status, method=method)[:200],
+            "statuses": Run.Status.choices,
+            "methods": Method.choices,
+            "status": status,
+            "method": method,
+        },
+    )
+
+
+@login_required
+def run_launch(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the launch form (hyperparameters prefilled by the page's script); POST: launches."""
+    project = _admin_project(request, slug)
+    versions = selectors.model_version_list(project=project)
+    context = {
+        "project": project,
+        "methods": Method.choices,
+        "snapshots": selectors.snapshot_list(project=project).filter(status="ready"),
+        "versions": versions,
+        "reward_versions": [v for v in versions if v.is_reward_model],
+        "default_model": services.default_model(),
+        "precisions": ("auto", "fp32", "bf16", "fp16"),
+        "devices": ("auto", "cpu", "cuda"),
+        "values": request.POST,
+    }
+    if request.method != "POST":
+        return render(request, "training/run_launch.html", context)
+    data = request.POST.copy()
+    data.setlist(
+        "sample_prompts", [line for line in data.get("sample_prompts", "").splitlines() if line.strip()]
+    )
+    try:
+        run = services.run_launch(
+            project=project, launched_by=request.user, **apis.run_launch_input(project=project, raw=data)
+        )
+    except ValidationFailed as exc:
+        return render(request, "training/run_launch.html", {**context, "errors": exc.details}, status=400)
+    return redirect("training:run-detail", slug=project.slug, run_id=run.pk)
+
+
+@login_required
+def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    project = _admin_project(request, slug)
+    services.runs_reap_stale()
+    run = selectors.run_get(project=project, run_id=run_id)
+    detail = apis.run_detail(run)
+    return render(
+        request,
+        "training/run.html",
+        {
+            "project": project,
+            "run": run,
+            "detail": detail,
+            "spec_json": json.dumps(run.spec, indent=2),
+        },
+    )
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    project = _admin_project(request, slug)
+    services.run_cancel(run=selectors.run_get(project=project, run_id=run_id))
+    return redirect("training:run-detail", slug=project.slug, run_id=run_id)
+
+
+@login_required
+@require_POST
+def run_retry(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    project = _admin_project(request, slug)
+    services.run_retry(run=selectors.run_get(project=project, run_id=run_id))
+    return redirect("training:run-detail", slug=project.slug, run_id=run_id)
+
+
+@login_required
+def artifact_download(request: HttpRequest, slug: str, run_id: int, artifact_id: int) -> FileResponse:
+    project = _admin_project(request, slug)
+    path = selectors.artifact_path(
+        run=selectors.run_get(project=project, run_id=run_id), artifact_id=artifact_id
+    )
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+@login_required
+def model_download(request: HttpRequest, slug: str, run_id: int) -> FileResponse:
+    """The run's final/ directory (the adapter, or the model) as one zip file."""
+    project = _admin_project(request, slug)
+    final = selectors.model_directory(run=selectors.run_get(project=project, run_id=run_id))
+    # Spooled to disk past 64 MiB: adapters are small, merged models are not. Stored, not deflated:
+    # weights barely compress and deflating gigabytes would hold the request for minutes.
+    archive = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zipped:
+        for path in sorted(final.rglob("*")):
+            if path.is_file():
+                zipped.write(path, arcname=str(Path("final") / path.relative_to(final)))
+    archive.seek(0)
+    return FileResponse(archive, as_attachment=True, filename=f"run-{run_id}-model.zip")
+
+
+@login_required
+def run_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    """Overlays the curves of the runs named by ?run=<id>&run=<id>..."""
+    project = _admin_project(request, slug)
+    ids = [int(v) for v in request.GET.getlist("run") if v.isdigit()]
+    runs = list(selectors.run_list(project=project).filter(pk__in=ids).order_by("pk"))
+    return render(
+        request,
+        "training/compare.html",
+        {
+            "project": project,
+            "runs": runs,
+            "all_runs": selectors.run_list(project=project)[:100],
+        },
+    )
