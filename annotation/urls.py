@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.views import annotating, dashboard, export, home, imports, projects
+from annotation.views import annotating, audit, dashboard, export, home, imports, projects
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/import/", imports.project_import, name="project-import"),
     path("projects/<slug:slug>/export/", export.project_export, name="project-export"),
+    path("projects/<slug:slug>/audit/", audit.project_audit, name="project-audit"),
     path("projects/<slug:slug>/annotate/", annotating.annotate, name="annotate"),
     path("projects/<slug:slug>/history/", annotating.history, name="history"),
     path("projects/<slug:slug>/judgments/<int:pk>/edit/", annotating.judgment_edit, name="judgment-edit"),

@@ -104,3 +104,15 @@ def test_login_succeeds_below_the_limit() -> None:
     client = Client()
     client.post("/login/", {"username": "erin", "password": "wrong"})
     assert client.post("/login/", {"username": "erin", "password": "right-password"}).status_code == 302
+
+
+def test_audit_page_lists_events_for_admins_only(alice, bob, project: Project) -> None:
+    _client(alice).post("/api/projects/project-a/members/", {"username": "bob", "role": "reviewer"})
+    admin = Client()
+    admin.force_login(alice)
+    page = admin.get("/projects/project-a/audit/?action=role_change")
+    assert page.status_code == 200 and b"Role change" in page.content and b"bob" in page.content
+    assert b"Nothing recorded yet" in admin.get("/projects/project-a/audit/?action=import").content
+    annotator = Client()
+    annotator.force_login(bob)
+    assert annotator.get("/projects/project-a/audit/").status_code == 403

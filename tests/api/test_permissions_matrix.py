@@ -51,6 +51,7 @@ ADMIN_URLS = {
     "project-member-remove",
     "project-import",
     "project-export",
+    "project-audit",
     *(f"training-api:{n}" for n in ("snapshots", "runs", "run-preview", "run-detail", "run-metrics")),
     *(f"training-api:{n}" for n in ("run-cancel", "run-retry", "model-versions")),
     *(f"training:{n}" for n in ("snapshots", "runs", "run-launch", "run-compare", "run-detail")),
