@@ -192,6 +192,16 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Throttle and login counters live in the cache: per process unless a shared one is named, e.g.
+# RANKWISE_CACHE_URL=redis://127.0.0.1:6379/2 when several web processes serve.
+if os.getenv("RANKWISE_CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["RANKWISE_CACHE_URL"],
+        }
+    }
+
 # Failed logins allowed per client address and per username in a window, before the login page refuses.
 RANKWISE_LOGIN_ATTEMPTS = envint("RANKWISE_LOGIN_ATTEMPTS", "10")
 RANKWISE_LOGIN_WINDOW_SECONDS = envint("RANKWISE_LOGIN_WINDOW_SECONDS", "300")

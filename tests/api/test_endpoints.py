@@ -118,3 +118,13 @@ def test_judgments_and_demonstrations_show_only_my_own_to_annotators(
     assert everyone["count"] == 2
     only = _client(alice).get("/api/projects/project-a/demonstrations/?annotator=charlie").json()
     assert [d["annotator"] for d in only["results"]] == ["charlie"]
+
+
+def test_comparison_list_queries_do_not_grow_with_rows(
+    alice, project: Project, django_assert_max_num_queries
+) -> None:
+    for _ in range(12):
+        make_comparison(project=project, candidates=2)
+    client = _client(alice)
+    with django_assert_max_num_queries(8):
+        assert len(client.get("/api/projects/project-a/comparisons/").json()["results"]) == 12
