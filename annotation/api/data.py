@@ -92,14 +92,10 @@ class ComparisonListApi(APIView):
         """The project's comparisons in id order, filtered by round, gold, judgment counts or prompt."""
         project = project_get_for(user=request.user, slug=slug)
         filters = _valid(ComparisonFilters(data=request.query_params))
-        if "gold" in filters and filters["gold"] is None:
-            del filters["gold"]
-        for comparison_filter in ("round", "min_judgments", "max_judgments"):
-            filters.setdefault(comparison_filter, None)
         privileged = has_role(user=request.user, project=project, role=Membership.Role.REVIEWER)
         if not privileged:
             # Which items are gold is itself an answer key: annotators may not filter on it.
-            filters["gold"] = None
+            filters.pop("gold", None)
         comparisons = api_selectors.comparison_list(project=project, **filters)
         return paginated_response(
             request=request,

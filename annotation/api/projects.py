@@ -7,6 +7,7 @@ audit trail. Every door asks annotation.permissions and calls one service or sel
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -19,7 +20,7 @@ from annotation.api.schema import ERRORS
 from annotation.errors import NotFound
 from annotation.models import AuditEvent, Membership, Project
 from annotation.permissions import project_get_for, project_role
-from annotation.services.auditing import audit_record
+from annotation.services.auditing import audit_membership, audit_record
 from annotation.services.projects import SETTINGS_FIELDS, membership_remove, membership_set, project_update
 
 
@@ -109,21 +110,11 @@ class MemberAddInput(MemberRoleInput):
     username = serializers.CharField(max_length=150)
 
 
-def _user(username: str):
+def _user(username: str) -> AbstractBaseUser:
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise NotFound(f"No user {username!r}.")
     return user
-
-
-def _role_changed(request: Request, project: Project, membership: Membership, before: str | None) -> None:
-    audit_record(
-        actor=request.user,
-        action=AuditEvent.Action.ROLE_CHANGE,
-        project=project,
-        target=membership.user.username,
-        details={"from": before, "to": membership.role},
-    )
 
 
 class MemberListApi(APIView):
@@ -140,9 +131,11 @@ class MemberListApi(APIView):
         data = MemberAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = _user(data.validated_data["username"])
-        before = project_role(user=user, project=project) if not user.is_superuser else None
+        before = api_selectors.membership_role(project=project, user=user)
         membership = membership_set(project=project, user=user, role=data.validated_data["role"])
-        _role_changed(request, project, membership, before)
+        audit_membership(
+            actor=request.user, project=project, username=user.username, before=before, after=membership.role
+        )
         return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -169,7 +162,9 @@ class MemberDetailApi(APIView):
         data.is_valid(raise_exception=True)
         before = membership.role
         membership = membership_set(project=project, user=membership.user, role=data.validated_data["role"])
-        _role_changed(request, project, membership, before)
+        audit_membership(
+            actor=request.user, project=project, username=username, before=before, after=membership.role
+        )
         return Response(MemberOutput(membership).data)
 
     @extend_schema(responses={204: None, **ERRORS})
@@ -177,12 +172,8 @@ class MemberDetailApi(APIView):
         """Remove a member (their judgments stay); the last admin cannot be removed (409)."""
         project, membership = self._membership(request, slug, username)
         membership_remove(project=project, user=membership.user)
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.MEMBER_REMOVE,
-            project=project,
-            target=username,
-            details={"role": membership.role},
+        audit_membership(
+            actor=request.user, project=project, username=username, before=membership.role, after=None
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -10,11 +10,11 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation import project_selectors
+from annotation import api_selectors, project_selectors
 from annotation.errors import NotAllowed, RankwiseError
 from annotation.forms import MemberForm, ProjectCreateForm, ProjectSettingsForm
 from annotation.models import AuditEvent, Membership, Project
-from annotation.permissions import project_get_for, project_role
+from annotation.permissions import project_get_for
 from annotation.services.auditing import audit_membership, audit_record
 from annotation.services.projects import (
     SHAPE_FIELDS,
@@ -84,7 +84,7 @@ def project_member_save(request: HttpRequest, slug: str) -> HttpResponse:
         if user is None:
             member_form.add_error("username", "No user with this username.")
         else:
-            before = project_role(user=user, project=project)
+            before = api_selectors.membership_role(project=project, user=user)
             try:
                 membership_set(project=project, user=user, role=member_form.cleaned_data["role"])
             except RankwiseError as exc:
@@ -109,7 +109,7 @@ def project_member_remove(request: HttpRequest, slug: str, user_id: int) -> Http
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
-        before = project_role(user=user, project=project)
+        before = api_selectors.membership_role(project=project, user=user)
         membership_remove(project=project, user=user)
         audit_membership(
             actor=request.user, project=project, username=user.username, before=before, after=None
