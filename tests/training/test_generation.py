@@ -1,0 +1,176 @@
+"""Generation jobs: launch/cancel services, execution through the engine against a fake OpenAI-compatible
+server, the pages' permissions, and a job on the real Celery worker with the tiny local model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from annotation.errors import Conflict, ValidationFailed
+from annotation.models import Candidate, Comparison, Project, Prompt
+from tests.factories import ProjectFactory, PromptFactory
+from tests.training.engine.test_generate import FakeOpenAI, fake_openai  # noqa: F401 - the fixture
+from training.generating import generation_cancel, generation_execute, generation_launch
+from training.models import GenerationJob
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def endpoint(settings, fake_openai: str, data_dir: Path) -> str:  # noqa: F811 - the fixture
+    settings.RANKWISE_OPENAI_BASE_URL = fake_openai
+    settings.RANKWISE_OPENAI_MODEL = "served-model"
+    settings.RANKWISE_OPENAI_API_KEY = "sk-test"
+    return fake_openai
+
+
+def test_launch_needs_exactly_one_source(project: Project, data_dir: Path) -> None:
+    PromptFactory(project=project)
+    with pytest.raises(ValidationFailed, match="exactly one"):
+        generation_launch(project=project)
+    with pytest.raises(ValidationFailed, match="exactly one"):
+        generation_launch(project=project, base_model="m", use_endpoint=True)
+    with pytest.raises(ValidationFailed, match="no endpoint is configured"):
+        generation_launch(project=project, use_endpoint=True)
+    with pytest.raises(ValidationFailed, match="k: must be"):
+        generation_launch(project=project, base_model="m", k=0)
+    with pytest.raises(ValidationFailed, match="top_p"):
+        generation_launch(project=project, base_model="m", top_p=0.0)
+
+
+def test_launch_freezes_the_selected_prompts_of_the_project(project: Project, data_dir: Path) -> None:
+    first, second, third = (PromptFactory(project=project, round=r) for r in (0, 1, 1))
+    other = PromptFactory(project=ProjectFactory())
+    with pytest.raises(ValidationFailed, match="not all are prompts of this project"):
+        generation_launch(project=project, base_model="m", prompt_ids=[first.pk, other.pk])
+    with pytest.raises(ValidationFailed, match="no prompt"):
+        generation_launch(project=project, base_model="m", prompt_round=7)
+    job = generation_launch(project=project, base_model="m", prompt_round=1, round=2)
+    assert (job.prompt_ids, job.prompts_total, job.round, job.queue) == ([second.pk, third.pk], 2, 2, "gpu")
+    assert generation_launch(project=project, base_model="m", limit=1).prompt_ids == [first.pk]
+    assert job.status == GenerationJob.Status.QUEUED and job.source_name == "m"
+
+
+def test_cancel_a_queued_job_then_a_finished_one_conflicts(project: Project, data_dir: Path) -> None:
+    PromptFactory(project=project)
+    job = generation_launch(project=project, base_model="m")
+    assert generation_cancel(job=job).status == GenerationJob.Status.CANCELLED
+    with pytest.raises(Conflict):
+        generation_cancel(job=job)
+    generation_execute(job_id=job.pk)  # a cancelled job is not run
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.CANCELLED and job.started_at is None
+
+
+def test_endpoint_job_creates_candidates_and_comparisons_and_records_errors(
+    project: Project, endpoint: str
+) -> None:
+    good = PromptFactory(project=project, messages=[{"role": "user", "content": "hello"}])
+    bad = PromptFactory(project=project, messages=[{"role": "user", "content": "boom"}])
+    job = generation_launch(project=project, use_endpoint=True, k=2, temperature=0.7, seed=10, round=3)
+    assert job.queue == "default" and job.endpoint_base_url == endpoint
+    generation_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.SUCCEEDED, job.error
+    assert (job.prompts_done, job.candidates_created, job.comparisons_created) == (2, 2, 1)
+    [error] = job.prompt_errors
+    assert error["prompt_id"] == bad.pk and "HTTP 500" in error["error"]
+    candidates = list(Candidate.objects.filter(prompt=good).order_by("id"))
+    assert [c.text for c in candidates] == ["served-model says hello #10", "served-model says hello #11"]
+    assert {c.model_name for c in candidates} == {"served-model"} and {c.round for c in candidates} == {3}
+    assert candidates[0].generation_params["temperature"] == 0.7
+    assert candidates[0].generation_params["generation_job"] == job.pk
+    [comparison] = Comparison.objects.filter(prompt=good)
+    assert comparison.round == 3 and comparison.project_id == project.pk
+    assert FakeOpenAI.requests[0]["auth"] == "Bearer sk-test"
+    assert "sk-test" not in (Path(job.output_dir) / "spec.json").read_text()
+
+    again = generation_launch(project=project, use_endpoint=True, k=2, seed=10, prompt_ids=[good.pk])
+    generation_execute(job_id=again.pk)
+    again.refresh_from_db()
+    assert (again.candidates_created, again.comparisons_created) == (0, 0), "same texts are not duplicated"
+
+
+def test_a_job_where_every_prompt_fails_is_failed(project: Project, endpoint: str) -> None:
+    PromptFactory(project=project, messages=[{"role": "user", "content": "boom"}])
+    job = generation_launch(project=project, use_endpoint=True)
+    generation_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.FAILED and "Every prompt failed" in job.error
+
+
+def test_pages_are_for_project_admins(project: Project, alice, bob, mallory, data_dir: Path) -> None:
+    prompt = PromptFactory(project=project)
+    url = reverse("training:generations", args=[project.slug])
+    client = Client()
+    client.force_login(bob)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"source": "base", "base_model": "m"}).status_code == 403
+    client.force_login(mallory)
+    assert client.get(url).status_code == 404
+    assert not GenerationJob.objects.exists()
+
+    client.force_login(alice)
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"source": "base", "base_model": "m", "k": "0"}).status_code == 400
+    response = client.post(url, {"source": "base", "base_model": "m", "k": "3", "round": "1"})
+    job = GenerationJob.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/generations/{job.pk}/")
+    assert (job.k, job.round, job.prompt_ids, job.created_by) == (3, 1, [prompt.pk], alice)
+    detail = reverse("training:generation-detail", args=[project.slug, job.pk])
+    assert b"Generation " in client.get(detail).content
+    assert client.get(detail, {"format": "json"}).json()["status"] == "queued"
+    cancel = reverse("training:generation-cancel", args=[project.slug, job.pk])
+    client.force_login(bob)
+    assert client.post(cancel).status_code == 403
+    client.force_login(alice)
+    assert client.post(cancel).status_code == 302
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.CANCELLED
+    assert client.post(cancel).status_code == 409
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> str:
+    path = settings.RANKWISE_DEFAULT_MODEL
+    subprocess.run(
+        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@pytest.mark.integration
+@pytest.mark.training
+def test_worker_generates_with_the_tiny_model(
+    celery_worker_process, transactional_db: None, tiny_model: str
+) -> None:
+    project = ProjectFactory()
+    prompts = [PromptFactory(project=project) for _ in range(3)]
+    broken = PromptFactory(project=project, messages=[{"role": "user"}])
+    job = generation_launch(
+        project=project, base_model=tiny_model, k=2, max_new_tokens=8, batch_size=2, round=1
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.is_finished:
+            break
+        time.sleep(0.3)
+    log = Path(job.output_dir) / "engine.log"
+    assert job.status == GenerationJob.Status.SUCCEEDED, f"{job.status} {job.error} {log.read_text()[-2000:]}"
+    assert job.prompts_done == 4 and [e["prompt_id"] for e in job.prompt_errors] == [broken.pk]
+    candidates = Candidate.objects.filter(prompt__in=prompts)
+    assert job.candidates_created == candidates.count() >= 5  # two samples may, rarely, be equal
+    assert {(c.model_name, c.round) for c in candidates} == {(tiny_model, 1)}
+    assert job.comparisons_created == Comparison.objects.filter(project=project, round=1).count() >= 2
+    assert Prompt.objects.filter(project=project).count() == 4
