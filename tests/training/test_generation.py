@@ -3,6 +3,7 @@ server, the pages' permissions, and a job on the real Celery worker with the tin
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -174,3 +175,49 @@ def test_worker_generates_with_the_tiny_model(
     assert {(c.model_name, c.round) for c in candidates} == {(tiny_model, 1)}
     assert job.comparisons_created == Comparison.objects.filter(project=project, round=1).count() >= 2
     assert Prompt.objects.filter(project=project).count() == 4
+
+
+class SlowOpenAI(FakeOpenAI):
+    """The fake server, taking a second per request: time to cancel while the engine works. The worker
+    has its own settings (no API key), so this one asks for none."""
+
+    api_key = None
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        time.sleep(1.0)
+        super().do_POST()
+
+
+@pytest.mark.integration
+def test_cancel_stops_the_engine_and_keeps_what_was_generated(
+    celery_worker_process, transactional_db: None, settings
+) -> None:
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOpenAI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.RANKWISE_OPENAI_BASE_URL = f"http://127.0.0.1:{server.server_port}"
+    try:
+        project = ProjectFactory()
+        for _ in range(30):
+            PromptFactory(project=project)
+        job = generation_launch(project=project, use_endpoint=True, endpoint_model="slow", k=1, batch_size=1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not job.prompts_done:
+            time.sleep(0.2)
+            job.refresh_from_db()
+        assert job.status == GenerationJob.Status.RUNNING and job.prompts_done >= 1, job.error
+        generation_cancel(job=job)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not job.is_finished:
+            time.sleep(0.2)
+            job.refresh_from_db()
+        assert job.status == GenerationJob.Status.CANCELLED
+        assert 1 <= job.candidates_created < 30
+        assert Candidate.objects.filter(prompt__project=project).count() == job.candidates_created
+        with pytest.raises(ProcessLookupError):
+            os.killpg(job.pid, 0)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -85,12 +85,13 @@ class FakeOpenAI(BaseHTTPRequestHandler):
     the API key, and fails for a prompt containing "boom"."""
 
     requests: list[dict[str, Any]] = []
+    api_key: str | None = "sk-test"
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeOpenAI.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
         content = body["messages"][-1]["content"]
-        if self.headers.get("Authorization") != "Bearer sk-test":
+        if self.api_key and self.headers.get("Authorization") != f"Bearer {self.api_key}":
             self._reply(401, {"error": {"message": "bad key"}})
         elif "boom" in content:
             self._reply(500, {"error": {"message": "model crashed"}})
