@@ -21,9 +21,7 @@ def project_role(*, user: AbstractBaseUser | AnonymousUser, project: Project) ->
         return None
     if user.is_superuser:
         return Membership.Role.ADMIN
-    return (
-        Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
-    )
+    return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
 
 
 def has_role(*, user: AbstractBaseUser | AnonymousUser, project: Project, role: str) -> bool:

@@ -176,6 +176,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Exchange tables; kombu's default is ./control, relative to whichever directory a process starts in.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)

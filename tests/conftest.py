@@ -77,7 +77,9 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: None, django_db_blocker, tmp_path_factory) -> Iterator[subprocess.Popen]:
+def celery_worker_process(
+    django_db_setup: None, django_db_blocker, tmp_path_factory
+) -> Iterator[subprocess.Popen]:
     """A real Celery worker (queues default and gpu) on Redis, using the test database.
 
     Tests that use it must commit their rows (transactional_db or live_server), since the worker
@@ -90,13 +92,34 @@ def celery_worker_process(django_db_setup: None, django_db_blocker, tmp_path_fac
     env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker}
     subprocess.run(
         [sys.executable, "-m", "celery", "-A", "rankwise", "purge", "-f", "-Q", "default,gpu"],
-        cwd=ROOT, env=env, check=False, capture_output=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+        capture_output=True,
     )
     with open(log, "wb") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "rankwise", "worker", "-Q", "default,gpu",
-             "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "rankwise",
+                "worker",
+                "-Q",
+                "default,gpu",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 60
     while b"ready." not in log.read_bytes():

@@ -70,6 +70,7 @@ def make_comparison(
         project=project, prompt=prompt, key=_sha(",".join(str(c.pk) for c in cands)), **fields
     )
     models.ComparisonCandidate.objects.bulk_create(
-        models.ComparisonCandidate(comparison=comparison, candidate=c, position=i) for i, c in enumerate(cands)
+        models.ComparisonCandidate(comparison=comparison, candidate=c, position=i)
+        for i, c in enumerate(cands)
     )
     return comparison

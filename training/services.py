@@ -7,6 +7,7 @@ as a subprocess (settings.RANKWISE_ENGINE_PYTHON), and runs execute it in traini
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, ValidationFailed
 from annotation.models import Project
+from annotation.quality.annotators import annotator_scores
+from annotation.quality_selectors import quality_inputs_get
 from annotation.services.exporting import ExportSpec, export_rows, export_spec_parse
 from training.models import DatasetSnapshot, Method, ModelVersion, Run, RunMetric
 
@@ -45,8 +48,11 @@ SNAPSHOT_FILTERS = (
     "min_agreement",
     "rating_threshold",
     "include_imported",
+    "exclude_flagged",
 )
 SNAPSHOT_KINDS = ("preference", "unpaired")
+# exclude_flagged: leave out annotators the quality scores flag, "gold" (low gold accuracy) or "any".
+EXCLUDE_FLAGGED = {"gold": ("low gold accuracy",), "any": None}
 ENGINE_TIMEOUT_S = 60
 
 
@@ -177,7 +183,14 @@ def snapshot_request(
 
 
 def _snapshot_export_spec(filters: Mapping[str, str]) -> ExportSpec:
-    spec = export_spec_parse(params={k: [v] for k, v in filters.items()})
+    flagged = filters.get("exclude_flagged")
+    if flagged is not None and flagged not in EXCLUDE_FLAGGED:
+        raise ValidationFailed(
+            f"exclude_flagged must be one of {', '.join(EXCLUDE_FLAGGED)}",
+            details=[{"field": "exclude_flagged", "reason": f"must be one of {', '.join(EXCLUDE_FLAGGED)}"}],
+        )
+    params = {k: [v] for k, v in filters.items() if k != "exclude_flagged"}
+    spec = export_spec_parse(params=params)
     if spec.kind not in SNAPSHOT_KINDS:
         raise ValidationFailed(
             f"A snapshot holds preference or unpaired rows, not {spec.kind!r}",
@@ -219,6 +232,11 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
     projects = list(snapshot.projects.order_by("pk"))
     clean, split_seed, eval_fraction = snapshot.filters, snapshot.split_seed, snapshot.eval_fraction
     spec = _snapshot_export_spec(clean)
+    excluded = _flagged_annotators(projects, clean["exclude_flagged"]) if "exclude_flagged" in clean else []
+    if excluded:
+        spec = dataclasses.replace(
+            spec, exclude_annotator_ids=tuple(sorted(set(spec.exclude_annotator_ids) | set(excluded)))
+        )
     final = Path(snapshot.directory)
     root = final.parent
     root.mkdir(parents=True, exist_ok=True)
@@ -243,6 +261,7 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
             "filters": clean,
             "kind": spec.kind,
             "split": split,
+            "excluded_flagged_annotators": excluded,
             "files": files,
             "counts": {n.removesuffix(".jsonl"): f["rows"] for n, f in files.items()},
             "sha256": sha256,
@@ -270,6 +289,18 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
     )
     snapshot.refresh_from_db()
     return snapshot
+
+
+def _flagged_annotators(projects: Sequence[Project], which: str) -> list[int]:
+    """Ids of annotators the quality scores flag in any of the projects (for "gold": low gold accuracy)."""
+    wanted = EXCLUDE_FLAGGED[which]
+    flagged: set[int] = set()
+    for project in projects:
+        inputs = quality_inputs_get(project=project)
+        for score in annotator_scores(inputs.records, gold=inputs.gold, skips=inputs.skips):
+            if any(wanted is None or flag in wanted for flag in score.flags):
+                flagged.add(score.annotator_id)
+    return sorted(flagged)
 
 
 def _snapshot_files(

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation.models import Membership
 from annotation.permissions import has_role, project_get_for
@@ -26,12 +27,22 @@ def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     report = project_quality_get(project=project)
     # Admins get the export form with the flagged annotators already left out (one click to check
     # the form, one to download); reviewers cannot export.
-    export_without_flagged = None
+    export_without_flagged = snapshot_without_flagged = None
     if report["flagged"] and has_role(user=request.user, project=project, role=Membership.Role.ADMIN):
         query = urlencode([("exclude_annotator", annotator) for annotator in report["flagged"]])
         export_without_flagged = f"{reverse('project-export', args=[project.slug])}?{query}"
+        # The fields of the snapshot form (training:snapshots), posted as they are in one click.
+        snapshot_without_flagged = {
+            "name": f"{project.slug} without flagged annotators, {timezone.now():%Y-%m-%d %H:%M}",
+            "exclude_annotator": ",".join(str(annotator) for annotator in report["flagged"]),
+        }
     return render(
         request,
         "annotation/dashboard.html",
-        {"project": project, "report": report, "export_without_flagged": export_without_flagged},
+        {
+            "project": project,
+            "report": report,
+            "export_without_flagged": export_without_flagged,
+            "snapshot_without_flagged": snapshot_without_flagged,
+        },
     )

@@ -217,3 +217,18 @@ def test_history_summarises_answers_in_the_labels_shown(
     shown = [10, 20, 30, 40] if mode == "ranking" else [10, 20]
     judgment = Judgment(ordering=ordering, strength=strength, flags=flags, presented_order=shown)
     assert answer_summary(judgment=judgment, mode=mode) == summary
+
+
+def test_home_links_the_pages_each_role_opens(project: Project, alice, bob) -> None:
+    admin_home = _client(alice).get(reverse("home")).content
+    annotator_home = _client(bob).get(reverse("home")).content
+    for name in (
+        "project-dashboard",
+        "project-settings",
+        "project-import",
+        "project-export",
+        "training:runs",
+    ):
+        url = reverse(name, args=["project-a"]).encode()
+        assert url in admin_home and url not in annotator_home
+    assert reverse("history", args=["project-a"]).encode() in annotator_home

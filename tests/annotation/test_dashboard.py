@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -16,6 +17,7 @@ from django.utils import timezone
 from annotation.models import Assignment, Comparison, Judgment, Membership, Project
 from annotation.quality_selectors import quality_inputs_get
 from tests.factories import MembershipFactory, UserFactory, make_comparison
+from training.models import DatasetSnapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -200,6 +202,28 @@ def test_admins_get_an_export_link_that_leaves_flagged_annotators_out(
     assert f'<option value="{bob.pk}" selected>bob</option>' in export_form.content.decode()
     # Reviewers cannot export, so they are not offered the link.
     assert "export-without-flagged" not in _client(dave).get(url).content.decode()
+
+
+def test_admins_snapshot_without_flagged_annotators_in_one_click(
+    alice: AbstractBaseUser, bob: AbstractBaseUser, project: Project, judged: list[Comparison]
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    page = client.get(reverse("project-dashboard", args=["project-a"]))
+    form = re.search(
+        r'<form method="post" action="([^"]+)"[^>]*id="snapshot-without-flagged">(.*?)</form>',
+        page.content.decode(),
+        re.S,
+    )
+    assert form is not None
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(2)))
+    assert fields["exclude_annotator"] == str(bob.pk)
+    response = client.post(form.group(1), fields)
+    assert response.status_code == 302
+    snapshot = DatasetSnapshot.objects.get()
+    assert snapshot.filters == {"exclude_annotator": str(bob.pk)}
+    assert snapshot.name.startswith("project-a without flagged annotators")
+    assert list(snapshot.projects.all()) == [project]
 
 
 def test_quality_index_lists_the_projects_a_user_reviews(

@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.models import Assignment, Judgment, Membership, Project
+from annotation.models import Assignment, Judgment, Project
 from tests.factories import (
     CandidateFactory,
     MembershipFactory,
@@ -56,13 +56,18 @@ def test_annotator_holds_one_assignment_and_one_judgment_per_comparison() -> Non
     comparison = make_comparison()
     bob = UserFactory(username="bob")
     now = timezone.now()
-    assignment = Assignment.objects.create(comparison=comparison, annotator=bob, leased_at=now, expires_at=now)
+    assignment = Assignment.objects.create(
+        comparison=comparison, annotator=bob, leased_at=now, expires_at=now
+    )
     assert _violates(
         lambda: Assignment.objects.create(comparison=comparison, annotator=bob, leased_at=now, expires_at=now)
     )
     ids = [c.pk for c in comparison.candidates.all()]
     Judgment.objects.create(
-        comparison=comparison, assignment=assignment, annotator=bob, ordering=[[ids[0]], [ids[1]]],
+        comparison=comparison,
+        assignment=assignment,
+        annotator=bob,
+        ordering=[[ids[0]], [ids[1]]],
         submission_token="t1",
     )
     assert _violates(
@@ -76,7 +81,9 @@ def test_submission_token_is_unique_across_judgments() -> None:
     first, second = make_comparison(), make_comparison()
     Judgment.objects.create(comparison=first, ordering=[], source="imported", submission_token="same")
     assert _violates(
-        lambda: Judgment.objects.create(comparison=second, ordering=[], source="imported", submission_token="same")
+        lambda: Judgment.objects.create(
+            comparison=second, ordering=[], source="imported", submission_token="same"
+        )
     )
 
 

@@ -101,6 +101,7 @@ def test_snapshot_form_queues_a_snapshot_and_reports_errors(
         "ties": "drop",
         "eval_fraction": "0.5",
         "split_seed": "3",
+        "exclude_flagged": "gold",
     }
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(url, form)
@@ -108,6 +109,7 @@ def test_snapshot_form_queues_a_snapshot_and_reports_errors(
     snapshot = DatasetSnapshot.objects.get()
     assert snapshot.name == "from page" and snapshot.status == "building"
     assert (snapshot.eval_fraction, snapshot.split_seed) == (0.5, 3)
+    assert snapshot.filters == {"kind": "preference", "ties": "drop", "exclude_flagged": "gold"}
     page = client.get(url).content.decode()
     assert "Building" in page and 'http-equiv="refresh"' in page
     assert snapshot_build(snapshot_id=snapshot.pk).status == "ready"
@@ -267,8 +269,13 @@ def test_model_download_zips_final_and_needs_a_success(project: Project, alice, 
 
 
 def test_run_detail_api_includes_the_result(project: Project, alice, run: Run) -> None:
-    result = {"status": "succeeded", "seconds": 1.5, "peak_memory_mb": 400.0, "final_metrics": {"loss": 0.5},
-              "samples": [{"prompt": "Hi?", "before": "x", "after": "y"}]}  # fmt: skip
+    result = {
+        "status": "succeeded",
+        "seconds": 1.5,
+        "peak_memory_mb": 400.0,
+        "final_metrics": {"loss": 0.5},
+        "samples": [{"prompt": "Hi?", "before": "x", "after": "y"}],
+    }
     (Path(run.output_dir) / "result.json").write_text(json.dumps(result))
     ModelVersion.objects.create(name="rm", run=run, path=f"{run.output_dir}/final", method="reward", base="t")
     detail = client_for(alice).get(reverse("training-api:run-detail", args=[project.slug, run.pk])).json()
@@ -294,3 +301,9 @@ def test_run_and_snapshot_lists_take_constant_queries(
         assert len(client.get(reverse("training:runs", args=[project.slug])).context["runs"]) == 5
     with django_assert_max_num_queries(6):
         assert len(client.get(reverse("training-api:snapshots", args=[project.slug])).json()) == 1
+
+
+def test_manage_projects_links_to_snapshots_and_runs(project: Project, alice) -> None:
+    page = client_for(alice).get(reverse("project-manage-list")).content.decode()
+    assert reverse("training:runs", args=[project.slug]) in page
+    assert reverse("training:snapshots", args=[project.slug]) in page

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
 from annotation.errors import ValidationFailed
-from annotation.models import Project
+from annotation.models import Judgment, Project
+from tests.factories import UserFactory, make_comparison
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot
 from training.services import (
@@ -112,3 +114,27 @@ def test_build_recovers_from_a_crash_and_does_nothing_twice(project: Project, da
     built = snapshot_build(snapshot_id=snapshot.pk)
     assert built.status == DatasetSnapshot.Status.READY and snapshot_verify(snapshot=built) == []
     assert snapshot_build(snapshot_id=snapshot.pk).manifest == built.manifest
+
+
+def test_exclude_flagged_leaves_out_gold_failers(project: Project, data_dir: Path) -> None:
+    good, bad = UserFactory(username="careful"), UserFactory(username="careless")
+    for _ in range(10):
+        comparison = make_comparison(project=project)
+        first, second = comparison.slots.order_by("position").values_list("candidate_id", flat=True)
+        comparison.gold_ordering = [[first], [second]]
+        comparison.save()
+        for user, ordering in ((good, [[first], [second]]), (bad, [[second], [first]])):
+            Judgment.objects.create(
+                comparison=comparison, annotator=user, ordering=ordering, submission_token=uuid.uuid4().hex
+            )
+
+    everyone = snapshot_create(name="all", projects=[project], eval_fraction=0.0)
+    assert everyone.train_rows == 20 and everyone.manifest["excluded_flagged_annotators"] == []
+    careful = snapshot_create(
+        name="careful", projects=[project], eval_fraction=0.0, filters={"exclude_flagged": "gold"}
+    )
+    assert careful.train_rows == 10 and careful.manifest["excluded_flagged_annotators"] == [bad.pk]
+    assert careful.filters == {"exclude_flagged": "gold"}
+    with pytest.raises(ValidationFailed) as error:
+        snapshot_create(name="x", projects=[project], filters={"exclude_flagged": "some"})
+    assert error.value.details[0]["field"] == "exclude_flagged"

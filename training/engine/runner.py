@@ -41,13 +41,20 @@ def _is_distributed() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def _sampling_dtype(hardware: Hardware) -> Any:
+    """Half precision on GPUs so the extra copy used for samples stays small."""
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(hardware.precision, torch.float32)
+
+
 def _samples_before(spec: JobSpec, hardware: Hardware) -> list[str] | None:
     if not spec.sample_prompts or spec.method == "reward":
         return None
     from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
 
     tokenizer = tokenizer_load(spec.base_model)
-    model = model_load_causal_lm(spec.base_model).to(hardware.device)
+    model = model_load_causal_lm(spec.base_model, dtype=_sampling_dtype(hardware)).to(hardware.device)
     texts = generate(
         model, tokenizer, spec.sample_prompts, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, seed=spec.seed
     )
@@ -73,7 +80,7 @@ def _samples_after(
     if _is_distributed():
         # The in-memory model may be sharded (ZeRO-3) and generating with it would wait on the other ranks,
         # which have finished; the saved final/ is complete.
-        policy = model_load_causal_lm(final).to(hardware.device)
+        policy = model_load_causal_lm(final, dtype=_sampling_dtype(hardware)).to(hardware.device)
     after = generate(
         policy, tokenizer, spec.sample_prompts, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, seed=spec.seed
     )

@@ -15,11 +15,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--output", default=settings.RANKWISE_DEFAULT_MODEL, help="where to write it (default: %(default)s)"
+            "--output",
+            default=settings.RANKWISE_DEFAULT_MODEL,
+            help="where to write it (default: %(default)s)",
         )
 
     def handle(self, *args, output: str, **options) -> None:
         # The engine runs in its own process so this Django process never imports torch.
-        subprocess.run([sys.executable, "-m", "training.engine.tiny", output], check=True,
-                       cwd=Path(settings.BASE_DIR), stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "training.engine.tiny", output],
+            check=True,
+            cwd=Path(settings.BASE_DIR),
+            stdout=subprocess.DEVNULL,
+        )
         self.stdout.write(f"Tiny model ready at {output}")
