@@ -121,13 +121,25 @@ def test_pages_are_for_project_admins(project: Project, alice, bob, mallory, dat
     client.force_login(alice)
     assert client.get(url).status_code == 200
     assert client.post(url, {"source": "base", "base_model": "m", "k": "0"}).status_code == 400
-    response = client.post(url, {"source": "base", "base_model": "m", "k": "3", "round": "1"})
+    assert client.post(url, {"source": "base", "base_model": "m", "prompt_ids": "x"}).status_code == 400
+    response = client.post(
+        url,
+        {
+            "source": "base",
+            "base_model": "m",
+            "k": "3",
+            "round": "1",
+            "prompt_ids": str(prompt.pk),
+            "limit": "",
+        },
+    )
     job = GenerationJob.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/generations/{job.pk}/")
     assert (job.k, job.round, job.prompt_ids, job.created_by) == (3, 1, [prompt.pk], alice)
     detail = reverse("training:generation-detail", args=[project.slug, job.pk])
     assert b"Generation " in client.get(detail).content
-    assert client.get(detail, {"format": "json"}).json()["status"] == "queued"
+    api = reverse("training-api:generation-detail", args=[project.slug, job.pk])
+    assert client.get(api).json()["status"] == "queued"
     cancel = reverse("training:generation-cancel", args=[project.slug, job.pk])
     client.force_login(bob)
     assert client.post(cancel).status_code == 403
@@ -221,3 +233,37 @@ def test_cancel_stops_the_engine_and_keeps_what_was_generated(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_api_launches_lists_and_cancels_for_admins_only(project: Project, alice, bob, data_dir: Path) -> None:
+    from rest_framework.test import APIClient
+
+    prompts = [PromptFactory(project=project) for _ in range(3)]
+    url = reverse("training-api:generations", args=[project.slug])
+    client = APIClient()
+    client.force_authenticate(bob)
+    assert client.get(url).status_code == 403
+    client.force_authenticate(alice)
+    body = {
+        "source": "base",
+        "base_model": "m",
+        "k": 2,
+        "prompt_ids": [prompts[0].pk, prompts[2].pk],
+        "round": 4,
+    }
+    response = client.post(url, body, format="json")
+    assert response.status_code == 201, response.json()
+    created = response.json()
+    assert (created["prompt_ids"], created["round"], created["status"]) == (
+        [prompts[0].pk, prompts[2].pk],
+        4,
+        "queued",
+    )
+    assert created["source_name"] == "m" and created["created_by"] == "alice"
+    bad = client.post(url, {"source": "version", "model_version": 999}, format="json")
+    assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "model_version"
+    assert client.post(url, {"source": "moon"}, format="json").status_code == 400
+    assert [job["id"] for job in client.get(url).json()] == [created["id"]]
+    cancel = reverse("training-api:generation-cancel", args=[project.slug, created["id"]])
+    assert client.post(cancel).json()["status"] == "cancelled"
+    assert client.post(cancel).status_code == 409
