@@ -190,6 +190,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Snapshots, runs and generation jobs each have a Status (runs and jobs share one set): name them.
+    "ENUM_NAME_OVERRIDES": {
+        "SnapshotStatusEnum": "training.models.DatasetSnapshot.Status",
+        "RunStatusEnum": "training.models.Run.Status",
+    },
 }
 
 # Throttle and login counters live in the cache: per process unless a shared one is named, e.g.
@@ -235,6 +240,10 @@ RANKWISE_DEFAULT_MODEL = os.getenv("RANKWISE_DEFAULT_MODEL", str(DATA_DIR / "mod
 RANKWISE_ENGINE_PYTHON = os.getenv("RANKWISE_ENGINE_PYTHON", "")
 # A running run whose heartbeat is older than this is marked failed (its worker died).
 RANKWISE_RUN_STALE_SECONDS = envint("RANKWISE_RUN_STALE_SECONDS", "60")
+# Generation jobs from an OpenAI-compatible endpoint (vLLM, TGI...): base URL, default model, API key.
+RANKWISE_OPENAI_BASE_URL = os.getenv("RANKWISE_OPENAI_BASE_URL", "")
+RANKWISE_OPENAI_MODEL = os.getenv("RANKWISE_OPENAI_MODEL", "")
+RANKWISE_OPENAI_API_KEY = os.getenv("RANKWISE_OPENAI_API_KEY", "")
 # Celery beat (`celery -A rankwise beat`) reaps stale runs; pages also reap when they load.
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import apis
+from training import apis, generation_apis
 
 app_name = "training-api"
 
@@ -15,5 +15,18 @@ urlpatterns = [
     path("projects/<slug:slug>/runs/<int:run_id>/cancel/", apis.RunCancelApi.as_view(), name="run-cancel"),
     path("projects/<slug:slug>/runs/<int:run_id>/retry/", apis.RunRetryApi.as_view(), name="run-retry"),
     path("projects/<slug:slug>/model-versions/", apis.ModelVersionListApi.as_view(), name="model-versions"),
+    path(
+        "projects/<slug:slug>/generations/", generation_apis.GenerationListApi.as_view(), name="generations"
+    ),
+    path(
+        "projects/<slug:slug>/generations/<int:job_id>/",
+        generation_apis.GenerationDetailApi.as_view(),
+        name="generation-detail",
+    ),
+    path(
+        "projects/<slug:slug>/generations/<int:job_id>/cancel/",
+        generation_apis.GenerationCancelApi.as_view(),
+        name="generation-cancel",
+    ),
     path("training/defaults/<str:method>/", apis.MethodDefaultsApi.as_view(), name="method-defaults"),
 ]

@@ -188,3 +188,93 @@ class Artifact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}: {self.path}"
+
+
+class GenerationJob(models.Model):
+    """Sampling k candidates per prompt of a project from a model version, a base model or an
+    OpenAI-compatible endpoint; the results become Candidates and Comparisons of `round`."""
+
+    class Source(models.TextChoices):
+        VERSION = "version", "Model version"
+        BASE = "base", "Base model (HF id or path)"
+        ENDPOINT = "endpoint", "OpenAI-compatible endpoint"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="generation_jobs"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="generation_jobs"
+    )
+    base_model = models.CharField(max_length=500, blank=True)
+    # For an endpoint: the served model's name and the base URL from settings at launch.
+    endpoint_model = models.CharField(max_length=255, blank=True)
+    endpoint_base_url = models.CharField(max_length=500, blank=True)
+    k = models.PositiveSmallIntegerField(default=2)
+    temperature = models.FloatField(default=1.0)
+    top_p = models.FloatField(default=1.0)
+    max_new_tokens = models.PositiveIntegerField(default=128)
+    batch_size = models.PositiveIntegerField(default=8)
+    seed = models.IntegerField(default=0)
+    # The prompts chosen at launch (ids, frozen), and the round the results belong to.
+    prompt_ids = models.JSONField(default=list)
+    round = models.PositiveIntegerField(default=0)
+    queue = models.CharField(max_length=64, default="gpu")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    prompts_total = models.PositiveIntegerField(default=0)
+    prompts_done = models.PositiveIntegerField(default=0)
+    candidates_created = models.PositiveIntegerField(default=0)
+    comparisons_created = models.PositiveIntegerField(default=0)
+    # [{"prompt_id", "error"}] for each prompt the engine could not generate for.
+    prompt_errors = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    output_dir = models.CharField(max_length=500, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(source="version") & Q(model_version__isnull=False))
+                | (Q(source="base") & ~Q(base_model=""))
+                | (Q(source="endpoint") & ~Q(endpoint_model="")),
+                name="generationjob_source_complete",
+            ),
+            models.CheckConstraint(condition=Q(k__gte=1), name="generationjob_k_positive"),
+        ]
+        indexes = [models.Index(fields=["project", "-id"]), models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Generation {self.pk} ({self.source_name}, {self.status})"
+
+    @property
+    def source_name(self) -> str:
+        """The name recorded as the candidates' model_name."""
+        if self.source == self.Source.VERSION and self.model_version_id:
+            return self.model_version.name
+        return self.base_model if self.source == self.Source.BASE else self.endpoint_model
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.prompts_done / self.prompts_total) if self.prompts_total else 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from training import execution, services
+from training import execution, generating, services
 
 
 # No time limit: a run lasts as long as its spec says (hours or days); cancel stops it, and a lost
@@ -25,3 +25,9 @@ def runs_reap() -> int:
 def snapshot_build(snapshot_id: int) -> None:
     """Writes a requested snapshot's files (sent to the `default` queue); does nothing once built."""
     services.snapshot_build(snapshot_id=snapshot_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, time_limit=24 * 3600)
+def generation_execute(job_id: int) -> None:
+    """Executes a queued generation job (gpu queue for local models, default for an endpoint)."""
+    generating.generation_execute(job_id=job_id)

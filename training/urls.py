@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import views
+from training import generation_views, views
 
 app_name = "training"
 
@@ -15,6 +15,17 @@ urlpatterns = [
     path("projects/<slug:slug>/runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
     path("projects/<slug:slug>/runs/<int:run_id>/retry/", views.run_retry, name="run-retry"),
     path("projects/<slug:slug>/runs/<int:run_id>/model.zip", views.model_download, name="model-download"),
+    path("projects/<slug:slug>/generations/", generation_views.generation_list, name="generations"),
+    path(
+        "projects/<slug:slug>/generations/<int:job_id>/",
+        generation_views.generation_detail,
+        name="generation-detail",
+    ),
+    path(
+        "projects/<slug:slug>/generations/<int:job_id>/cancel/",
+        generation_views.generation_cancel,
+        name="generation-cancel",
+    ),
     path(
         "projects/<slug:slug>/runs/<int:run_id>/artifacts/<int:artifact_id>/",
         views.artifact_download,

@@ -1,0 +1,67 @@
+"""Generation pages for project admins: launch form and list, a job's live page, cancel."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.errors import ValidationFailed
+from annotation.models import Membership, Project
+from annotation.permissions import project_get_for
+from training import generating, selectors
+from training.generation_apis import generation_job_get, generation_launch_input
+from training.models import GenerationJob
+from training.services import default_model
+
+
+def _admin_project(request: HttpRequest, slug: str) -> Project:
+    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+
+
+@login_required
+def generation_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the project's generation jobs and the launch form; POST: launches a job."""
+    project = _admin_project(request, slug)
+    generating.generations_reap_stale()
+    context = {
+        "project": project,
+        "jobs": GenerationJob.objects.filter(project=project).select_related("model_version", "created_by")[
+            :100
+        ],
+        "versions": selectors.model_version_list(project=project).filter(is_reward_model=False),
+        "default_model": default_model(),
+        "endpoint_base_url": settings.RANKWISE_OPENAI_BASE_URL,
+        "endpoint_model": settings.RANKWISE_OPENAI_MODEL,
+        "values": request.POST,
+    }
+    if request.method != "POST":
+        return render(request, "training/generations.html", context)
+    data = request.POST.copy()
+    # The form takes prompt ids as one text field: "3, 5 8".
+    data.setlist("prompt_ids", data.get("prompt_ids", "").replace(",", " ").split())
+    try:
+        job = generating.generation_launch(
+            project=project, created_by=request.user, **generation_launch_input(project=project, raw=data)
+        )
+    except ValidationFailed as exc:
+        return render(request, "training/generations.html", {**context, "errors": exc.details}, status=400)
+    return redirect("training:generation-detail", slug=project.slug, job_id=job.pk)
+
+
+@login_required
+def generation_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = _admin_project(request, slug)
+    generating.generations_reap_stale()
+    job = generation_job_get(project=project, job_id=job_id)
+    return render(request, "training/generation.html", {"project": project, "job": job})
+
+
+@login_required
+@require_POST
+def generation_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = _admin_project(request, slug)
+    generating.generation_cancel(job=generation_job_get(project=project, job_id=job_id))
+    return redirect("training:generation-detail", slug=project.slug, job_id=job_id)
