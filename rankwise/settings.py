@@ -208,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "default"},
     },
+    "reap-stale-generations": {
+        "task": "training.tasks.generations_reap",
+        "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
 }
 
 LOGGING = {
