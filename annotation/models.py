@@ -321,3 +321,33 @@ class Demonstration(models.Model):
 
     def __str__(self) -> str:
         return f"Demonstration {self.pk} for prompt {self.prompt_id}"
+
+
+class AuditEvent(models.Model):
+    """Who did what, when: imports, exports, run launches and role changes, for project admins."""
+
+    class Action(models.TextChoices):
+        IMPORT = "import", "Import"
+        EXPORT = "export", "Export"
+        RUN_LAUNCH = "run_launch", "Run launch"
+        ROLE_CHANGE = "role_change", "Role change"
+        MEMBER_REMOVE = "member_remove", "Member removal"
+        PROJECT_UPDATE = "project_update", "Settings change"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=32, choices=Action.choices)
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events"
+    )
+    # What was acted on, in words: a file name, a username, "run 12".
+    target = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.target} at {self.at:%Y-%m-%d %H:%M}"

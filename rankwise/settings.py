@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "annotation",
     "training",
 ]
@@ -166,7 +168,33 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.getenv("RANKWISE_THROTTLE_ANON", "60/min"),
+        "user": os.getenv("RANKWISE_THROTTLE_USER", "1200/min"),
+    },
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rankwise API",
+    "DESCRIPTION": "Preference data collection and training runs. Guide with examples: docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema names every endpoint; signed-in users (session or token) only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Failed logins allowed per client address and per username in a window, before the login page refuses.
+RANKWISE_LOGIN_ATTEMPTS = envint("RANKWISE_LOGIN_ATTEMPTS", "10")
+RANKWISE_LOGIN_WINDOW_SECONDS = envint("RANKWISE_LOGIN_WINDOW_SECONDS", "300")
 
 # Celery: a filesystem broker under the data directory unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from annotation.models import Membership, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -26,6 +27,12 @@ def fast_password_hashing(settings) -> None:
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """Throttle and login-attempt counters live in the cache; each test starts with none."""
+    cache.clear()
 
 
 @pytest.fixture

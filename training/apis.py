@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
+from annotation.services.auditing import audit_run_launch
 from training import selectors, services
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
 
@@ -198,6 +199,7 @@ class RunListApi(APIView):
         run = services.run_launch(
             project=project, launched_by=request.user, **run_launch_input(project=project, raw=request.data)
         )
+        audit_run_launch(actor=request.user, run=run)
         return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
 
 

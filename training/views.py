@@ -16,6 +16,7 @@ from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from annotation.services import exporting
+from annotation.services.auditing import audit_run_launch
 from training import apis, selectors, services
 from training.models import DatasetSnapshot, Method, Run
 
@@ -107,6 +108,7 @@ def run_launch(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except ValidationFailed as exc:
         return render(request, "training/run_launch.html", {**context, "errors": exc.details}, status=400)
+    audit_run_launch(actor=request.user, run=run)
     return redirect("training:run-detail", slug=project.slug, run_id=run.pk)
 
 

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from annotation.models import Membership
 from annotation.permissions import project_get_for
+from annotation.services.auditing import audit_export
 from annotation.services.exporting import CONTENT_TYPES, export_chunks, export_spec_parse
 
 
@@ -29,6 +30,7 @@ class ProjectExportApi(APIView):
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         spec = export_spec_parse(params=dict(request.query_params.lists()))
+        audit_export(actor=request.user, project=project, spec=spec)
         return export_response(project_slug=project.slug, chunks=export_chunks(projects=[project], spec=spec),
                                kind=spec.kind, file_format=spec.file_format)  # fmt: skip
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.api import annotating
+from annotation.api import annotating, data, projects
 from annotation.api.export import ProjectExportApi
 from annotation.api.imports import ImportCreateApi
 from annotation.api.quality import ProjectQualityApi
@@ -10,6 +10,22 @@ from annotation.api.quality import ProjectQualityApi
 app_name = "api"
 
 urlpatterns: list = [
+    path("projects/", projects.ProjectListApi.as_view(), name="project-list"),
+    path("projects/<slug:slug>/", projects.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<slug:slug>/members/", projects.MemberListApi.as_view(), name="member-list"),
+    path(
+        "projects/<slug:slug>/members/<str:username>/",
+        projects.MemberDetailApi.as_view(),
+        name="member-detail",
+    ),
+    path("projects/<slug:slug>/audit/", projects.AuditEventListApi.as_view(), name="audit-list"),
+    path("projects/<slug:slug>/comparisons/", data.ComparisonListApi.as_view(), name="comparison-list"),
+    path("projects/<slug:slug>/judgments/", data.MyJudgmentListApi.as_view(), name="judgment-list"),
+    path(
+        "projects/<slug:slug>/demonstrations/",
+        data.DemonstrationListApi.as_view(),
+        name="demonstration-list",
+    ),
     path("projects/<slug:slug>/imports/", ImportCreateApi.as_view(), name="import-create"),
     path("projects/<slug:slug>/export/", ProjectExportApi.as_view(), name="project-export"),
     path("projects/<slug:slug>/next/", annotating.ItemNextApi.as_view(), name="item-next"),

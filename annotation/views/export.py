@@ -11,6 +11,7 @@ from annotation.errors import ValidationFailed
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.services import exporting
+from annotation.services.auditing import audit_export
 
 
 @login_required
@@ -37,6 +38,7 @@ def project_export(request: HttpRequest, slug: str) -> HttpResponse | StreamingH
     except ValidationFailed as exc:
         return render(request, "annotation/export.html", {**context, "errors": exc.details}, status=400)
     chunks = exporting.export_chunks(projects=[project], spec=spec)
+    audit_export(actor=request.user, project=project, spec=spec)
     return export_response(
         project_slug=project.slug, chunks=chunks, kind=spec.kind, file_format=spec.file_format
     )

@@ -12,6 +12,7 @@ from annotation.errors import ValidationFailed
 from annotation.forms import ImportForm
 from annotation.models import Membership
 from annotation.permissions import project_get_for
+from annotation.services.auditing import audit_import
 from annotation.services.importing import data_import, upload_size_check
 
 
@@ -36,6 +37,7 @@ def project_import(request: HttpRequest, slug: str) -> HttpResponse:
                 as_judgments=form.cleaned_data["as_judgments"],
                 created_by=request.user,
             )
+            audit_import(actor=request.user, batch=batch)
         except ValidationFailed as exc:
             error, status = exc, 400
     elif request.method == "POST":

@@ -13,8 +13,9 @@ from django.views.decorators.http import require_POST
 from annotation import project_selectors
 from annotation.errors import NotAllowed, RankwiseError
 from annotation.forms import MemberForm, ProjectCreateForm, ProjectSettingsForm
-from annotation.models import Membership, Project
-from annotation.permissions import project_get_for
+from annotation.models import AuditEvent, Membership, Project
+from annotation.permissions import project_get_for, project_role
+from annotation.services.auditing import audit_membership, audit_record
 from annotation.services.projects import (
     SHAPE_FIELDS,
     membership_remove,
@@ -62,6 +63,12 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         except RankwiseError as exc:
             _add_errors(form, exc)
         else:
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.PROJECT_UPDATE,
+                project=project,
+                target=project.slug,
+            )
             messages.success(request, "Settings saved.")
             return redirect("project-settings", slug=project.slug)
     return _settings_page(request, project=project, form=form, member_form=MemberForm())
@@ -77,11 +84,19 @@ def project_member_save(request: HttpRequest, slug: str) -> HttpResponse:
         if user is None:
             member_form.add_error("username", "No user with this username.")
         else:
+            before = project_role(user=user, project=project)
             try:
                 membership_set(project=project, user=user, role=member_form.cleaned_data["role"])
             except RankwiseError as exc:
                 _add_errors(member_form, exc)
             else:
+                audit_membership(
+                    actor=request.user,
+                    project=project,
+                    username=user.username,
+                    before=before,
+                    after=member_form.cleaned_data["role"],
+                )
                 messages.success(request, f"{user.username} is now {member_form.cleaned_data['role']}.")
                 return redirect("project-settings", slug=project.slug)
     form = _settings_form(project)
@@ -94,7 +109,11 @@ def project_member_remove(request: HttpRequest, slug: str, user_id: int) -> Http
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
+        before = project_role(user=user, project=project)
         membership_remove(project=project, user=user)
+        audit_membership(
+            actor=request.user, project=project, username=user.username, before=before, after=None
+        )
         messages.success(request, f"{user.username} was removed from the project.")
     return redirect("project-settings", slug=project.slug)
 

@@ -1,0 +1,209 @@
+"""Projects, their members and their audit trail over the REST API.
+
+Members see their projects; only admins change settings, roles and membership, and read the
+audit trail. Every door asks annotation.permissions and calls one service or selector.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import api_selectors, project_selectors, selectors
+from annotation.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
+from annotation.api.schema import ERRORS
+from annotation.errors import NotFound
+from annotation.models import AuditEvent, Membership, Project
+from annotation.permissions import project_get_for, project_role
+from annotation.services.auditing import audit_record
+from annotation.services.projects import SETTINGS_FIELDS, membership_remove, membership_set, project_update
+
+
+class ProjectOutput(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["slug", "name", "role", "created_at", *SETTINGS_FIELDS]
+
+    def get_role(self, project: Project) -> str | None:
+        return project_role(user=self.context["user"], project=project)
+
+
+class ProjectUpdateInput(serializers.Serializer):
+    """Any of the project settings; the projects service checks them together."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    guidelines = serializers.CharField(required=False, allow_blank=True)
+    mode = serializers.ChoiceField(choices=Project.Mode.choices, required=False)
+    pairing = serializers.ChoiceField(choices=Project.Pairing.choices, required=False)
+    candidates_per_comparison = serializers.IntegerField(min_value=2, max_value=4, required=False)
+    overlap = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    rating_criteria = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    rating_scale_max = serializers.IntegerField(min_value=2, max_value=100, required=False)
+    asks_demonstrations = serializers.BooleanField(required=False)
+    hides_model_names = serializers.BooleanField(required=False)
+    lease_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
+    edit_window_minutes = serializers.IntegerField(min_value=0, max_value=7 * 24 * 60, required=False)
+    gold_rate = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+
+
+class ProjectListApi(APIView):
+    @extend_schema(
+        operation_id="projects_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(ProjectOutput, "Project")},
+    )
+    def get(self, request: Request) -> Response:
+        """The projects I belong to, with my role in each."""
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.project_list_for_user(user=request.user),
+            serializer=ProjectOutput,
+            context={"user": request.user},
+        )
+
+
+class ProjectDetailApi(APIView):
+    @extend_schema(responses={200: ProjectOutput, **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        """One of my projects."""
+        project = project_get_for(user=request.user, slug=slug)
+        return Response(ProjectOutput(project, context={"user": request.user}).data)
+
+    @extend_schema(request=ProjectUpdateInput, responses={200: ProjectOutput, **ERRORS})
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change project settings (admins); shape settings are fixed once comparisons exist (409)."""
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        data = ProjectUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = project_update(project=project, **data.validated_data)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.PROJECT_UPDATE,
+            project=project,
+            target=project.slug,
+            details={"fields": sorted(data.validated_data)},
+        )
+        return Response(ProjectOutput(project, context={"user": request.user}).data)
+
+
+class MemberOutput(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Membership
+        fields = ["username", "role", "created_at"]
+
+
+class MemberRoleInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class MemberAddInput(MemberRoleInput):
+    username = serializers.CharField(max_length=150)
+
+
+def _user(username: str):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"No user {username!r}.")
+    return user
+
+
+def _role_changed(request: Request, project: Project, membership: Membership, before: str | None) -> None:
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.ROLE_CHANGE,
+        project=project,
+        target=membership.user.username,
+        details={"from": before, "to": membership.role},
+    )
+
+
+class MemberListApi(APIView):
+    @extend_schema(responses={200: MemberOutput(many=True), **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        """The project's members and roles (admins)."""
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        return Response(MemberOutput(project_selectors.membership_list(project=project), many=True).data)
+
+    @extend_schema(request=MemberAddInput, responses={201: MemberOutput, **ERRORS})
+    def post(self, request: Request, slug: str) -> Response:
+        """Add an existing user with a role, or change the role of a member (admins)."""
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        data = MemberAddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = _user(data.validated_data["username"])
+        before = project_role(user=user, project=project) if not user.is_superuser else None
+        membership = membership_set(project=project, user=user, role=data.validated_data["role"])
+        _role_changed(request, project, membership, before)
+        return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailApi(APIView):
+    def _membership(self, request: Request, slug: str, username: str) -> tuple[Project, Membership]:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        membership = (
+            project_selectors.membership_list(project=project).filter(user__username=username).first()
+        )
+        if membership is None:
+            raise NotFound(f"{username!r} is not a member of this project.")
+        return project, membership
+
+    @extend_schema(responses={200: MemberOutput, **ERRORS})
+    def get(self, request: Request, slug: str, username: str) -> Response:
+        _project, membership = self._membership(request, slug, username)
+        return Response(MemberOutput(membership).data)
+
+    @extend_schema(request=MemberRoleInput, responses={200: MemberOutput, **ERRORS})
+    def patch(self, request: Request, slug: str, username: str) -> Response:
+        """Change a member's role; the last admin cannot be demoted (409)."""
+        project, membership = self._membership(request, slug, username)
+        data = MemberRoleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        before = membership.role
+        membership = membership_set(project=project, user=membership.user, role=data.validated_data["role"])
+        _role_changed(request, project, membership, before)
+        return Response(MemberOutput(membership).data)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, slug: str, username: str) -> Response:
+        """Remove a member (their judgments stay); the last admin cannot be removed (409)."""
+        project, membership = self._membership(request, slug, username)
+        membership_remove(project=project, user=membership.user)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.MEMBER_REMOVE,
+            project=project,
+            target=username,
+            details={"role": membership.role},
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditEventOutput(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "actor", "action", "target", "details"]
+
+
+class AuditEventListApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("action", str, enum=AuditEvent.Action.values), *PAGE_PARAMETERS],
+        responses={200: page_of(AuditEventOutput, "AuditEvent"), **ERRORS},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        """The project's audit trail, newest first (admins)."""
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        events = api_selectors.audit_event_list(
+            project=project, action=request.query_params.get("action", "")
+        )
+        return paginated_response(request=request, view=self, queryset=events, serializer=AuditEventOutput)

@@ -1,0 +1,115 @@
+"""OpenAPI descriptions of the plain APIViews, kept here so the views themselves stay untouched.
+
+drf-spectacular cannot guess the bodies of APIViews that build their responses by hand; each
+OpenApiViewExtension below wraps one view with extend_schema. Imported once by rankwise/urls.py.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers
+
+from annotation.api.annotating import AnswerSerializer, AssignmentSkipApi, JudgmentSubmitApi
+from annotation.api.imports import ImportCreateApi
+from annotation.api.quality import ProjectQualityApi
+from training.apis import ModelVersionOutput, RunLaunchInput, RunOutput, SnapshotListApi, SnapshotOutput
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx answer (annotation/api/errors.py)."""
+
+    error = serializers.CharField()
+    details = serializers.ListField(child=serializers.DictField())
+
+
+ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+_OBJECT = OpenApiResponse(OpenApiTypes.OBJECT)
+
+
+def _named(name: str, serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The serializer under a unique component name (nested ones are all called InputSerializer)."""
+    return type(name, (serializer,), {})
+
+
+def _ok(response: object = _OBJECT, status: int = 200) -> dict:
+    return {status: response, **ERRORS}
+
+
+_batch = _named("ImportBatch", ImportCreateApi.OutputSerializer)
+
+_VIEWS: dict[str, dict] = {
+    "annotation.api.imports.ImportCreateApi": {
+        "post": extend_schema(
+            request={"multipart/form-data": _named("ImportCreate", ImportCreateApi.InputSerializer)},
+            responses={200: _batch, 201: _batch, **ERRORS},
+            description="Upload a JSONL file (project admins). 200 when the same file was imported before.",
+        )
+    },
+    "annotation.api.export.ProjectExportApi": {
+        "get": extend_schema(
+            parameters=[
+                OpenApiParameter(
+                    "kind", str, description="preferences, sft, reward, ... (docs/exporting.md)"
+                ),
+                OpenApiParameter("format", str, description="jsonl or parquet"),
+            ],
+            responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS},
+            description="A streamed JSONL or Parquet file of the project's data (project admins).",
+        )
+    },
+    "annotation.api.annotating.ItemNextApi": {
+        "post": extend_schema(request=None, responses=_ok(), description="My current item, or a new lease.")
+    },
+    "annotation.api.annotating.JudgmentSubmitApi": {
+        "post": extend_schema(
+            request=_named("JudgmentSubmit", JudgmentSubmitApi.InputSerializer), responses=_ok(status=201)
+        )
+    },
+    "annotation.api.annotating.AssignmentSkipApi": {
+        "post": extend_schema(
+            request=_named("AssignmentSkip", AssignmentSkipApi.InputSerializer), responses=_ok()
+        )
+    },
+    "annotation.api.annotating.JudgmentDetailApi": {
+        "get": extend_schema(responses=_ok()),
+        "patch": extend_schema(request=AnswerSerializer, responses=_ok()),
+    },
+    "annotation.api.quality.ProjectQualityApi": {
+        "get": extend_schema(parameters=[ProjectQualityApi.InputSerializer], responses=_ok())
+    },
+    "training.apis.SnapshotListApi": {
+        "get": extend_schema(responses=_ok(SnapshotOutput(many=True))),
+        "post": extend_schema(
+            request=_named("SnapshotCreate", SnapshotListApi.Input), responses=_ok(SnapshotOutput, 201)
+        ),
+    },
+    "training.apis.RunListApi": {
+        "get": extend_schema(
+            parameters=[OpenApiParameter("status", str), OpenApiParameter("method", str)],
+            responses=_ok(RunOutput(many=True)),
+        ),
+        "post": extend_schema(request=RunLaunchInput, responses=_ok(RunOutput, 201)),
+    },
+    "training.apis.RunPreviewApi": {"post": extend_schema(request=RunLaunchInput, responses=_ok())},
+    "training.apis.RunDetailApi": {"get": extend_schema(operation_id="projects_run_detail", responses=_ok())},
+    "training.apis.RunMetricsApi": {
+        "get": extend_schema(parameters=[OpenApiParameter("after", int)], responses=_ok())
+    },
+    "training.apis.RunCancelApi": {"post": extend_schema(request=None, responses=_ok(RunOutput))},
+    "training.apis.RunRetryApi": {"post": extend_schema(request=None, responses=_ok(RunOutput))},
+    "training.apis.ModelVersionListApi": {"get": extend_schema(responses=_ok(ModelVersionOutput(many=True)))},
+    "training.apis.MethodDefaultsApi": {"get": extend_schema(responses=_ok())},
+}
+
+
+def _extension(target: str, schemas: dict) -> type[OpenApiViewExtension]:
+    def view_replacement(self: OpenApiViewExtension) -> type:
+        return extend_schema_view(**schemas)(type(self.target.__name__, (self.target,), {}))
+
+    name = target.rsplit(".", 1)[1] + "Schema"
+    return type(name, (OpenApiViewExtension,), {"target_class": target, "view_replacement": view_replacement})
+
+
+EXTENSIONS = [_extension(target, schemas) for target, schemas in _VIEWS.items()]

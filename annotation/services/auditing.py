@@ -1,0 +1,94 @@
+"""The audit trail: one row per import, export, run launch and membership or settings change."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.serializers.json import DjangoJSONEncoder
+
+from annotation.models import AuditEvent, ImportBatch, Project
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    project: Project | None,
+    target: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Records that `actor` did `action` (an AuditEvent.Action) on `target` in `project`.
+
+    Doors call it after the service they wrap succeeded, so refused requests leave no trace.
+    """
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        project=project,
+        target=target[:255],
+        details=details or {},
+    )
+
+
+def audit_import(*, actor: AbstractBaseUser | AnonymousUser, batch: ImportBatch) -> AuditEvent:
+    """Records an import with what it added (or that the same file was imported before)."""
+    return audit_record(
+        actor=actor,
+        action=AuditEvent.Action.IMPORT,
+        project=batch.project,
+        target=batch.file_name,
+        details={
+            "import_batch": batch.pk,
+            "sha256": batch.file_sha256,
+            "lines": batch.lines,
+            "prompts_created": batch.prompts_created,
+            "comparisons_created": batch.comparisons_created,
+            "judgments_created": batch.judgments_created,
+            "already_imported": bool(getattr(batch, "already_imported", False)),
+        },
+    )
+
+
+def audit_export(*, actor: AbstractBaseUser | AnonymousUser, project: Project, spec: Any) -> AuditEvent:
+    """Records an export with the options it was asked with (an exporting.ExportSpec)."""
+    # Dates and id tuples as JSON: the options read back as they were given.
+    details = json.loads(json.dumps(asdict(spec), cls=DjangoJSONEncoder))
+    return audit_record(
+        actor=actor,
+        action=AuditEvent.Action.EXPORT,
+        project=project,
+        target=f"{project.slug}-{spec.kind}.{spec.file_format}",
+        details=details,
+    )
+
+
+def audit_run_launch(*, actor: AbstractBaseUser | AnonymousUser, run: Any) -> AuditEvent:
+    """Records a training run launch (a training.models.Run)."""
+    return audit_record(
+        actor=actor,
+        action=AuditEvent.Action.RUN_LAUNCH,
+        project=run.project,
+        target=f"run {run.pk}",
+        details={"run": run.pk, "name": run.name, "method": run.method},
+    )
+
+
+def audit_membership(
+    *,
+    actor: AbstractBaseUser | AnonymousUser,
+    project: Project,
+    username: str,
+    before: str | None,
+    after: str | None,
+) -> AuditEvent:
+    """Records a role change (after is None when the member was removed)."""
+    return audit_record(
+        actor=actor,
+        action=AuditEvent.Action.ROLE_CHANGE if after else AuditEvent.Action.MEMBER_REMOVE,
+        project=project,
+        target=username,
+        details={"from": before, "to": after},
+    )

@@ -1,0 +1,106 @@
+"""The audit trail of imports, exports, run launches and role changes; throttles and login limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from rest_framework.test import APIClient
+from rest_framework.throttling import UserRateThrottle
+
+from annotation.models import AuditEvent, Project
+from tests.factories import UserFactory
+from tests.training.conftest import judged_project
+from training.services import snapshot_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _jsonl() -> bytes:
+    row = {"prompt": "Say hi", "candidates": [{"text": "hi"}, {"text": "hello"}]}
+    return (json.dumps(row) + "\n").encode()
+
+
+def test_import_export_and_run_launch_are_audited(alice, project: Project, settings, tmp_path: Path) -> None:
+    settings.DATA_DIR = tmp_path
+    client = _client(alice)
+    upload = SimpleUploadedFile("pairs.jsonl", _jsonl(), content_type="application/jsonl")
+    assert (
+        client.post("/api/projects/project-a/imports/", {"file": upload}, format="multipart").status_code
+        == 201
+    )
+    export = client.get("/api/projects/project-a/export/?kind=sft")
+    assert export.status_code == 200
+    b"".join(export.streaming_content)
+    judged_project(project, comparisons=4)
+    snapshot = snapshot_create(name="s", projects=[project], eval_fraction=0.25)
+    body = {"method": "dpo", "snapshot": snapshot.pk, "base_model": "tiny"}
+    launched = client.post("/api/projects/project-a/runs/", body, format="json")
+    assert launched.status_code == 201, launched.content
+    events = client.get("/api/projects/project-a/audit/").json()["results"]
+    assert [(e["action"], e["actor"]) for e in events] == [
+        ("run_launch", "alice"),
+        ("export", "alice"),
+        ("import", "alice"),
+    ]
+    assert events[0]["target"] == f"run {launched.json()['id']}"
+    assert events[1]["details"]["kind"] == "sft" and events[1]["target"] == "project-a-sft.jsonl"
+    assert events[2]["target"] == "pairs.jsonl" and events[2]["details"]["comparisons_created"] == 1
+
+
+def test_refused_requests_and_other_projects_leave_no_trace(alice, bob, mallory) -> None:
+    assert _client(bob).get("/api/projects/project-a/export/").status_code == 403
+    assert _client(bob).get("/api/projects/project-a/audit/").status_code == 403
+    assert _client(mallory).get("/api/projects/project-a/audit/").status_code == 404
+    assert not AuditEvent.objects.exists()
+
+
+def test_role_changes_on_the_settings_page_are_audited(alice, bob, project: Project) -> None:
+    client = Client()
+    client.force_login(alice)
+    client.post(f"/projects/{project.slug}/members/", {"username": "bob", "role": "reviewer"})
+    event = AuditEvent.objects.get()
+    assert (event.action, event.target, event.details) == (
+        "role_change",
+        "bob",
+        {"from": "annotator", "to": "reviewer"},
+    )
+
+
+def test_users_are_throttled(bob, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(UserRateThrottle, "rate", "3/min", raising=False)
+    client = _client(bob)
+    codes = [client.get("/api/projects/").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_login_refuses_after_repeated_failures(settings) -> None:
+    settings.RANKWISE_LOGIN_ATTEMPTS = 3
+    UserFactory(username="erin", password="right-password")
+    client = Client()
+    for _ in range(3):
+        assert client.post("/login/", {"username": "erin", "password": "wrong"}).status_code == 200
+    refused = client.post("/login/", {"username": "erin", "password": "right-password"})
+    assert refused.status_code == 429 and b"Too many failed sign-in attempts" in refused.content
+    other = Client(REMOTE_ADDR="10.0.0.9").post("/login/", {"username": "erin", "password": "right-password"})
+    assert other.status_code == 429, "the username's budget is spent from any address"
+    assert (
+        Client(REMOTE_ADDR="10.0.0.8").post("/login/", {"username": "frank", "password": "x"}).status_code
+        == 200
+    )
+
+
+def test_login_succeeds_below_the_limit() -> None:
+    UserFactory(username="erin", password="right-password")
+    client = Client()
+    client.post("/login/", {"username": "erin", "password": "wrong"})
+    assert client.post("/login/", {"username": "erin", "password": "right-password"}).status_code == 302
