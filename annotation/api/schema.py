@@ -15,6 +15,7 @@ from annotation.api.annotating import AnswerSerializer, AssignmentSkipApi, Judgm
 from annotation.api.imports import ImportCreateApi
 from annotation.api.quality import ProjectQualityApi
 from training.apis import ModelVersionOutput, RunLaunchInput, RunOutput, SnapshotListApi, SnapshotOutput
+from training.generation_apis import GenerationJobOutput, GenerationLaunchInput
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -101,6 +102,16 @@ _VIEWS: dict[str, dict] = {
     "training.apis.RunRetryApi": {"post": extend_schema(request=None, responses=_ok(RunOutput))},
     "training.apis.ModelVersionListApi": {"get": extend_schema(responses=_ok(ModelVersionOutput(many=True)))},
     "training.apis.MethodDefaultsApi": {"get": extend_schema(responses=_ok())},
+    "training.generation_apis.GenerationListApi": {
+        "get": extend_schema(responses=_ok(GenerationJobOutput(many=True))),
+        "post": extend_schema(request=GenerationLaunchInput, responses=_ok(GenerationJobOutput, 201)),
+    },
+    "training.generation_apis.GenerationDetailApi": {
+        "get": extend_schema(operation_id="projects_generation_detail", responses=_ok(GenerationJobOutput))
+    },
+    "training.generation_apis.GenerationCancelApi": {
+        "post": extend_schema(request=None, responses=_ok(GenerationJobOutput))
+    },
 }
 
 
