@@ -31,3 +31,9 @@ def snapshot_build(snapshot_id: int) -> None:
 def generation_execute(job_id: int) -> None:
     """Executes a queued generation job (gpu queue for local models, default for an endpoint)."""
     generating.generation_execute(job_id=job_id)
+
+
+@shared_task(ignore_result=True)
+def generations_reap() -> int:
+    """Marks generation jobs with a stale heartbeat failed (celery beat calls it every minute)."""
+    return generating.generations_reap_stale()

@@ -19,7 +19,7 @@ from annotation.models import Candidate, Comparison, Project, Prompt
 from tests.factories import ProjectFactory, PromptFactory
 from tests.training.engine.test_generate import FakeOpenAI, fake_openai  # noqa: F401 - the fixture
 from training.generating import generation_cancel, generation_execute, generation_launch
-from training.models import GenerationJob
+from training.models import GenerationJob, ModelVersion
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -267,3 +267,17 @@ def test_api_launches_lists_and_cancels_for_admins_only(project: Project, alice,
     cancel = reverse("training-api:generation-cancel", args=[project.slug, created["id"]])
     assert client.post(cancel).json()["status"] == "cancelled"
     assert client.post(cancel).status_code == 409
+
+
+@pytest.mark.training
+def test_model_version_source_names_the_candidates(project: Project, data_dir: Path, tiny_model: str) -> None:
+    version = ModelVersion.objects.create(name="policy-v1", path=tiny_model, method="sft", base=tiny_model)
+    prompt = PromptFactory(project=project)
+    job = generation_launch(project=project, model_version=version, k=2, max_new_tokens=6, temperature=0.0)
+    generation_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.SUCCEEDED, job.error
+    # Greedy decoding gives k equal texts: one candidate, so no comparison.
+    [candidate] = Candidate.objects.filter(prompt=prompt)
+    assert (candidate.model_name, job.candidates_created, job.comparisons_created) == ("policy-v1", 1, 0)
+    assert candidate.generation_params["temperature"] == 0.0

@@ -177,12 +177,15 @@ class LocalBackend:
                 temperature=spec.temperature if sampling else None,
                 top_p=spec.top_p if sampling else None,
                 top_k=0 if sampling else None,
-                num_return_sequences=spec.k,
+                # Greedy decoding gives one text per prompt: it is repeated k times below.
+                num_return_sequences=spec.k if sampling else 1,
                 pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=self.tokenizer.eos_token_id,
             )
         width = padded["input_ids"].shape[1]
         texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+        if not sampling:
+            return [[text] * spec.k for text in texts]
         return [texts[i * spec.k : (i + 1) * spec.k] for i in range(len(id_lists))]
 
 
