@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.errors import NotFound, ValidationFailed
+from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from training import generating, selectors
@@ -21,14 +21,6 @@ from training.models import GenerationJob
 
 def _admin_project(request: Request, slug: str) -> Project:
     return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-
-
-def generation_job_get(*, project: Project, job_id: int) -> GenerationJob:
-    """The project's job with this id; raises NotFound."""
-    job = GenerationJob.objects.filter(project=project, pk=job_id).select_related("model_version").first()
-    if job is None:
-        raise NotFound(f"No generation {job_id} in this project.")
-    return job
 
 
 class GenerationLaunchInput(serializers.Serializer):
@@ -119,7 +111,7 @@ class GenerationListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         project = _admin_project(request, slug)
         generating.generations_reap_stale()
-        jobs = GenerationJob.objects.filter(project=project).select_related("model_version", "created_by")
+        jobs = selectors.generation_list(project=project)
         return Response(GenerationJobOutput(jobs[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
@@ -136,11 +128,11 @@ class GenerationDetailApi(APIView):
     def get(self, request: Request, slug: str, job_id: int) -> Response:
         project = _admin_project(request, slug)
         generating.generations_reap_stale()
-        return Response(GenerationJobOutput(generation_job_get(project=project, job_id=job_id)).data)
+        return Response(GenerationJobOutput(selectors.generation_get(project=project, job_id=job_id)).data)
 
 
 class GenerationCancelApi(APIView):
     def post(self, request: Request, slug: str, job_id: int) -> Response:
         project = _admin_project(request, slug)
-        job = generating.generation_cancel(job=generation_job_get(project=project, job_id=job_id))
+        job = generating.generation_cancel(job=selectors.generation_get(project=project, job_id=job_id))
         return Response(GenerationJobOutput(job).data)

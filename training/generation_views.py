@@ -12,8 +12,7 @@ from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from training import generating, selectors
-from training.generation_apis import generation_job_get, generation_launch_input
-from training.models import GenerationJob
+from training.generation_apis import generation_launch_input
 from training.services import default_model
 
 
@@ -28,9 +27,7 @@ def generation_list(request: HttpRequest, slug: str) -> HttpResponse:
     generating.generations_reap_stale()
     context = {
         "project": project,
-        "jobs": GenerationJob.objects.filter(project=project).select_related("model_version", "created_by")[
-            :100
-        ],
+        "jobs": selectors.generation_list(project=project)[:100],
         "versions": selectors.model_version_list(project=project).filter(is_reward_model=False),
         "default_model": default_model(),
         "endpoint_base_url": settings.RANKWISE_OPENAI_BASE_URL,
@@ -55,7 +52,7 @@ def generation_list(request: HttpRequest, slug: str) -> HttpResponse:
 def generation_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = _admin_project(request, slug)
     generating.generations_reap_stale()
-    job = generation_job_get(project=project, job_id=job_id)
+    job = selectors.generation_get(project=project, job_id=job_id)
     return render(request, "training/generation.html", {"project": project, "job": job})
 
 
@@ -63,5 +60,5 @@ def generation_detail(request: HttpRequest, slug: str, job_id: int) -> HttpRespo
 @require_POST
 def generation_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = _admin_project(request, slug)
-    generating.generation_cancel(job=generation_job_get(project=project, job_id=job_id))
+    generating.generation_cancel(job=selectors.generation_get(project=project, job_id=job_id))
     return redirect("training:generation-detail", slug=project.slug, job_id=job_id)

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from annotation.errors import NotFound
 from annotation.models import Project
-from training.models import Artifact, DatasetSnapshot, ModelVersion, Run, RunMetric
+from training.models import Artifact, DatasetSnapshot, GenerationJob, ModelVersion, Run, RunMetric
 
 
 def snapshot_list(*, project: Project) -> QuerySet[DatasetSnapshot]:
@@ -102,3 +102,16 @@ def model_directory(*, run: Run) -> Path:
 def model_version_list(*, project: Project) -> QuerySet[ModelVersion]:
     """Model versions trained in the project, and those registered without a run (shared bases)."""
     return ModelVersion.objects.filter(Q(run__project=project) | Q(run__isnull=True)).select_related("run")
+
+
+def generation_list(*, project: Project) -> QuerySet[GenerationJob]:
+    """The project's generation jobs, newest first."""
+    return GenerationJob.objects.filter(project=project).select_related("model_version", "created_by")
+
+
+def generation_get(*, project: Project, job_id: int) -> GenerationJob:
+    """The project's job with this id; raises NotFound."""
+    job = generation_list(project=project).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(f"No generation {job_id} in this project.")
+    return job
