@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from annotation.models import Membership, Project, Prompt
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -71,7 +72,8 @@ def test_admin_edits_settings_and_members(admin_page, live_server) -> None:
     page.click("text=Manage projects")
     page.click("text=Settings and members")
     page.select_option("#id_mode", "ranking")
-    assert page.input_value("#id_candidates_per_comparison") == "3"  # kept in step by the page script
+    # Kept in step by the page script, which may run a moment after the page is usable: wait for it.
+    expect(page.locator("#id_candidates_per_comparison")).to_have_value("3")
     page.fill("#id_overlap", "3")
     page.fill("#id_rating_criteria", "helpfulness, honesty")
     page.click("button:has-text('Save settings')")
