@@ -1,8 +1,8 @@
 """Arenas: blind pairwise battles between model versions (or base models) on held-out prompts.
 
 `arena_launch` starts one generation job per contestant on the same frozen prompts, with the same
-sampling parameters and seed. When the last of them ends, `arena_comparisons_build` pairs the
-candidates of different contestants (never two of one contestant) into arena comparisons, which
+sampling parameters (and a seed of its own). When the last of them ends, `arena_comparisons_build`
+pairs the candidates of different contestants (never two of one contestant) into arena comparisons, which
 annotators judge without model names whatever the project's setting. training.generating calls it
 as each contestant's job finishes; the arena pages and celery beat call `arenas_refresh` for jobs
 that ended without their worker (reaped). The leaderboard is read by training.selectors.arena_standing.
@@ -57,7 +57,8 @@ def arena_launch(
 ) -> Arena:
     """Saves an arena of two or more contestants (model versions that are not reward models, or base
     models) on the selected prompts (as for generation: ids, a round, at most `limit`) and queues one
-    generation job per contestant once committed. Its battles are comparisons of `round` (default:
+    generation job per contestant once committed, all with the same sampling parameters, the i-th
+    contestant with seed `seed + i`. Its battles are comparisons of `round` (default:
     the project's current round). Raises ValidationFailed naming the field; then nothing is saved."""
     bases = list(dict.fromkeys(b.strip() for b in base_models if b.strip()))
     versions = list({v.pk: v for v in model_versions}.values())
@@ -93,7 +94,9 @@ def arena_launch(
             created_by=created_by,
         )
         sources = [{"model_version": v} for v in versions] + [{"base_model": b} for b in bases]
-        for source in sources:
+        for i, source in enumerate(sources):
+            # Each contestant samples with its own seed (seed + its index): with one shared seed,
+            # similar models draw the same tokens and write the same texts, which are no battle.
             generation_launch(
                 project=project,
                 created_by=created_by,
@@ -101,7 +104,7 @@ def arena_launch(
                 round=round,
                 arena=arena,
                 **source,
-                **sampling,
+                **{**sampling, "seed": seed + i},
             )
     return arena
 

@@ -300,7 +300,7 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
 def _judged_rounds(projects: Sequence[Project], spec: ExportSpec) -> list[int]:
     """The rounds of the projects' comparisons that have judgments (arena battles only when the
     spec includes them): what a snapshot without a round filter is built from."""
-    comparisons = Comparison.objects.filter(project__in=projects, judgment_count__gt=0)
+    comparisons = Comparison.objects.filter(project__in=projects, judgments__isnull=False)
     if not spec.include_arena:
         comparisons = comparisons.filter(arena=False)
     return sorted(comparisons.values_list("round", flat=True).distinct())

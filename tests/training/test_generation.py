@@ -4,13 +4,10 @@ server, the pages' permissions, and a job on the real Celery worker with the tin
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -20,8 +17,6 @@ from tests.factories import ProjectFactory, PromptFactory
 from tests.training.engine.test_generate import FakeOpenAI, fake_openai  # noqa: F401 - the fixture
 from training.generating import generation_cancel, generation_execute, generation_launch
 from training.models import GenerationJob, ModelVersion
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -148,18 +143,6 @@ def test_pages_are_for_project_admins(project: Project, alice, bob, mallory, dat
     job.refresh_from_db()
     assert job.status == GenerationJob.Status.CANCELLED
     assert client.post(cancel).status_code == 409
-
-
-@pytest.fixture(scope="session")
-def tiny_model() -> str:
-    path = settings.RANKWISE_DEFAULT_MODEL
-    subprocess.run(
-        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return path
 
 
 @pytest.mark.integration
