@@ -296,6 +296,8 @@ def _prompt_ingest(job: GenerationJob, prompt_id: int, samples: list[dict[str, A
     with transaction.atomic():
         candidates, created, entries = [], 0, []
         for sample in samples:
+            # PostgreSQL text cannot hold NUL, which a byte-level model can emit: stored as U+FFFD.
+            text = str(sample["text"]).replace("\x00", "\ufffd")
             params = {
                 **sample.get("params", {}),
                 "k": job.k,
@@ -304,9 +306,9 @@ def _prompt_ingest(job: GenerationJob, prompt_id: int, samples: list[dict[str, A
             }
             candidate, new = Candidate.objects.get_or_create(
                 prompt=prompt,
-                content_hash=candidate_content_hash(sample["text"]),
+                content_hash=candidate_content_hash(text),
                 defaults={
-                    "text": sample["text"],
+                    "text": text,
                     "model_name": job.source_name[:255],
                     "generation_params": params,
                     "round": job.round,

@@ -264,3 +264,19 @@ def test_model_version_source_names_the_candidates(project: Project, data_dir: P
     [candidate] = Candidate.objects.filter(prompt=prompt)
     assert (candidate.model_name, job.candidates_created, job.comparisons_created) == ("policy-v1", 1, 0)
     assert candidate.generation_params["temperature"] == 0.0
+
+
+def test_a_nul_character_in_generated_text_is_stored_as_a_replacement(
+    project: Project, data_dir: Path
+) -> None:
+    from training import generating
+
+    prompt = PromptFactory(project=project)
+    job = generation_launch(project=project, base_model="byte-model", k=2)
+    generating._Collector(job).feed(
+        [{"prompt_id": prompt.pk, "sample": i, "text": text} for i, text in enumerate(["a\x00b", "ok"])]
+    )
+    assert sorted(Candidate.objects.filter(prompt=prompt).values_list("text", flat=True)) == [
+        "a\ufffdb",
+        "ok",
+    ]
