@@ -164,6 +164,9 @@ class Comparison(models.Model):
     gold_ordering = models.JSONField(null=True, blank=True)
     priority = models.IntegerField(default=0)
     round = models.PositiveIntegerField(default=0)
+    # A blind battle of an arena between model versions (training.models.Arena): annotators never see
+    # its model names, whatever the project's setting, and exports leave it out unless asked.
+    arena = models.BooleanField(default=False)
     # Submitted judgments, kept in step by the judging service so the pool query stays cheap.
     judgment_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -324,12 +327,13 @@ class Demonstration(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who did what, when: imports, exports, run launches and role changes, for project admins."""
+    """Who did what, when: imports, exports, run and arena launches and role changes, for project admins."""
 
     class Action(models.TextChoices):
         IMPORT = "import", "Import"
         EXPORT = "export", "Export"
         RUN_LAUNCH = "run_launch", "Run launch"
+        ARENA_LAUNCH = "arena_launch", "Arena launch"
         ROLE_CHANGE = "role_change", "Role change"
         MEMBER_REMOVE = "member_remove", "Member removal"
         PROJECT_UPDATE = "project_update", "Settings change"

@@ -1,7 +1,7 @@
 """Read queries behind the quality dashboard: Judgment and Assignment rows → plain quality records.
 
-One query per table, whatever the project's size: comparison slots (with model names and gold
-orderings), judgments, skipped assignments, annotator names and the comparison count.
+One query per table, whatever the project's size: comparison slots (with model names, gold
+orderings and rounds), judgments, skipped assignments, annotator names and the comparisons per round.
 """
 
 from __future__ import annotations
@@ -26,17 +26,29 @@ def project_list_reviewed_by(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return projects.filter(memberships__user=user, memberships__role__in=roles).distinct()
 
 
-def quality_inputs_get(*, project: Project) -> QualityInputs:
+def quality_inputs_get(*, project: Project, round: int | None = None) -> QualityInputs:
+    """The project's judgments as quality records, or only those on comparisons of `round`; five
+    queries whatever the size (slots, judgments, skips, usernames, comparisons per round)."""
+    of_round = {} if round is None else {"round": round}
+    via_comparison = {} if round is None else {"comparison__round": round}
     slots: dict[int, list[int]] = defaultdict(list)
     models: dict[int, dict[int, str]] = defaultdict(dict)
     gold = {}
-    for comparison_id, candidate_id, model_name, gold_ordering in (
-        ComparisonCandidate.objects.filter(comparison__project=project)
+    comparison_rounds: dict[int, int] = {}
+    for comparison_id, candidate_id, model_name, gold_ordering, comparison_round in (
+        ComparisonCandidate.objects.filter(comparison__project=project, **via_comparison)
         .order_by("comparison_id", "position")
-        .values_list("comparison_id", "candidate_id", "candidate__model_name", "comparison__gold_ordering")
+        .values_list(
+            "comparison_id",
+            "candidate_id",
+            "candidate__model_name",
+            "comparison__gold_ordering",
+            "comparison__round",
+        )
     ):
         slots[comparison_id].append(candidate_id)
         models[comparison_id][candidate_id] = model_name
+        comparison_rounds[comparison_id] = comparison_round
         if gold_ordering is not None:
             gold[comparison_id] = make_ordering(gold_ordering)
     records = [
@@ -52,7 +64,7 @@ def quality_inputs_get(*, project: Project) -> QualityInputs:
             models=models[comparison_id],
         )
         for comparison_id, annotator_id, ordering, presented_order, strength, time_spent_ms, created_at in (
-            Judgment.objects.filter(comparison__project=project)
+            Judgment.objects.filter(comparison__project=project, **via_comparison)
             .order_by("id")
             .values_list(
                 "comparison_id",
@@ -66,30 +78,47 @@ def quality_inputs_get(*, project: Project) -> QualityInputs:
         )
     ]
     skips = dict(
-        Assignment.objects.filter(comparison__project=project, status=Assignment.Status.SKIPPED)
+        Assignment.objects.filter(
+            comparison__project=project, status=Assignment.Status.SKIPPED, **via_comparison
+        )
         .values("annotator_id")
         .annotate(n=Count("id"))
         .values_list("annotator_id", "n")
     )
     annotator_ids = {r.annotator_id for r in records if r.annotator_id is not None} | set(skips)
     usernames = dict(get_user_model().objects.filter(id__in=annotator_ids).values_list("id", "username"))
+    comparisons_by_round = dict(
+        Comparison.objects.filter(project=project, **of_round)
+        .values("round")
+        .annotate(n=Count("id"))
+        .values_list("round", "n")
+    )
     return QualityInputs(
         records=records,
-        comparisons=Comparison.objects.filter(project=project).count(),
+        comparisons=sum(comparisons_by_round.values()),
         overlap=project.overlap,
         gold=gold,
         skips=skips,
         usernames=usernames,
+        comparison_rounds=comparison_rounds,
+        comparisons_by_round=comparisons_by_round,
     )
 
 
-def project_quality_get(*, project: Project, rounds: int = 200, seed: int = 0) -> dict:
-    """The dashboard's report for a project, with the prompt text of its low-agreement comparisons
-    (one more query, for those few comparisons only)."""
-    report = quality_report(quality_inputs_get(project=project), rounds=rounds, seed=seed)
+def project_quality_get(
+    *, project: Project, rounds: int = 200, seed: int = 0, round: int | None = None
+) -> dict:
+    """The dashboard's report for a project (or for the comparisons of one `round`), with the prompt
+    text of its low-agreement comparisons (one more query, for those few comparisons only).
+    `rounds` is the leaderboard's bootstrap resamples, not the project's rounds."""
+    report = quality_report(quality_inputs_get(project=project, round=round), rounds=rounds, seed=seed)
     ids = [row["comparison_id"] for row in report["low_agreement"]]
     prompts = dict(Comparison.objects.filter(pk__in=ids).values_list("pk", "prompt__messages"))
     for row in report["low_agreement"]:
         messages = prompts.get(row["comparison_id"]) or []
         row["prompt"] = messages[-1].get("content", "") if messages else ""
-    return {"project": {"slug": project.slug, "name": project.name, "mode": project.mode}, **report}
+    return {
+        "project": {"slug": project.slug, "name": project.name, "mode": project.mode},
+        "round": round,
+        **report,
+    }

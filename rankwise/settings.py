@@ -194,6 +194,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SnapshotStatusEnum": "training.models.DatasetSnapshot.Status",
         "RunStatusEnum": "training.models.Run.Status",
+        "ArenaStatusEnum": "training.models.Arena.Status",
     },
 }
 

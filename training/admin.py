@@ -1,4 +1,4 @@
-"""Django admin registrations: a read-only fallback view of snapshots and runs for superusers.
+"""Django admin registrations: a read-only fallback view of snapshots, runs and arenas for superusers.
 
 Everything is read-only here: snapshots are immutable and runs change only through the services
 and the worker.
@@ -25,7 +25,17 @@ class DatasetSnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(models.Run)
 class RunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "project", "method", "status", "step", "total_steps", "attempt", "created_at")
+    list_display = (
+        "id",
+        "project",
+        "method",
+        "round",
+        "status",
+        "step",
+        "total_steps",
+        "attempt",
+        "created_at",
+    )
     list_filter = ("status", "method", "project")
 
 
@@ -33,3 +43,9 @@ class RunAdmin(ReadOnlyAdmin):
 class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ("id", "name", "method", "is_reward_model", "base", "created_at")
     list_filter = ("method", "is_reward_model")
+
+
+@admin.register(models.Arena)
+class ArenaAdmin(ReadOnlyAdmin):
+    list_display = ("id", "project", "name", "round", "status", "built_at", "created_at")
+    list_filter = ("status", "project")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import apis, generation_apis
+from training import apis, generation_apis, round_apis
 
 app_name = "training-api"
 
@@ -27,6 +27,13 @@ urlpatterns = [
         "projects/<slug:slug>/generations/<int:job_id>/cancel/",
         generation_apis.GenerationCancelApi.as_view(),
         name="generation-cancel",
+    ),
+    path("projects/<slug:slug>/rounds/", round_apis.RoundListApi.as_view(), name="rounds"),
+    path("projects/<slug:slug>/arenas/", round_apis.ArenaListApi.as_view(), name="arenas"),
+    path(
+        "projects/<slug:slug>/arenas/<int:arena_id>/",
+        round_apis.ArenaDetailApi.as_view(),
+        name="arena-detail",
     ),
     path("training/defaults/<str:method>/", apis.MethodDefaultsApi.as_view(), name="method-defaults"),
 ]

@@ -50,6 +50,7 @@ class SnapshotOutput(serializers.ModelSerializer):
             "name",
             "projects",
             "filters",
+            "rounds",
             "split_seed",
             "eval_fraction",
             "status",
@@ -111,6 +112,7 @@ class RunOutput(serializers.ModelSerializer):
             "id",
             "name",
             "method",
+            "round",
             "base_model",
             "base_version",
             "snapshot",
@@ -151,6 +153,9 @@ class RunLaunchInput(serializers.Serializer):
     precision = serializers.CharField(required=False, default="auto")
     device = serializers.CharField(required=False, default="auto")
     sample_prompts = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    round = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, help_text="default: the snapshot's newest"
+    )
 
     def validate_hyperparameters(self, value: object) -> dict:
         if not isinstance(value, dict):
@@ -210,6 +215,7 @@ class RunPreviewApi(APIView):
         project = _admin_project(request, slug)
         data = run_launch_input(project=project, raw=request.data)
         data.pop("name")
+        data.pop("round")
         spec = services.run_spec_build(**data, output_dir=str(services.runs_root() / "<run id>"))
         command = " ".join(services.engine_command("run", f"{spec['output_dir']}/spec.json"))
         return Response({"spec": spec, "command": command})

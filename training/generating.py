@@ -4,6 +4,8 @@ A job runs `python -m training.engine generate spec.json` in its own process gro
 (training/execution.py): cancelling kills the group. The supervisor tails the engine's output file;
 each prompt whose k samples (or error line) have arrived becomes Candidates and, per the project's
 mode, new Comparisons (annotation.services.importing.comparisons_build), all of the job's round.
+A job of an arena (training.arenas) builds no comparisons: it records which candidates it wrote, and
+its end lets the arena pair them with the other contestants'.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.errors import Conflict, ValidationFailed
-from annotation.models import Candidate, Comparison, Project, Prompt
+from annotation.models import Candidate, Project, Prompt
 from annotation.services.import_formats import candidate_content_hash
 from annotation.services.importing import comparisons_build
 from training.execution import MetricsTail, _die_with_parent, _kill_group
-from training.models import GenerationJob, ModelVersion
+from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 from training.services import engine_command
 
 log = logging.getLogger(__name__)
@@ -51,9 +53,11 @@ def _invalid(field: str, reason: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {reason}.", details=[{"line": None, "field": field, "reason": reason}])
 
 
-def _prompt_ids_select(
+def prompt_ids_select(
     *, project: Project, prompt_ids: Sequence[int] | None, prompt_round: int | None, limit: int | None
 ) -> list[int]:
+    """Ids of the project's prompts (all, or those ids, and/or of that round; at most `limit`), in id
+    order. Raises ValidationFailed when an id is of another project or nothing matches."""
     prompts = Prompt.objects.filter(project=project).order_by("id")
     if prompt_ids:
         wanted = set(prompt_ids)
@@ -90,10 +94,12 @@ def generation_launch(
     prompt_round: int | None = None,
     limit: int | None = None,
     round: int = 0,
+    arena: Arena | None = None,
 ) -> GenerationJob:
     """Saves a queued job for exactly one source (a model version, a base model, or the configured
     endpoint) and queues it once committed: local models on `gpu`, the endpoint on `default`.
-    The prompts (all of the project, or those ids / that round, at most `limit`) are frozen now."""
+    The prompts (all of the project, or those ids / that round, at most `limit`) are frozen now.
+    With `arena`, the job is one contestant of it (see training.arenas.arena_launch)."""
     base_model, endpoint_model = base_model.strip(), endpoint_model.strip()
     if sum([model_version is not None, bool(base_model), use_endpoint]) != 1:
         raise _invalid("source", "choose exactly one of a model version, a base model and the endpoint")
@@ -116,7 +122,7 @@ def generation_launch(
         raise _invalid("temperature", "must be from 0 to 5")
     if not 0.0 < top_p <= 1.0:
         raise _invalid("top_p", "must be above 0 and at most 1")
-    ids = _prompt_ids_select(project=project, prompt_ids=prompt_ids, prompt_round=prompt_round, limit=limit)
+    ids = prompt_ids_select(project=project, prompt_ids=prompt_ids, prompt_round=prompt_round, limit=limit)
     source = (
         GenerationJob.Source.ENDPOINT
         if use_endpoint
@@ -141,6 +147,7 @@ def generation_launch(
             prompt_ids=ids,
             prompts_total=len(ids),
             round=round,
+            arena=arena,
             queue="default" if use_endpoint else "gpu",
             created_by=created_by,
         )
@@ -159,6 +166,7 @@ def generation_cancel(*, job: GenerationJob) -> GenerationJob:
         status=GenerationJob.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
     ):
         job.refresh_from_db()
+        _arena_notify(job)
         return job
     if not GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.RUNNING).update(
         cancel_requested=True
@@ -241,6 +249,16 @@ def generation_execute(*, job_id: int) -> None:
     _finish(job, status, error)
 
 
+def _arena_notify(job: GenerationJob) -> None:
+    """A finished contestant may be the arena's last one: let it build its battles (a no-op until
+    every contestant has finished, and once built)."""
+    if job.arena_id is None:
+        return
+    from training.arenas import arena_comparisons_build  # arenas launches jobs through this module
+
+    arena_comparisons_build(arena=Arena.objects.get(pk=job.arena_id))
+
+
 class _Collector:
     """Groups the engine's lines by prompt and ingests each prompt once it is complete."""
 
@@ -276,8 +294,10 @@ def _prompt_ingest(job: GenerationJob, prompt_id: int, samples: list[dict[str, A
         _prompt_error_record(job, prompt_id, "The prompt no longer exists.")
         return
     with transaction.atomic():
-        candidates, created = [], 0
+        candidates, created, entries = [], 0, []
         for sample in samples:
+            # PostgreSQL text cannot hold NUL, which a byte-level model can emit: stored as U+FFFD.
+            text = str(sample["text"]).replace("\x00", "\ufffd")
             params = {
                 **sample.get("params", {}),
                 "k": job.k,
@@ -286,9 +306,9 @@ def _prompt_ingest(job: GenerationJob, prompt_id: int, samples: list[dict[str, A
             }
             candidate, new = Candidate.objects.get_or_create(
                 prompt=prompt,
-                content_hash=candidate_content_hash(sample["text"]),
+                content_hash=candidate_content_hash(text),
                 defaults={
-                    "text": sample["text"],
+                    "text": text,
                     "model_name": job.source_name[:255],
                     "generation_params": params,
                     "round": job.round,
@@ -297,9 +317,17 @@ def _prompt_ingest(job: GenerationJob, prompt_id: int, samples: list[dict[str, A
             created += new
             if candidate not in candidates:
                 candidates.append(candidate)
-        before = set(Comparison.objects.filter(prompt=prompt).values_list("id", flat=True))
-        comparisons = comparisons_build(project=job.project, prompt=prompt, candidates=candidates)
-        Comparison.objects.filter(prompt=prompt).exclude(id__in=before).update(round=job.round)
+                entries.append(
+                    ArenaEntry(arena_id=job.arena_id, job=job, candidate=candidate, sample=sample["sample"])
+                )
+        if job.arena_id is None:
+            comparisons = comparisons_build(
+                project=job.project, prompt=prompt, candidates=candidates, round=job.round
+            )
+        else:
+            # Arena battles pair different contestants once all have generated (training.arenas).
+            ArenaEntry.objects.bulk_create(entries, ignore_conflicts=True)
+            comparisons = 0
         GenerationJob.objects.filter(pk=job.pk).update(
             prompts_done=F("prompts_done") + 1,
             candidates_created=F("candidates_created") + created,
@@ -357,3 +385,4 @@ def _finish(job: GenerationJob, status: str, error: str) -> None:
     GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.RUNNING).update(
         status=status, error=error, finished_at=timezone.now(), heartbeat_at=timezone.now()
     )
+    _arena_notify(job)

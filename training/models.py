@@ -33,6 +33,9 @@ class DatasetSnapshot(models.Model):
     projects = models.ManyToManyField("annotation.Project", related_name="snapshots")
     # The export parameters as given (ExportSpec fields); the manifest repeats them.
     filters = models.JSONField(default=dict, blank=True)
+    # The rounds its rows come from: the "round" filter's, or without one every round of the projects
+    # with judged comparisons when it was built.
+    rounds = models.JSONField(default=list, blank=True)
     split_seed = models.IntegerField(default=0)
     eval_fraction = models.FloatField(default=0.1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
@@ -108,6 +111,8 @@ class Run(models.Model):
     reward_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="rewarded_runs"
     )
+    # The round of the data it trains on: given at launch, else the newest of its snapshot's rounds.
+    round = models.PositiveIntegerField(default=0)
     # The normalised engine spec (output of `python -m training.engine validate`).
     spec = models.JSONField(default=dict)
     queue = models.CharField(max_length=64, default="gpu")
@@ -139,7 +144,11 @@ class Run(models.Model):
                 name="run_rl_has_reward_model",
             ),
         ]
-        indexes = [models.Index(fields=["status", "heartbeat_at"]), models.Index(fields=["project", "-id"])]
+        indexes = [
+            models.Index(fields=["status", "heartbeat_at"]),
+            models.Index(fields=["project", "-id"]),
+            models.Index(fields=["project", "round"]),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.method}, {self.status})"
@@ -228,6 +237,11 @@ class GenerationJob(models.Model):
     # The prompts chosen at launch (ids, frozen), and the round the results belong to.
     prompt_ids = models.JSONField(default=list)
     round = models.PositiveIntegerField(default=0)
+    # One contestant of an arena: its candidates become the arena's blind battles, not comparisons
+    # among themselves.
+    arena = models.ForeignKey(
+        "Arena", null=True, blank=True, on_delete=models.CASCADE, related_name="generation_jobs"
+    )
     queue = models.CharField(max_length=64, default="gpu")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     prompts_total = models.PositiveIntegerField(default=0)
@@ -278,3 +292,60 @@ class GenerationJob(models.Model):
     @property
     def progress(self) -> float:
         return min(1.0, self.prompts_done / self.prompts_total) if self.prompts_total else 0.0
+
+
+class Arena(models.Model):
+    """Blind pairwise battles between two or more model versions (or base models) on held-out prompts.
+
+    Each contestant is one GenerationJob (arena set) on the same frozen prompts; once every job has
+    finished, the candidates of different contestants are paired into Comparisons (arena=True, model
+    names hidden from annotators) of `round`, and the leaderboard is read from their judgments.
+    """
+
+    class Status(models.TextChoices):
+        GENERATING = "generating", "Generating"
+        JUDGING = "judging", "Judging"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="arenas")
+    name = models.CharField(max_length=200, blank=True)
+    # The round its comparisons belong to (the round whose newest policy it evaluates).
+    round = models.PositiveIntegerField(default=0)
+    prompt_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.GENERATING)
+    error = models.TextField(blank=True)
+    comparisons = models.ManyToManyField("annotation.Comparison", blank=True, related_name="arenas")
+    built_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "-id"])]
+
+    def __str__(self) -> str:
+        return f"Arena {self.pk} ({self.status})"
+
+
+class ArenaEntry(models.Model):
+    """A candidate one contestant (generation job) of an arena produced for one of its prompts.
+
+    Kept apart from Candidate.model_name because identical texts are stored once: a candidate two
+    contestants both wrote has two entries, and is left out of the battles.
+    """
+
+    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="entries")
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="arena_entries")
+    candidate = models.ForeignKey("annotation.Candidate", on_delete=models.CASCADE, related_name="+")
+    sample = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["job_id", "candidate__prompt_id", "sample"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "candidate"], name="arenaentry_unique_candidate"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Arena {self.arena_id}: job {self.job_id} → candidate {self.candidate_id}"

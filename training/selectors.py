@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from annotation.errors import NotFound
 from annotation.models import Project
-from training.models import Artifact, DatasetSnapshot, GenerationJob, ModelVersion, Run, RunMetric
+from training.models import Arena, Artifact, DatasetSnapshot, GenerationJob, ModelVersion, Run, RunMetric
 
 
 def snapshot_list(*, project: Project) -> QuerySet[DatasetSnapshot]:
@@ -115,3 +115,20 @@ def generation_get(*, project: Project, job_id: int) -> GenerationJob:
     if job is None:
         raise NotFound(f"No generation {job_id} in this project.")
     return job
+
+
+def arena_list(*, project: Project) -> QuerySet[Arena]:
+    """The project's arenas, newest first, with their contestants' jobs."""
+    return (
+        Arena.objects.filter(project=project)
+        .select_related("created_by")
+        .prefetch_related("generation_jobs__model_version")
+    )
+
+
+def arena_get(*, project: Project, arena_id: int) -> Arena:
+    """The project's arena with this id; raises NotFound."""
+    arena = arena_list(project=project).filter(pk=arena_id).first()
+    if arena is None:
+        raise NotFound(f"No arena {arena_id} in this project.")
+    return arena

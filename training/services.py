@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.errors import Conflict, ValidationFailed
-from annotation.models import Project
+from annotation.models import Comparison, Project
 from annotation.quality.annotators import annotator_scores
 from annotation.quality_selectors import quality_inputs_get
 from annotation.services.exporting import ExportSpec, export_rows, export_spec_parse
@@ -48,6 +48,8 @@ SNAPSHOT_FILTERS = (
     "min_agreement",
     "rating_threshold",
     "include_imported",
+    "round",
+    "include_arena",
     "exclude_flagged",
 )
 SNAPSHOT_KINDS = ("preference", "unpaired")
@@ -165,11 +167,12 @@ def snapshot_request(
             details=problems,
         )
     clean = _normalise_filters(filters or {})
-    _snapshot_export_spec(clean)
+    spec = _snapshot_export_spec(clean)
     with transaction.atomic():
         snapshot = DatasetSnapshot.objects.create(
             name=name.strip(),
             filters=clean,
+            rounds=list(spec.rounds),
             split_seed=split_seed,
             eval_fraction=eval_fraction,
             created_by=created_by,
@@ -251,6 +254,7 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
         files = _snapshot_files(
             temp, projects=projects, spec=spec, seed=split_seed, eval_fraction=eval_fraction
         )
+        rounds = list(spec.rounds) or _judged_rounds(projects, spec)
         split = {"seed": split_seed, "eval_fraction": eval_fraction, "by": "comparison_id"}
         content = {"files": {n: f["sha256"] for n, f in files.items()}, "filters": clean, "split": split}
         sha256 = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
@@ -259,6 +263,7 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
             "name": snapshot.name,
             "projects": [{"id": p.pk, "slug": p.slug, "name": p.name} for p in projects],
             "filters": clean,
+            "rounds": rounds,
             "kind": spec.kind,
             "split": split,
             "excluded_flagged_annotators": excluded,
@@ -282,6 +287,7 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
     DatasetSnapshot.objects.filter(pk=snapshot.pk, status=DatasetSnapshot.Status.BUILDING).update(
         status=DatasetSnapshot.Status.READY,
         manifest=manifest,
+        rounds=rounds,
         sha256=sha256,
         train_rows=counts["train"],
         eval_rows=counts["eval"],
@@ -289,6 +295,15 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
     )
     snapshot.refresh_from_db()
     return snapshot
+
+
+def _judged_rounds(projects: Sequence[Project], spec: ExportSpec) -> list[int]:
+    """The rounds of the projects' comparisons that have judgments (arena battles only when the
+    spec includes them): what a snapshot without a round filter is built from."""
+    comparisons = Comparison.objects.filter(project__in=projects, judgments__isnull=False)
+    if not spec.include_arena:
+        comparisons = comparisons.filter(arena=False)
+    return sorted(comparisons.values_list("round", flat=True).distinct())
 
 
 def _flagged_annotators(projects: Sequence[Project], which: str) -> list[int]:
@@ -317,6 +332,8 @@ def _snapshot_files(
         date_to=spec.date_to,
         annotator_ids=spec.annotator_ids,
         exclude_annotator_ids=spec.exclude_annotator_ids,
+        rounds=spec.rounds,
+        include_arena=spec.include_arena,
     )
     sft = _JsonlWriter(directory / "sft.jsonl")
     for row in export_rows(projects=projects, spec=sft_spec):
@@ -478,11 +495,17 @@ def run_launch(
     device: str = "auto",
     sample_prompts: Sequence[str] = (),
     queue: str = "gpu",
+    round: int | None = None,
 ) -> Run:
     """Builds and checks the spec, saves a queued Run and queues its execution once committed.
 
     The snapshot must include the project, so a project's admins only train on data they manage.
+    The run's round is `round`, else the newest round its snapshot was built from (0 for none).
     """
+    if round is not None and round < 0:
+        raise ValidationFailed(
+            "round must be a round number.", details=[{"field": "round", "reason": "must be 0 or more"}]
+        )
     if not snapshot.projects.filter(pk=project.pk).exists():
         raise ValidationFailed(
             "The snapshot does not include this project.",
@@ -513,6 +536,7 @@ def run_launch(
             spec=spec,
             queue=queue,
             launched_by=launched_by,
+            round=round if round is not None else max(snapshot.rounds, default=0),
         )
         # A random suffix, so a reset database never reuses another run's directory (and checkpoints).
         run.output_dir = str(runs_root() / f"{run.pk}-{uuid.uuid4().hex[:8]}")

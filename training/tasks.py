@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from training import execution, generating, services
+from training import arenas, execution, generating, services
 
 
 # No time limit: a run lasts as long as its spec says (hours or days); cancel stops it, and a lost
@@ -35,5 +35,8 @@ def generation_execute(job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def generations_reap() -> int:
-    """Marks generation jobs with a stale heartbeat failed (celery beat calls it every minute)."""
-    return generating.generations_reap_stale()
+    """Marks generation jobs with a stale heartbeat failed (celery beat calls it every minute), then
+    builds the battles of arenas whose last job that was."""
+    reaped = generating.generations_reap_stale()
+    arenas.arenas_refresh()
+    return reaped

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import generation_views, views
+from training import generation_views, round_views, views
 
 app_name = "training"
 
@@ -26,6 +26,9 @@ urlpatterns = [
         generation_views.generation_cancel,
         name="generation-cancel",
     ),
+    path("projects/<slug:slug>/rounds/", round_views.round_list, name="rounds"),
+    path("projects/<slug:slug>/arenas/", round_views.arena_list, name="arenas"),
+    path("projects/<slug:slug>/arenas/<int:arena_id>/", round_views.arena_detail, name="arena-detail"),
     path(
         "projects/<slug:slug>/runs/<int:run_id>/artifacts/<int:artifact_id>/",
         views.artifact_download,

@@ -94,7 +94,8 @@ def run_launch(request: HttpRequest, slug: str) -> HttpResponse:
         "default_model": services.default_model(),
         "precisions": ("auto", "fp32", "bf16", "fp16"),
         "devices": ("auto", "cpu", "cuda"),
-        "values": request.POST,
+        # A GET with fields (the rounds page's "adjust first" links) prefills the form.
+        "values": request.POST or request.GET,
     }
     if request.method != "POST":
         return render(request, "training/run_launch.html", context)

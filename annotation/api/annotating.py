@@ -32,7 +32,8 @@ def _counts(project: Project, user: AbstractBaseUser) -> dict[str, int]:
 
 
 def comparison_payload(*, comparison: Comparison, order: list[int]) -> dict[str, Any]:
-    """What the page shows of a comparison: rendered context and candidates in the given order.
+    """What the page shows of a comparison: rendered context and candidates in the given order,
+    with model names only where neither the project nor an arena hides them.
 
     Candidate text is sent raw too (for the demonstration editor and the diff, which the page
     only ever inserts as text) and rendered through the sanitiser for display.
@@ -40,6 +41,8 @@ def comparison_payload(*, comparison: Comparison, order: list[int]) -> dict[str,
     project = comparison.project
     by_id = {slot.candidate_id: slot.candidate for slot in comparison.slots.all()}
     pairwise = project.mode == Project.Mode.PAIRWISE
+    # An arena battle is blind whatever the project's setting: the name would give the answer away.
+    hidden = project.hides_model_names or comparison.arena
     return {
         "mode": project.mode,
         "messages": [
@@ -52,7 +55,7 @@ def comparison_payload(*, comparison: Comparison, order: list[int]) -> dict[str,
                 "label": ascii_uppercase[i] if pairwise else str(i + 1),
                 "html": markdown_render(by_id[cid].text),
                 "text": by_id[cid].text,
-                "model": None if project.hides_model_names else by_id[cid].model_name,
+                "model": None if hidden else by_id[cid].model_name,
             }
             for i, cid in enumerate(order)
         ],

@@ -1,7 +1,8 @@
 """Listing collected data over the REST API: comparisons, my judgments, demonstrations.
 
 Annotators never see other annotators' labels (judgments, demonstrations), gold answers, or
-model names when the project hides them; reviewers and admins see everything of the project.
+model names when the project hides them or the comparison is an arena battle; reviewers and admins
+see everything of the project.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ class CandidateOutput(serializers.Serializer):
     id = serializers.IntegerField()
     position = serializers.IntegerField()
     text = serializers.CharField()
-    model = serializers.CharField(allow_null=True, help_text="null when the project hides model names")
+    model = serializers.CharField(
+        allow_null=True, help_text="null for annotators when the project hides model names or in an arena"
+    )
 
 
 class ComparisonOutput(serializers.ModelSerializer):
@@ -44,11 +47,20 @@ class ComparisonOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Comparison
-        fields = ["id", "prompt", "candidates", "round", "priority", "judgment_count", "gold_ordering"]
+        fields = [
+            "id",
+            "prompt",
+            "candidates",
+            "round",
+            "arena",
+            "priority",
+            "judgment_count",
+            "gold_ordering",
+        ]
 
     @extend_schema_field(CandidateOutput(many=True))
     def get_candidates(self, comparison: Comparison) -> list[dict[str, Any]]:
-        hidden = comparison.project.hides_model_names and not self.context["privileged"]
+        hidden = (comparison.project.hides_model_names or comparison.arena) and not self.context["privileged"]
         return [
             {
                 "id": slot.candidate_id,

@@ -15,12 +15,16 @@ from annotation.quality_selectors import project_quality_get
 class ProjectQualityApi(APIView):
     """Progress, judgments per day, agreement (Krippendorff's alpha, Fleiss' kappa, pairwise rate),
     position bias, annotator scores with flags, the comparisons with least agreement, and the
-    Bradley–Terry model leaderboard; docs/quality.md defines each figure."""
+    Bradley–Terry model leaderboard, and the same progress and agreement per round (`by_round`);
+    with `round`, every figure is of that round's comparisons only. docs/quality.md defines each figure."""
 
     class InputSerializer(serializers.Serializer):
         # Bootstrap resamples behind the leaderboard's intervals, and the seed that makes them repeatable.
         rounds = serializers.IntegerField(min_value=10, max_value=2000, default=200)
         seed = serializers.IntegerField(min_value=0, default=0)
+        round = serializers.IntegerField(
+            min_value=0, required=False, default=None, help_text="only the comparisons of this round"
+        )
 
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)

@@ -16,6 +16,7 @@ from annotation.api.imports import ImportCreateApi
 from annotation.api.quality import ProjectQualityApi
 from training.apis import ModelVersionOutput, RunLaunchInput, RunOutput, SnapshotListApi, SnapshotOutput
 from training.generation_apis import GenerationJobOutput, GenerationLaunchInput
+from training.round_apis import ArenaDetailOutput, ArenaLaunchInput, ArenaOutput
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -113,6 +114,18 @@ _VIEWS: dict[str, dict] = {
     "training.generation_apis.GenerationCancelApi": {
         "post": extend_schema(request=None, responses=_ok(GenerationJobOutput))
     },
+    "training.round_apis.RoundListApi": {
+        "get": extend_schema(
+            operation_id="projects_rounds_list",
+            responses=_ok(),
+            description="Per round: counts, progress, agreement, snapshots, runs, model versions, arenas.",
+        )
+    },
+    "training.round_apis.ArenaListApi": {
+        "get": extend_schema(operation_id="projects_arenas_list", responses=_ok(ArenaOutput(many=True))),
+        "post": extend_schema(request=ArenaLaunchInput, responses=_ok(ArenaOutput, 201)),
+    },
+    "training.round_apis.ArenaDetailApi": {"get": extend_schema(responses=_ok(ArenaDetailOutput))},
     "training.apis.MethodDefaultsApi": {"get": extend_schema(responses=_ok())},
 }
 

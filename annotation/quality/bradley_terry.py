@@ -203,3 +203,26 @@ def leaderboard(
             )
         )
     return rows
+
+
+def head_to_head(outcomes: Iterable[Outcome]) -> dict[Hashable, dict[Hashable, dict[str, float]]]:
+    """The pairwise win matrix: for each player a and each opponent b it met, a's wins, losses and
+    ties against b, the battles and a's win rate against b ((wins + ties/2) / battles)."""
+    record: dict[Hashable, dict[Hashable, list[int]]] = {}
+    for a, b, s in outcomes:
+        for player, opponent, score in ((a, b, s), (b, a, 1.0 - s)):
+            cell = record.setdefault(player, {}).setdefault(opponent, [0, 0, 0])
+            cell[0 if score > 0.5 else 1 if score < 0.5 else 2] += 1
+    return {
+        player: {
+            opponent: {
+                "wins": wins,
+                "losses": losses,
+                "ties": ties,
+                "battles": wins + losses + ties,
+                "win_rate": (wins + ties / 2) / (wins + losses + ties),
+            }
+            for opponent, (wins, losses, ties) in opponents.items()
+        }
+        for player, opponents in record.items()
+    }

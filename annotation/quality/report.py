@@ -25,6 +25,9 @@ class QualityInputs:
     gold: dict[int, Ordering] = field(default_factory=dict)
     skips: dict[int, int] = field(default_factory=dict)
     usernames: dict[int, str] = field(default_factory=dict)
+    # Comparison id → its round (for the comparisons that have slots), and comparisons per round.
+    comparison_rounds: dict[int, int] = field(default_factory=dict)
+    comparisons_by_round: dict[int, int] = field(default_factory=dict)
 
 
 def timeline(records: Sequence[JudgmentRecord]) -> list[dict]:
@@ -77,6 +80,33 @@ def low_agreement(records: Sequence[JudgmentRecord], *, below: float = 1.0, limi
     return rows[:limit]
 
 
+def round_figures(inputs: QualityInputs) -> list[dict]:
+    """Per round (oldest first): comparisons, judgments, progress and agreement of that round's
+    judgments, by the same definitions as the whole project's figures."""
+    by_round: dict[int, list[JudgmentRecord]] = defaultdict(list)
+    for r in inputs.records:
+        by_round[inputs.comparison_rounds.get(r.comparison_id, 0)].append(r)
+    rows = []
+    for round in sorted(set(inputs.comparisons_by_round) | set(by_round)):
+        records = by_round.get(round, [])
+        votes = consensus.pair_votes(records)
+        rows.append(
+            {
+                "round": round,
+                "progress": progress(
+                    records, comparisons=inputs.comparisons_by_round.get(round, 0), overlap=inputs.overlap
+                ),
+                "agreement": {
+                    "alpha_ordinal": consensus.alpha_ordinal(records),
+                    "fleiss_kappa": consensus.fleiss_kappa(votes),
+                    "pairwise_rate": consensus.pairwise_agreement_rate(votes),
+                    "pairs_with_overlap": sum(len(v) >= 2 for v in votes.values()),
+                },
+            }
+        )
+    return rows
+
+
 def quality_report(
     inputs: QualityInputs,
     *,
@@ -84,8 +114,9 @@ def quality_report(
     rounds: int = 200,
     seed: int = 0,
 ) -> dict:
-    """Progress, judgments over time, agreement, position bias, annotator scores and the model
-    leaderboard; `rounds` and `seed` drive the leaderboard's bootstrap intervals."""
+    """Progress, judgments over time, agreement, position bias, annotator scores, the model
+    leaderboard and per-round figures; `rounds` and `seed` drive the leaderboard's bootstrap
+    intervals (`rounds` counts resamples, not the project's rounds)."""
     thresholds = thresholds or Thresholds()
     records = inputs.records
     votes = consensus.pair_votes(records)
@@ -117,4 +148,5 @@ def quality_report(
         "leaderboard": [asdict(row) for row in leaderboard(outcomes, rounds=rounds, seed=seed)],
         "thresholds": asdict(thresholds),
         "gold_comparisons": len(inputs.gold),
+        "by_round": round_figures(inputs),
     }

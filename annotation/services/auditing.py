@@ -1,4 +1,4 @@
-"""The audit trail: one row per import, export, run launch and membership or settings change."""
+"""The audit trail: one row per import, export, run or arena launch and membership or settings change."""
 
 from __future__ import annotations
 
@@ -73,6 +73,23 @@ def audit_run_launch(*, actor: AbstractBaseUser | AnonymousUser, run: Any) -> Au
         project=run.project,
         target=f"run {run.pk}",
         details={"run": run.pk, "name": run.name, "method": run.method},
+    )
+
+
+def audit_arena_launch(*, actor: AbstractBaseUser | AnonymousUser, arena: Any) -> AuditEvent:
+    """Records an arena launch (a training.models.Arena) with its contestants and prompts."""
+    return audit_record(
+        actor=actor,
+        action=AuditEvent.Action.ARENA_LAUNCH,
+        project=arena.project,
+        target=f"arena {arena.pk}",
+        details={
+            "arena": arena.pk,
+            "name": arena.name,
+            "round": arena.round,
+            "contestants": [job.source_name for job in arena.generation_jobs.order_by("id")],
+            "prompts": len(arena.prompt_ids),
+        },
     )
 
 

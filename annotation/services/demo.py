@@ -1,4 +1,7 @@
-"""The demo that Rankwise ships: three users and three projects built from annotation/demo/.
+"""The demo that Rankwise ships: three users and four projects built from annotation/demo/.
+
+demo-loop is where the loop runs with the tiny local model (docs/rounds.md): round 0 is a slice of
+the demo file, rounds 1 to 3 are held-out prompts without candidates, for generation and arenas.
 
 Everything goes through the importer, so the demo exercises the same path as real data. Loading
 is idempotent: users, projects and memberships are looked up before they are created, and the
@@ -22,6 +25,9 @@ from annotation.services.importing import data_import
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 DEMO_FILE = DEMO_DIR / "demo.jsonl"
+LOOP_PROMPTS_FILE = DEMO_DIR / "loop_prompts.jsonl"
+# Round 0 of demo-loop: few enough comparisons that the tiny model trains on them in seconds on a CPU.
+LOOP_ROUND0_LINES = 12
 GUIDELINES_FILE = DEMO_DIR / "guidelines.md"
 CRITERIA = ["helpfulness", "harmlessness", "honesty"]
 
@@ -36,11 +42,11 @@ class DemoLogin:
 
 DEMO_LOGINS = (
     DemoLogin("admin", "rankwise-admin", True, "superuser, admin of every demo project"),
-    DemoLogin("annotator1", "rankwise-annotator1", False, "annotator in demo-pairwise and demo-ranking"),
-    DemoLogin("annotator2", "rankwise-annotator2", False, "annotator in demo-pairwise and demo-ranking"),
+    DemoLogin("annotator1", "rankwise-annotator1", False, "annotator in demo-pairwise, -ranking and -loop"),
+    DemoLogin("annotator2", "rankwise-annotator2", False, "annotator in demo-pairwise, -ranking and -loop"),
 )
 
-PAIRWISE, RANKING, LABELLED = "demo-pairwise", "demo-ranking", "demo-labelled"
+PAIRWISE, RANKING, LABELLED, LOOP = "demo-pairwise", "demo-ranking", "demo-labelled", "demo-loop"
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,14 @@ def demo_preference_rows() -> list[dict]:
                 }
             )
     return rows
+
+
+def demo_loop_lines() -> list[dict]:
+    """demo-loop's file: the first demo lines as round 0, then its held-out prompts of rounds 1–3."""
+    held_out = [
+        json.loads(line) for line in LOOP_PROMPTS_FILE.read_text(encoding="utf-8").splitlines() if line
+    ]
+    return demo_lines()[:LOOP_ROUND0_LINES] + held_out
 
 
 def _jsonl(rows: list[dict]) -> bytes:
@@ -122,6 +136,14 @@ def _projects_spec() -> list[tuple[str, str, dict, str, bytes, bool]]:
             "demo-preferences.jsonl",
             _jsonl(demo_preference_rows()),
             True,
+        ),
+        (
+            LOOP,
+            "Demo: the loop (rounds and arenas with the tiny model)",
+            {"mode": Project.Mode.PAIRWISE, "candidates_per_comparison": 2, "overlap": 1},
+            "demo-loop.jsonl",
+            _jsonl(demo_loop_lines()),
+            False,
         ),
     ]
 

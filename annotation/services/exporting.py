@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
@@ -55,6 +56,10 @@ class ExportSpec:
     min_agreement: float | None = None
     rating_threshold: float | None = None
     include_imported: bool = True
+    # Only comparisons of these rounds (sft: demonstrations on them, or on prompts of them); () = all.
+    rounds: tuple[int, ...] = ()
+    # Arena battles are held-out evaluation: left out unless asked for.
+    include_arena: bool = False
 
     def validate(self) -> None:
         """Raises ValidationFailed listing every field that does not fit."""
@@ -88,6 +93,8 @@ class ExportSpec:
         for field in ("annotator_ids", "exclude_annotator_ids"):
             if not all(isinstance(i, int) for i in getattr(self, field)):
                 bad(field, "must be user ids (integers)")
+        if not all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in self.rounds):
+            bad("rounds", "must be round numbers (whole numbers from 0)")
         if problems:
             raise ValidationFailed(
                 "Invalid export parameters: " + "; ".join(f"{p['field']} {p['reason']}" for p in problems),
@@ -119,6 +126,8 @@ PARAMS = {
     "min_agreement": "min_agreement",
     "rating_threshold": "rating_threshold",
     "include_imported": "include_imported",
+    "round": "rounds",
+    "include_arena": "include_arena",
 }
 
 
@@ -163,8 +172,13 @@ def _parse_value(name: str, raw: list[str]) -> Any:
         if not all(part.strip().isdigit() for part in ids):
             raise ValueError("must be user ids (integers), comma-separated or repeated")
         return tuple(int(part) for part in ids)
+    if name == "round":
+        rounds = [part.strip() for value in raw for part in value.split(",") if part.strip()]
+        if not all(part.isdigit() for part in rounds):
+            raise ValueError("must be round numbers (whole numbers from 0), comma-separated or repeated")
+        return tuple(sorted({int(part) for part in rounds}))
     value = raw[-1]
-    if name in ("conversational", "include_imported"):
+    if name in ("conversational", "include_imported", "include_arena"):
         lowered = value.lower()
         if lowered not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             raise ValueError("must be true or false")
@@ -266,7 +280,8 @@ def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Gr
         # made PostgreSQL scan the comparison table per chunk), and rows of other projects'
         # comparisons within the range are skipped here.
         window = list(
-            Comparison.objects.filter(project_id__in=project_ids, id__gt=last)
+            _comparisons(project_ids, spec)
+            .filter(id__gt=last)
             .order_by("id")
             .values_list("id", "project_id", "prompt_id", "prompt__messages")[:CHUNK_COMPARISONS]
         )
@@ -309,6 +324,16 @@ def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Gr
             group.judgments.append(row)
         if group is not None:
             yield from _passing(group, spec)
+
+
+def _comparisons(project_ids: list[int], spec: ExportSpec) -> QuerySet[Comparison]:
+    """The projects' comparisons that the spec's round and arena filters keep."""
+    comparisons = Comparison.objects.filter(project_id__in=project_ids)
+    if spec.rounds:
+        comparisons = comparisons.filter(round__in=spec.rounds)
+    if not spec.include_arena:
+        comparisons = comparisons.filter(arena=False)
+    return comparisons
 
 
 def _passing(group: _Group, spec: ExportSpec) -> Iterator[_Group]:
@@ -465,6 +490,13 @@ def _sft_rows(project_ids: list[int], spec: ExportSpec) -> Iterator[dict]:
         demonstrations = demonstrations.filter(annotator_id__in=spec.annotator_ids)
     if spec.exclude_annotator_ids:
         demonstrations = demonstrations.exclude(annotator_id__in=spec.exclude_annotator_ids)
+    if spec.rounds:
+        # A demonstration written on a comparison is of that comparison's round, else of its prompt's.
+        demonstrations = demonstrations.filter(
+            Q(comparison__round__in=spec.rounds) | Q(comparison__isnull=True, prompt__round__in=spec.rounds)
+        )
+    if not spec.include_arena:
+        demonstrations = demonstrations.exclude(comparison__arena=True)
     rows = (
         demonstrations.order_by("id")
         .values_list("id", "prompt_id", "prompt__messages", "text")

@@ -22,6 +22,7 @@ MAX_REPORTED_ERRORS = 50
 MAX_NAME_LENGTH = 255
 # All pairs of n candidates is n(n-1)/2 comparisons: bound what one line can ask for.
 MAX_CANDIDATES = 100
+MAX_ROUND = 2**31 - 1
 _BOM = b"\xef\xbb\xbf"
 _DRAIN_BYTES = 64 * 1024
 # HH transcripts: "\n\nHuman: …\n\nAssistant: …"; the role names map onto chat roles.
@@ -73,6 +74,8 @@ class Record:
     prompt_hash: str
     candidates: tuple[CandidateRecord, ...]
     preference: tuple[int, int] | None
+    # The round the prompt, its candidates and comparisons belong to (native lines may say; else 0).
+    round: int = 0
 
 
 class JsonlReader:
@@ -176,8 +179,10 @@ class JsonlReader:
             return None
         line_hash = hashlib.sha256(raw).hexdigest()
         external_id = _external_id(obj)
+        round = 0
         if self.format == "native":
             messages, metadata, candidates = _parse_native(obj)
+            round = _round(obj.get("round"))
             preference = None
         else:
             parse = _parse_trl if self.format == "trl" else _parse_hh
@@ -196,6 +201,7 @@ class JsonlReader:
             prompt_hash=prompt_content_hash(messages),
             candidates=candidates,
             preference=preference,
+            round=round,
         )
 
 
@@ -280,6 +286,16 @@ def _object(value: Any, field: str) -> dict:
     return value
 
 
+def _round(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise LineError("round", f"expected a whole number from 0, got {json.dumps(value)[:40]}")
+    if value > MAX_ROUND:
+        raise LineError("round", f"at most {MAX_ROUND}")
+    return value
+
+
 def _external_id(obj: dict) -> str:
     return _name(obj.get("id"), "id")
 
@@ -336,8 +352,11 @@ def _parse_native(obj: dict) -> tuple[list[dict], dict, tuple[CandidateRecord, .
     raw_candidates = _require(obj, "candidates")
     if not isinstance(raw_candidates, list):
         raise LineError("candidates", f"expected a list, got {_json_type(raw_candidates)}")
-    if len(raw_candidates) < 2:
-        raise LineError("candidates", f"expected at least 2 candidates, got {len(raw_candidates)}")
+    if len(raw_candidates) == 1:
+        # None is a prompt waiting for generated candidates; one alone has nothing to be compared with.
+        raise LineError(
+            "candidates", "expected at least 2 candidates, got 1 (or none, for a prompt to generate for)"
+        )
     if len(raw_candidates) > MAX_CANDIDATES:
         raise LineError(
             "candidates", f"at most {MAX_CANDIDATES} candidates per line, got {len(raw_candidates)}"

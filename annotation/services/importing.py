@@ -138,8 +138,11 @@ def upload_size_check(*, size: int | None) -> None:
         )
 
 
-def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[Candidate]) -> int:
-    """Creates the comparisons the project's mode calls for among these candidates of the prompt.
+def comparisons_build(
+    *, project: Project, prompt: Prompt, candidates: Sequence[Candidate], round: int = 0
+) -> int:
+    """Creates the comparisons the project's mode calls for among these candidates of the prompt,
+    as comparisons of `round`.
 
     Candidates keep the order given (it decides slots, and the reference for first_vs_rest).
     Comparisons that already exist (same set of candidates) are left alone. Returns how many
@@ -155,8 +158,63 @@ def comparisons_build(*, project: Project, prompt: Prompt, candidates: Sequence[
         )
     with transaction.atomic():
         project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
-        _, created = _comparisons_create(project=project, groups=[(prompt.pk, [c.pk for c in candidates])])
+        _, created = _comparisons_create(
+            project=project, groups=[(prompt.pk, [c.pk for c in candidates], round)]
+        )
     return created
+
+
+def comparison_pairs_build(
+    *, project: Project, pairs: Sequence[tuple[int, int]], round: int = 0
+) -> list[int]:
+    """One arena comparison (model names hidden, left out of exports) per pair of candidate ids,
+    whatever the project's mode; both candidates of a pair must be of one prompt of the project.
+
+    A pair that is already a comparison (same two candidates) is reused and marked arena from now
+    on. Returns the comparison ids in the order of the pairs. Raises ValidationFailed otherwise.
+    """
+    wanted_ids = {c for pair in pairs for c in pair}
+    prompt_of = dict(
+        Candidate.objects.filter(pk__in=wanted_ids, prompt__project=project).values_list("id", "prompt_id")
+    )
+    if len(prompt_of) != len(wanted_ids) or any(a == b or prompt_of[a] != prompt_of[b] for a, b in pairs):
+        raise ValidationFailed(
+            "An arena comparison joins two different candidates of one prompt of the project.",
+            details=[{"line": None, "field": "pairs", "reason": "not two candidates of one prompt here"}],
+        )
+    with transaction.atomic():
+        # The project lock, as for imports: two builders never create the same key twice.
+        Project.objects.select_for_update(no_key=True).get(pk=project.pk)
+        by_key = {comparison_key(pair): pair for pair in pairs}
+        existing = dict(
+            Comparison.objects.filter(project=project, key__in=list(by_key)).values_list("key", "id")
+        )
+        new_keys = [key for key in by_key if key not in existing]
+        new_ids = _insert(
+            Comparison,
+            [
+                {
+                    "project_id": project.pk,
+                    "prompt_id": prompt_of[by_key[key][0]],
+                    "key": key,
+                    "round": round,
+                    "arena": True,
+                }
+                for key in new_keys
+            ],
+        )
+        _insert(
+            ComparisonCandidate,
+            [
+                {"comparison_id": comparison_id, "candidate_id": candidate_id, "position": position}
+                for key, comparison_id in zip(new_keys, new_ids, strict=True)
+                for position, candidate_id in enumerate(by_key[key])
+            ],
+            need_ids=False,
+        )
+        Comparison.objects.filter(pk__in=existing.values(), arena=False).update(arena=True)
+        existing.update(zip(new_keys, new_ids, strict=True))
+    return [existing[comparison_key(pair)] for pair in pairs]
 
 
 def _format_check(format: str) -> None:
@@ -243,6 +301,7 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
                 "messages": r.messages,
                 "metadata": r.metadata,
                 "content_hash": r.prompt_hash,
+                "round": r.round,
             }
     fresh_prompt_ids = _insert(Prompt, list(new_prompts.values()))
     prompt_ids.update(zip(new_prompts, fresh_prompt_ids, strict=True))
@@ -273,6 +332,7 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
                     "model_name": c.model,
                     "generation_params": c.params,
                     "content_hash": c.content_hash,
+                    "round": r.round,
                 }
     fresh_candidate_ids = _insert(Candidate, list(new_candidates.values()))
     candidate_ids.update(zip(new_candidates, fresh_candidate_ids, strict=True))
@@ -281,34 +341,39 @@ def _records_write(*, project: Project, records: list[Record]) -> Counter[str]:
     groups = []
     for r in records:
         prompt_id = prompt_ids[r.prompt_hash]
-        groups.append((prompt_id, [candidate_ids[(prompt_id, c.content_hash)] for c in r.candidates]))
+        groups.append(
+            (prompt_id, [candidate_ids[(prompt_id, c.content_hash)] for c in r.candidates], r.round)
+        )
     comparison_ids, counts["comparisons"] = _comparisons_create(
         project=project, groups=groups, fresh_candidates=set(fresh_candidate_ids)
     )
 
-    judged = [(r, ids) for r, (_, ids) in zip(records, groups, strict=True) if r.preference is not None]
+    judged = [(r, ids) for r, (_, ids, _) in zip(records, groups, strict=True) if r.preference is not None]
     if judged:
         counts["judgments"] = _judgments_create(project=project, judged=judged, comparison_ids=comparison_ids)
     return counts
 
 
 def _comparisons_create(
-    *, project: Project, groups: Iterable[tuple[int, list[int]]], fresh_candidates: Set[int] = frozenset()
+    *,
+    project: Project,
+    groups: Iterable[tuple[int, list[int], int]],
+    fresh_candidates: Set[int] = frozenset(),
 ) -> tuple[dict[str, int], int]:
-    """Comparisons per the project's mode for each (prompt id, candidate ids in order).
+    """Comparisons per the project's mode for each (prompt id, candidate ids in order, round).
 
     Returns ({key: comparison id} for every comparison these groups call for, new or not, and
     how many were created). `fresh_candidates` were created in this transaction, so no existing
     comparison holds them. Needs the project lock.
     """
-    wanted: dict[str, tuple[int, list[int]]] = {}
-    for prompt_id, ids in groups:
+    wanted: dict[str, tuple[int, list[int], int]] = {}
+    for prompt_id, ids, round in groups:
         for slots in comparison_groups(
             n=len(ids), mode=project.mode, pairing=project.pairing, k=project.candidates_per_comparison
         ):
             members = [ids[i] for i in slots]
-            wanted.setdefault(comparison_key(members), (prompt_id, members))
-    maybe_existing = [key for key, (_, members) in wanted.items() if fresh_candidates.isdisjoint(members)]
+            wanted.setdefault(comparison_key(members), (prompt_id, members, round))
+    maybe_existing = [key for key, (_, members, _) in wanted.items() if fresh_candidates.isdisjoint(members)]
     ids_by_key: dict[str, int] = {}
     if maybe_existing:
         ids_by_key = dict(
@@ -317,7 +382,10 @@ def _comparisons_create(
     new_keys = [key for key in wanted if key not in ids_by_key]
     new_ids = _insert(
         Comparison,
-        [{"project_id": project.pk, "prompt_id": wanted[key][0], "key": key} for key in new_keys],
+        [
+            {"project_id": project.pk, "prompt_id": wanted[key][0], "key": key, "round": wanted[key][2]}
+            for key in new_keys
+        ],
     )
     _insert(
         ComparisonCandidate,

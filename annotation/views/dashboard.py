@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from annotation.errors import ValidationFailed
 from annotation.models import Membership
 from annotation.permissions import has_role, project_get_for
 from annotation.quality_selectors import project_list_reviewed_by, project_quality_get
@@ -24,7 +25,13 @@ def quality_index(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
-    report = project_quality_get(project=project)
+    raw_round = request.GET.get("round", "").strip()
+    if raw_round and not raw_round.isdigit():
+        raise ValidationFailed(
+            "round: must be a round number (0, 1, …).",
+            details=[{"field": "round", "reason": "must be a whole number from 0"}],
+        )
+    report = project_quality_get(project=project, round=int(raw_round) if raw_round else None)
     # Admins get the export form with the flagged annotators already left out (one click to check
     # the form, one to download); reviewers cannot export.
     export_without_flagged = snapshot_without_flagged = None

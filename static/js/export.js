@@ -8,6 +8,8 @@ const OPTIONS = {
   exclude_annotator: "--exclude-annotator", min_agreement: "--min-agreement",
   rating_threshold: "--rating-threshold",
 };
+// The command takes one --round per round where the form takes "1, 2".
+const splitRounds = (value) => value.split(",").map((part) => part.trim()).filter(Boolean);
 
 function update() {
   const kind = form.elements.kind.value;
@@ -22,6 +24,8 @@ function update() {
   for (const [name, option] of Object.entries(OPTIONS)) {
     for (const value of data.getAll(name)) if (value) words.push(option, value);
   }
+  for (const round of splitRounds(data.get("round") || "")) words.push("--round", round);
+  if (data.getAll("include_arena").includes("true")) words.push("--include-arena");
   if (data.getAll("conversational").includes("true")) words.push("--conversational");
   if (!data.getAll("include_imported").includes("true") && data.has("include_imported")) words.push("--no-imported");
   command.textContent = words.join(" ");

@@ -21,7 +21,7 @@ async function fillDefaults() {
 async function preview() {
   const data = Object.fromEntries(new FormData(form));
   data.sample_prompts = (data.sample_prompts || "").split("\n").filter((line) => line.trim());
-  for (const field of ["base_version", "reward_version"]) if (!data[field]) data[field] = null;
+  for (const field of ["base_version", "reward_version", "round"]) if (!data[field]) data[field] = null;
   try {
     data.hyperparameters = JSON.parse(data.hyperparameters || "{}");
   } catch (error) {

@@ -295,3 +295,40 @@ def test_api_queries_do_not_grow_with_the_data(
     with CaptureQueriesContext(connection) as after:
         client.get(url)
     assert len(after.captured_queries) == len(before.captured_queries)
+
+
+def test_figures_per_round_and_for_one_round_keep_the_query_bound(
+    alice: AbstractBaseUser, project: Project, judged: list[Comparison], django_assert_num_queries
+) -> None:
+    # Half of the comparisons move to round 1, where bob (position-biased) is left out.
+    Comparison.objects.filter(pk__in=[c.pk for c in judged[6:]]).update(round=1)
+    Judgment.objects.filter(comparison__in=judged[6:], annotator__username="bob").delete()
+    with django_assert_num_queries(5):
+        inputs = quality_inputs_get(project=project, round=1)
+    assert (
+        len(inputs.records) == 12
+        and inputs.comparisons == 6
+        and set(inputs.comparison_rounds.values()) == {1}
+    )
+
+    data = _client(alice).get(reverse("api:project-quality", args=["project-a"])).json()
+    rounds = {row["round"]: row for row in data["by_round"]}
+    assert (rounds[0]["progress"]["comparisons"], rounds[0]["progress"]["judgments"]) == (7, 18)
+    assert (rounds[1]["progress"]["comparisons"], rounds[1]["progress"]["judgments"]) == (6, 12)
+    # Charlie and erin always agree; bob's coin flips pull round 0's agreement down.
+    assert rounds[1]["agreement"]["pairwise_rate"] == 1.0 > rounds[0]["agreement"]["pairwise_rate"]
+
+    one = _client(alice).get(reverse("api:project-quality", args=["project-a"]), {"round": 1}).json()
+    assert (
+        one["round"] == 1 and one["progress"]["judgments"] == 12 and one["agreement"]["pairwise_rate"] == 1.0
+    )
+    assert (
+        _client(alice).get(reverse("api:project-quality", args=["project-a"]), {"round": "x"}).status_code
+        == 400
+    )
+    page = _client(alice).get(reverse("project-dashboard", args=["project-a"]), {"round": 1})
+    assert page.status_code == 200 and b"quality, round 1" in page.content
+    assert (
+        _client(alice).get(reverse("project-dashboard", args=["project-a"]), {"round": "x"}).status_code
+        == 400
+    )

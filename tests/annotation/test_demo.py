@@ -15,6 +15,8 @@ from annotation.models import Candidate, Comparison, ImportBatch, Judgment, Memb
 from annotation.services.demo import (
     DEMO_LOGINS,
     LABELLED,
+    LOOP,
+    LOOP_ROUND0_LINES,
     PAIRWISE,
     RANKING,
     demo_lines,
@@ -84,10 +86,10 @@ def _row_counts() -> dict[str, int]:
 
 
 @pytest.mark.django_db
-def test_demo_load_builds_the_three_projects_from_the_demo_file() -> None:
+def test_demo_load_builds_the_four_projects_from_the_demo_file() -> None:
     summary = demo_load()
 
-    assert (summary.users_created, summary.projects_created) == (3, 3)
+    assert (summary.users_created, summary.projects_created) == (3, 4)
     lines, ranked = demo_lines(), demo_lines(min_candidates=3)
 
     pairwise = Project.objects.get(slug=PAIRWISE)
@@ -138,9 +140,11 @@ def test_demo_users_log_in_with_the_printed_passwords_and_hold_their_roles() -> 
         user = authenticate(username=login.username, password=login.password)
         assert user is not None and user.is_superuser == login.is_superuser
     roles = set(Membership.objects.values_list("project__slug", "user__username", "role"))
-    admin = {(slug, "admin", "admin") for slug in (PAIRWISE, RANKING, LABELLED)}
+    admin = {(slug, "admin", "admin") for slug in (PAIRWISE, RANKING, LABELLED, LOOP)}
     annotators = {
-        (slug, name, "annotator") for slug in (PAIRWISE, RANKING) for name in ("annotator1", "annotator2")
+        (slug, name, "annotator")
+        for slug in (PAIRWISE, RANKING, LOOP)
+        for name in ("annotator1", "annotator2")
     }
     assert roles == admin | annotators
 
@@ -184,3 +188,16 @@ def test_demo_labelled_exports_as_trl_preferences_right_away() -> None:
     rank = {c["text"]: i for x in lines for i, c in enumerate(x["candidates"])}
     assert all(rank[r["chosen"][0]["content"]] < rank[r["rejected"][0]["content"]] for r in rows)
     assert all(r["prompt"][-1]["role"] == "user" for r in rows)
+
+
+@pytest.mark.django_db
+def test_demo_loop_has_round_0_to_judge_and_held_out_prompts_for_rounds_1_to_3() -> None:
+    demo_load()
+    loop = Project.objects.get(slug=LOOP)
+
+    round0 = demo_lines()[:LOOP_ROUND0_LINES]
+    assert loop.comparisons.filter(round=0).count() == sum(comb(len(x["candidates"]), 2) for x in round0)
+    assert not loop.comparisons.exclude(round=0).exists()
+    held_out = Prompt.objects.filter(project=loop, round__gte=1)
+    assert sorted(held_out.values_list("round", flat=True).distinct()) == [1, 2, 3]
+    assert held_out.count() == 18 and not Candidate.objects.filter(prompt__in=held_out).exists()

@@ -366,3 +366,33 @@ def test_queries_grow_with_chunks_not_with_rows(
     # one window query that finds nothing more.
     with django_assert_num_queries(7):
         assert len(rows(project)) == 24
+
+
+def test_round_filter_keeps_those_rounds_and_arena_battles_stay_out_unless_asked(
+    project: Project, alice
+) -> None:
+    by_round = {}
+    for round in (0, 1, 2):
+        comparison = make_comparison(project=project, round=round)
+        judge(comparison, alice, [[ids(comparison)[0]], [ids(comparison)[1]]])
+        Demonstration.objects.create(prompt=comparison.prompt, comparison=comparison, text=f"r{round}")
+        by_round[round] = comparison.pk
+    arena = make_comparison(project=project, round=1, arena=True)
+    judge(arena, alice, [[ids(arena)[1]], [ids(arena)[0]]])
+    Demonstration.objects.create(prompt=arena.prompt, comparison=arena, text="arena")
+
+    assert {r["comparison_id"] for r in rows(project)} == set(by_round.values())
+    spec = export_spec_parse(params={"round": ["2, 0"]})
+    assert spec.rounds == (0, 2)
+    assert {r["comparison_id"] for r in export_rows(projects=[project], spec=spec)} == {
+        by_round[0],
+        by_round[2],
+    }
+    assert {r["comparison_id"] for r in rows(project, rounds=(1,), include_arena=True)} == {
+        by_round[1],
+        arena.pk,
+    }
+    assert [r["messages"][-1]["content"] for r in rows(project, kind="sft", rounds=(1,))] == ["r1"]
+    with pytest.raises(ValidationFailed) as caught:
+        export_spec_parse(params={"round": ["one"]})
+    assert caught.value.details[0]["field"] == "round"

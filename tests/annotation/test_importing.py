@@ -21,7 +21,12 @@ from annotation.models import (
     Prompt,
 )
 from annotation.services import importing
-from annotation.services.importing import comparison_key, comparisons_build, data_import
+from annotation.services.importing import (
+    comparison_key,
+    comparison_pairs_build,
+    comparisons_build,
+    data_import,
+)
 from tests.factories import CandidateFactory, ProjectFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db
@@ -489,6 +494,54 @@ def test_comparisons_build_creates_missing_comparisons_once(project: Project) ->
         comparisons_build(project=project, prompt=prompt, candidates=[*candidates, elsewhere])
     with pytest.raises(ValidationFailed):
         comparisons_build(project=ProjectFactory(), prompt=prompt, candidates=candidates)
+
+
+def test_native_lines_carry_a_round_and_may_be_prompts_to_generate_for(project: Project) -> None:
+    held_out = {"id": "h1", "prompt": "Held out for round 2.", "candidates": [], "round": 2}
+    batch = _import(project, _jsonl({**NATIVE, "round": 1}, held_out))
+    assert (batch.prompts_created, batch.candidates_created, batch.comparisons_created) == (2, 3, 3)
+    assert dict(Prompt.objects.values_list("external_id", "round")) == {"q1": 1, "h1": 2}
+    assert set(Candidate.objects.values_list("round", flat=True)) == {1}
+    assert set(Comparison.objects.values_list("round", flat=True)) == {1}
+    assert not Candidate.objects.filter(prompt__external_id="h1").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "reason"),
+    [
+        ({"round": -1}, "round", "expected a whole number from 0"),
+        ({"round": "2"}, "round", "expected a whole number from 0"),
+        ({"round": True}, "round", "expected a whole number from 0"),
+        ({"candidates": [{"text": "alone"}]}, "candidates", "expected at least 2 candidates, got 1"),
+    ],
+)
+def test_bad_rounds_and_single_candidates_are_refused(
+    project: Project, line: dict, field: str, reason: str
+) -> None:
+    [detail] = _errors(project, _jsonl({**NATIVE, **line}))
+    assert detail["field"] == field and reason in detail["reason"]
+
+
+def test_comparison_pairs_build_makes_arena_pairs_whatever_the_mode_and_reuses_existing(
+    project: Project,
+) -> None:
+    project.mode, project.candidates_per_comparison = Project.Mode.RANKING, 3
+    project.save()
+    prompt = PromptFactory(project=project)
+    a, b, c = (CandidateFactory(prompt=prompt) for _ in range(3))
+    assert comparisons_build(project=project, prompt=prompt, candidates=[a, b, c]) == 1
+    ids = comparison_pairs_build(project=project, pairs=[(a.pk, b.pk), (c.pk, a.pk)], round=4)
+    assert len(set(ids)) == 2
+    pairs = Comparison.objects.filter(pk__in=ids)
+    assert {(x.round, x.arena, x.slots.count()) for x in pairs} == {(4, True, 2)}
+    assert [s.candidate_id for s in Comparison.objects.get(pk=ids[1]).slots.all()] == [c.pk, a.pk]
+    assert comparison_pairs_build(project=project, pairs=[(b.pk, a.pk)]) == ids[:1]
+    assert not Comparison.objects.filter(pk__in=ids[:1]).exclude(round=4).exists()
+    other = CandidateFactory(prompt=PromptFactory(project=project))
+    for bad in ([(a.pk, other.pk)], [(a.pk, a.pk)], [(a.pk, CandidateFactory().pk)]):
+        with pytest.raises(ValidationFailed, match="two different candidates of one prompt"):
+            comparison_pairs_build(project=project, pairs=bad)
+    assert Comparison.objects.filter(project=project).count() == 3
 
 
 @pytest.mark.django_db(transaction=True)

@@ -37,7 +37,7 @@ def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live
         "PROJECT": project.slug,
     }
     curl, python = _blocks("bash"), _blocks("python")
-    assert len(curl) == 3 and len(python) == 1
+    assert len(curl) == 4 and len(python) == 1
 
     outputs = [
         subprocess.run(
@@ -45,13 +45,21 @@ def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live
         )
         for block in curl
     ]
-    assert [o.returncode for o in outputs] == [0, 0, 0], [o.stderr for o in outputs]
+    assert [o.returncode for o in outputs] == [0, 0, 0, 0], [o.stderr for o in outputs]
     assert json.loads(outputs[0].stdout)["results"][0]["slug"] == "project-a"
     assert json.loads(outputs[1].stdout)["count"] == 1
     imported, end = json.JSONDecoder().raw_decode(outputs[2].stdout)  # two bodies, back to back
     audit = json.loads(outputs[2].stdout[end:])
     assert imported["comparisons_created"] == 1
     assert audit["results"][0]["target"] == "rankwise-hello.jsonl"
+    rounds, end = json.JSONDecoder().raw_decode(outputs[3].stdout)
+    quality = json.loads(outputs[3].stdout[end:])
+    assert rounds["current"] == 0 and rounds["rounds"][0]["comparisons"] == 2
+    assert (quality["round"], quality["progress"]["comparisons"], quality["progress"]["judgments"]) == (
+        0,
+        2,
+        1,
+    )
 
     ran = subprocess.run(
         [sys.executable, "-c", python[0]], env=env, capture_output=True, text=True, timeout=120

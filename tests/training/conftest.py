@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from annotation.models import Demonstration, Judgment, Project
 from tests.factories import UserFactory, make_comparison
@@ -15,6 +18,22 @@ from tests.factories import UserFactory, make_comparison
 def fast_passwords(settings) -> None:
     """Passwords are only checked by force_login-free logins; skip the deliberately slow hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> str:
+    """The tiny local model (built once, under the data directory's models/)."""
+    path = settings.RANKWISE_DEFAULT_MODEL
+    subprocess.run(
+        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return path
 
 
 @pytest.fixture

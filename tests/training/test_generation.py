@@ -4,13 +4,10 @@ server, the pages' permissions, and a job on the real Celery worker with the tin
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -20,8 +17,6 @@ from tests.factories import ProjectFactory, PromptFactory
 from tests.training.engine.test_generate import FakeOpenAI, fake_openai  # noqa: F401 - the fixture
 from training.generating import generation_cancel, generation_execute, generation_launch
 from training.models import GenerationJob, ModelVersion
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -150,18 +145,6 @@ def test_pages_are_for_project_admins(project: Project, alice, bob, mallory, dat
     assert client.post(cancel).status_code == 409
 
 
-@pytest.fixture(scope="session")
-def tiny_model() -> str:
-    path = settings.RANKWISE_DEFAULT_MODEL
-    subprocess.run(
-        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return path
-
-
 @pytest.mark.integration
 @pytest.mark.training
 def test_worker_generates_with_the_tiny_model(
@@ -281,3 +264,19 @@ def test_model_version_source_names_the_candidates(project: Project, data_dir: P
     [candidate] = Candidate.objects.filter(prompt=prompt)
     assert (candidate.model_name, job.candidates_created, job.comparisons_created) == ("policy-v1", 1, 0)
     assert candidate.generation_params["temperature"] == 0.0
+
+
+def test_a_nul_character_in_generated_text_is_stored_as_a_replacement(
+    project: Project, data_dir: Path
+) -> None:
+    from training import generating
+
+    prompt = PromptFactory(project=project)
+    job = generation_launch(project=project, base_model="byte-model", k=2)
+    generating._Collector(job).feed(
+        [{"prompt_id": prompt.pk, "sample": i, "text": text} for i, text in enumerate(["a\x00b", "ok"])]
+    )
+    assert sorted(Candidate.objects.filter(prompt=prompt).values_list("text", flat=True)) == [
+        "a\ufffdb",
+        "ok",
+    ]

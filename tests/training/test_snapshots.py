@@ -138,3 +138,47 @@ def test_exclude_flagged_leaves_out_gold_failers(project: Project, data_dir: Pat
     with pytest.raises(ValidationFailed) as error:
         snapshot_create(name="x", projects=[project], filters={"exclude_flagged": "some"})
     assert error.value.details[0]["field"] == "exclude_flagged"
+
+
+def test_snapshot_of_a_round_holds_only_that_round_and_records_it(project: Project, data_dir: Path) -> None:
+    from training.services import run_launch
+
+    judged_project(project, comparisons=6)
+    judge = UserFactory(username="round-judge")
+    for round in (1, 1, 2):
+        comparison = make_comparison(project=project, round=round)
+        first, second = comparison.slots.order_by("position").values_list("candidate_id", flat=True)
+        Judgment.objects.create(
+            comparison=comparison,
+            annotator=judge,
+            ordering=[[first], [second]],
+            submission_token=uuid.uuid4().hex,
+        )
+    arena = make_comparison(project=project, round=1, arena=True)
+    first, second = arena.slots.values_list("candidate_id", flat=True)
+    Judgment.objects.create(
+        comparison=arena, annotator=judge, ordering=[[first], [second]], submission_token="a"
+    )
+
+    of_round = snapshot_create(name="round 1", projects=[project], filters={"round": "1"}, eval_fraction=0.0)
+    rows = lines(Path(of_round.directory) / "train.jsonl")
+    assert len(rows) == of_round.train_rows == 2 and arena.pk not in {r["comparison_id"] for r in rows}
+    assert of_round.rounds == of_round.manifest["rounds"] == [1] and of_round.filters == {"round": "1"}
+    with_arena = snapshot_create(
+        name="with arena",
+        projects=[project],
+        filters={"round": [1], "include_arena": True},
+        eval_fraction=0.0,
+    )
+    assert with_arena.train_rows == 3
+    # Without a round filter: every round with judged comparisons.
+    assert snapshot_create(name="all", projects=[project]).rounds == [0, 1, 2]
+    with pytest.raises(ValidationFailed) as caught:
+        snapshot_request(name="bad", projects=[project], filters={"round": "last"})
+    assert caught.value.details[0]["field"] == "round"
+
+    run = run_launch(project=project, method="reward", snapshot=of_round, base_model="tiny")
+    assert run.round == 1
+    assert (
+        run_launch(project=project, method="reward", snapshot=of_round, base_model="tiny", round=5).round == 5
+    )

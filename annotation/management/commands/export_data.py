@@ -28,6 +28,8 @@ OPTIONS = {
     "min_agreement": "--min-agreement",
     "rating_threshold": "--rating-threshold",
     "include_imported": "--no-imported",
+    "round": "--round",
+    "include_arena": "--include-arena",
 }
 
 
@@ -70,6 +72,12 @@ class Command(BaseCommand):
             "--rating-threshold", help="unpaired: label is true when the mean rating reaches it"
         )
         parser.add_argument("--no-imported", action="store_true", help="leave out imported judgments")
+        parser.add_argument(
+            "--round", action="append", default=[], help="only comparisons of this round (repeatable)"
+        )
+        parser.add_argument(
+            "--include-arena", action="store_true", help="include arena battles (held out by default)"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         slug, out = str(options["project"]), str(options["out"])
@@ -91,6 +99,8 @@ class Command(BaseCommand):
             "min_agreement": [options["min_agreement"] or ""],
             "rating_threshold": [options["rating_threshold"] or ""],
             "include_imported": ["false" if options["no_imported"] else "true"],
+            "round": list(options["round"]),
+            "include_arena": ["true" if options["include_arena"] else "false"],
         }
         try:
             spec = export_spec_parse(params=params)

@@ -10,6 +10,7 @@ import pytest
 from annotation.quality.bradley_terry import (
     bootstrap,
     fit,
+    head_to_head,
     leaderboard,
     outcomes_from_ordering,
 )
@@ -106,3 +107,12 @@ def test_leaderboard_counts_by_hand() -> None:
     assert by_model["z"].win_rate == 0.0
     assert rows[0].model == "x" and rows[-1].model == "z"
     assert leaderboard([]) == []
+
+
+def test_head_to_head_by_hand() -> None:
+    # a beats b twice (once listed as b losing) and ties once; c beats b once; a never met c.
+    record = head_to_head([("a", "b", 1.0), ("b", "a", 0.0), ("a", "b", 0.5), ("c", "b", 1.0)])
+    assert record["a"]["b"] == {"wins": 2, "losses": 0, "ties": 1, "battles": 3, "win_rate": 2.5 / 3}
+    assert record["b"]["a"] == {"wins": 0, "losses": 2, "ties": 1, "battles": 3, "win_rate": 0.5 / 3}
+    assert record["b"]["c"]["losses"] == 1 and record["c"]["b"]["win_rate"] == 1.0
+    assert "c" not in record["a"] and head_to_head([]) == {}

@@ -1,0 +1,181 @@
+"""Arenas: blind pairwise battles between model versions (or base models) on held-out prompts.
+
+`arena_launch` starts one generation job per contestant on the same frozen prompts, with the same
+sampling parameters (and a seed of its own). When the last of them ends, `arena_comparisons_build`
+pairs the candidates of different contestants (never two of one contestant) into arena comparisons, which
+annotators judge without model names whatever the project's setting. training.generating calls it
+as each contestant's job finishes; the arena pages and celery beat call `arenas_refresh` for jobs
+that ended without their worker (reaped). The leaderboard is read by training.selectors.arena_standing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotation.errors import ValidationFailed
+from annotation.models import Comparison, Project
+from annotation.services.importing import comparison_pairs_build
+from training.generating import generation_launch, prompt_ids_select
+from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
+
+MAX_CONTESTANTS = 8
+
+
+def _invalid(field: str, reason: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {reason}.", details=[{"field": field, "reason": reason}])
+
+
+def project_current_round(*, project: Project) -> int:
+    """The newest round that has comparisons in the project (0 before any)."""
+    return Comparison.objects.filter(project=project).aggregate(n=Max("round"))["n"] or 0
+
+
+def arena_launch(
+    *,
+    project: Project,
+    created_by: AbstractBaseUser | None = None,
+    model_versions: Sequence[ModelVersion] = (),
+    base_models: Sequence[str] = (),
+    prompt_ids: Sequence[int] | None = None,
+    prompt_round: int | None = None,
+    limit: int | None = None,
+    round: int | None = None,
+    name: str = "",
+    k: int = 1,
+    temperature: float = 0.7,
+    top_p: float = 1.0,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    seed: int = 0,
+) -> Arena:
+    """Saves an arena of two or more contestants (model versions that are not reward models, or base
+    models) on the selected prompts (as for generation: ids, a round, at most `limit`) and queues one
+    generation job per contestant once committed, all with the same sampling parameters, the i-th
+    contestant with seed `seed + i`. Its battles are comparisons of `round` (default:
+    the project's current round). Raises ValidationFailed naming the field; then nothing is saved."""
+    bases = list(dict.fromkeys(b.strip() for b in base_models if b.strip()))
+    versions = list({v.pk: v for v in model_versions}.values())
+    if any(v.is_reward_model for v in versions):
+        raise _invalid("model_versions", "a reward model scores answers, it does not write them")
+    names = [v.name for v in versions] + bases
+    if len(names) < 2:
+        raise _invalid("contestants", "choose at least two model versions or base models")
+    if len(names) > MAX_CONTESTANTS:
+        raise _invalid("contestants", f"at most {MAX_CONTESTANTS}")
+    if len(set(names)) != len(names):
+        raise _invalid(
+            "contestants", "two contestants have the same name; the leaderboard could not tell them apart"
+        )
+    if round is not None and round < 0:
+        raise _invalid("round", "must be 0 or more")
+    ids = prompt_ids_select(project=project, prompt_ids=prompt_ids, prompt_round=prompt_round, limit=limit)
+    round = project_current_round(project=project) if round is None else round
+    sampling = {
+        "k": k,
+        "temperature": temperature,
+        "top_p": top_p,
+        "max_new_tokens": max_new_tokens,
+        "batch_size": batch_size,
+        "seed": seed,
+    }
+    with transaction.atomic():
+        arena = Arena.objects.create(
+            project=project,
+            name=(name.strip() or " vs ".join(names))[:200],
+            round=round,
+            prompt_ids=ids,
+            created_by=created_by,
+        )
+        sources = [{"model_version": v} for v in versions] + [{"base_model": b} for b in bases]
+        for i, source in enumerate(sources):
+            # Each contestant samples with its own seed (seed + its index): with one shared seed,
+            # similar models draw the same tokens and write the same texts, which are no battle.
+            generation_launch(
+                project=project,
+                created_by=created_by,
+                prompt_ids=ids,
+                round=round,
+                arena=arena,
+                **source,
+                **{**sampling, "seed": seed + i},
+            )
+    return arena
+
+
+def battle_pairs(candidates: Mapping[int, Sequence[int]]) -> list[tuple[int, int]]:
+    """The battles on one prompt: `candidates` maps each contestant (in a stable order) to its
+    candidate ids in sample order. Every two contestants meet sample for sample (the i-th of one
+    against the i-th of the other, as far as both have samples); a contestant never meets itself.
+    Slot order alternates from battle to battle, so no contestant always holds the first slot."""
+    pairs = []
+    for a, b in combinations(list(candidates), 2):
+        for first, second in zip(candidates[a], candidates[b], strict=False):
+            pairs.append((first, second) if len(pairs) % 2 == 0 else (second, first))
+    return pairs
+
+
+def arena_comparisons_build(*, arena: Arena) -> int:
+    """Once every contestant's job has finished, pairs their candidates into the arena's comparisons
+    (of arena.round, model names hidden) and moves it to judging; returns the comparisons it linked.
+
+    Does nothing (returns 0) while a job is queued or running, or once the arena has left
+    `generating`, so it is safe to call any number of times from anywhere. A candidate that two
+    contestants both wrote (the same text) belongs to neither and is left out. An arena left with no
+    battle (fewer than two contestants generated anything) is failed with the reason.
+    """
+    with transaction.atomic():
+        # The row lock makes two contestants finishing at once build the battles only once.
+        arena = Arena.objects.select_for_update().select_related("project").get(pk=arena.pk)
+        if arena.status != Arena.Status.GENERATING:
+            return 0
+        jobs = list(arena.generation_jobs.order_by("id"))
+        if not jobs or any(not job.is_finished for job in jobs):
+            return 0
+        entries = list(
+            ArenaEntry.objects.filter(arena=arena)
+            .order_by("candidate__prompt_id", "job_id", "sample", "candidate_id")
+            .values_list("job_id", "candidate_id", "candidate__prompt_id")
+        )
+        writers = Counter(candidate for _, candidate, _ in entries)
+        by_prompt: dict[int, dict[int, list[int]]] = defaultdict(lambda: {job.pk: [] for job in jobs})
+        for job_id, candidate, prompt_id in entries:
+            if writers[candidate] == 1:
+                by_prompt[prompt_id][job_id].append(candidate)
+        pairs = [pair for prompt_id in sorted(by_prompt) for pair in battle_pairs(by_prompt[prompt_id])]
+        if not pairs:
+            failed = ", ".join(f"{job.source_name}: {job.status}" for job in jobs)
+            arena.status = Arena.Status.FAILED
+            arena.error = (
+                f"No battle could be built: fewer than two contestants wrote distinct answers ({failed})."
+            )
+            arena.save(update_fields=["status", "error"])
+            return 0
+        ids = comparison_pairs_build(project=arena.project, pairs=pairs, round=arena.round)
+        arena.comparisons.add(*ids)
+        arena.status = Arena.Status.JUDGING
+        arena.built_at = timezone.now()
+        arena.save(update_fields=["status", "built_at"])
+    return len(set(ids))
+
+
+def arenas_refresh(*, project: Project | None = None) -> int:
+    """Builds the battles of every generating arena (of the project, or all) whose jobs have all
+    finished, including jobs failed by the reaper; returns how many arenas it built."""
+    waiting = Arena.objects.filter(status=Arena.Status.GENERATING).exclude(
+        generation_jobs__status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING]
+    )
+    if project is not None:
+        waiting = waiting.filter(project=project)
+    built = 0
+    for arena in waiting:
+        arena_comparisons_build(arena=arena)
+        arena.refresh_from_db(fields=["status"])
+        built += arena.status != Arena.Status.GENERATING
+    return built
