@@ -7,6 +7,7 @@ runner talks to it through `train(...)` and `TrainOutcome`.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,9 @@ def _common_args(spec: JobSpec, hardware: Hardware, splits: Splits) -> dict[str,
         "gradient_checkpointing": hp["gradient_checkpointing"] and not hardware.use_cpu,
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
+        # Every trainable parameter (LoRA or full) takes part in each step; the DDP default (True unless
+        # gradient checkpointing) costs an extra pass over the autograd graph per step.
+        "ddp_find_unused_parameters": False,
         **hardware.trainer_kwargs(),
     }
 
@@ -169,23 +173,26 @@ def _train_reward(spec, hardware, splits, callback, resume) -> TrainOutcome:
     from trl import RewardConfig, RewardTrainer
 
     tokenizer = tokenizer_load(spec.base_model)
-    torch.manual_seed(spec.seed)  # the score head is initialised randomly
-    base = spec.base_model
-    if (Path(base) / "adapter_config.json").is_file():
-        merged = Path(spec.output_dir) / "base-merged"
-        if not merged.is_dir():
-            model_load_causal_lm(base).save_pretrained(merged)
-            tokenizer.save_pretrained(merged)
-        base = str(merged)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=1, dtype=_dtype(hardware, spec)
-    )
-    model.config.pad_token_id = tokenizer.pad_token_id
     args = RewardConfig(
         **_common_args(spec, hardware, splits),
         max_length=spec.hp["max_length"],
         center_rewards_coefficient=spec.hp["center_rewards_coefficient"] or None,
     )
+    base = spec.base_model
+    if (Path(base) / "adapter_config.json").is_file():
+        merged = Path(spec.output_dir) / "base-merged"
+        # In a distributed run the main process writes it (output_dir is shared by all nodes) while the
+        # others wait, then they only read it.
+        with args.main_process_first(local=False, desc="merging the base adapter"):
+            if not merged.is_dir():
+                model_load_causal_lm(base).save_pretrained(merged)
+                tokenizer.save_pretrained(merged)
+        base = str(merged)
+    torch.manual_seed(spec.seed)  # the score head is initialised randomly
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=1, dtype=_dtype(hardware, spec)
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
     trainer = RewardTrainer(
         model=model,
         args=args,
@@ -341,6 +348,20 @@ def _ppo_state_load(trainer: Any, checkpoint: str) -> Any:
     return OnlineTrainerState.load_from_json(str(folder / _TRAINER_STATE))
 
 
+def _ppo_ddp_patch(trainer: Any) -> None:
+    """Lets trl.experimental.ppo (1.12) run under DDP without DeepSpeed, which it otherwise cannot.
+
+    TRL reads `trainer.model.policy` (reference log-probs with LoRA, save_model) and `.config` (the
+    checkpoint's model card), but under DDP trainer.model is the DistributedDataParallel wrapper, which has
+    neither: plain instance attributes, not registered submodules (DDP's parameters and state_dict stay as
+    they are), point them at the wrapped model's, which TRL uses without gradients. And PPOTrainer skips
+    Trainer.__init__, so Trainer.save_model, which the replicas reach too, misses a flag it would have set.
+    """
+    wrapped = trainer.accelerator.unwrap_model(trainer.model)
+    trainer.model.__dict__.update(policy=wrapped.policy, config=wrapped.config)
+    trainer.is_distributed_loading_by_transformers = False
+
+
 def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
@@ -359,10 +380,8 @@ def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
     common["eval_strategy"] = "no"  # PPO has no evaluation loop; eval prompts feed sample generations only
     common.pop("eval_on_start")
     max_steps = common.pop("max_steps")
-    batch = hp["per_device_train_batch_size"] * hp["gradient_accumulation_steps"]
     args = PPOConfig(
         **common,
-        total_episodes=max_steps * batch if max_steps > 0 else None,
         response_length=hp["response_length"],
         kl_coef=hp["kl_coef"],
         num_ppo_epochs=hp["num_ppo_epochs"],
@@ -377,6 +396,11 @@ def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
         stop_token="eos",
         num_sample_generations=0,
     )
+    if max_steps > 0:
+        # A TRL update takes batch × accumulation episodes on each process (WORLD_SIZE: set by the launcher).
+        processes = int(os.environ.get("WORLD_SIZE", "1"))
+        per_update = hp["per_device_train_batch_size"] * hp["gradient_accumulation_steps"] * processes
+        args.total_episodes = max_steps * per_update
     checkpoints = _PPOCheckpoints()
     trainer = PPOTrainer(
         args=args,
@@ -391,6 +415,8 @@ def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
         # Before the metrics callback: on a resumed run its start line must see the restored counters.
         callbacks=[checkpoints, callback],
     )
+    if trainer.accelerator.num_processes > 1 and not trainer.is_deepspeed_enabled:
+        _ppo_ddp_patch(trainer)
     checkpoint = latest_checkpoint(spec.output_dir, requires=(PPO_VALUE_FILE,)) if resume else None
     if checkpoint and trainer.is_deepspeed_enabled:
         # Under DeepSpeed the optimizer and weights are in the engine's own sharded checkpoint, which
