@@ -1,10 +1,17 @@
-"""Picks the device and precision a run trains with, from the spec and the machine."""
+"""Picks the device and precision a run trains with, from the spec and the machine, and checks what the
+launcher (`accelerate launch` and its config) asks for against it."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import dataclass
 
 from training.engine.spec import JobSpec, SpecError
+
+
+class LauncherError(RuntimeError):
+    """The launcher asks for something this machine cannot do (DeepSpeed without the deepspeed package)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,31 @@ def hardware_resolve(spec: JobSpec) -> Hardware:
     if precision == "fp16" and device != "cuda":
         raise SpecError("precision", "fp16 needs a CUDA device")
     return Hardware(device=device, precision=precision)
+
+
+_ACCELERATE_PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
+
+
+def launcher_apply(hardware: Hardware) -> str | None:
+    """Makes the launcher's settings agree with the engine's; returns what the launcher had asked for when it
+    was overridden (for the log), else None. Raises LauncherError when DeepSpeed is asked for but missing.
+
+    `accelerate launch --config_file X.yaml` passes the config's mixed precision in
+    ACCELERATE_MIXED_PRECISION, which transformers (and TRL's PPO) apply whenever the engine's own bf16/fp16
+    flags are off: a bf16 config would make an fp32 run on CPU train in bf16 while result.json says fp32.
+    The engine's precision wins.
+    """
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true":
+        if importlib.util.find_spec("deepspeed") is None:
+            raise LauncherError(
+                "the launcher asks for DeepSpeed (ACCELERATE_USE_DEEPSPEED=true, set by a DeepSpeed "
+                "accelerate config) but the deepspeed package is not installed: `pip install deepspeed` on "
+                "the GPU nodes, or launch with training/engine/accelerate/multi_gpu.yaml"
+            )
+    wanted = _ACCELERATE_PRECISION[hardware.precision]
+    asked = os.environ.get("ACCELERATE_MIXED_PRECISION")
+    os.environ["ACCELERATE_MIXED_PRECISION"] = wanted
+    return asked if asked not in (None, wanted) else None
 
 
 def peak_memory_mb(hardware: Hardware) -> float:

@@ -16,7 +16,7 @@ from typing import Any
 from training.engine.callbacks import MetricsCallback, MetricsWriter
 from training.engine.card import card_render
 from training.engine.data import data_load
-from training.engine.hardware import Hardware, hardware_resolve, peak_memory_mb
+from training.engine.hardware import Hardware, hardware_resolve, launcher_apply, peak_memory_mb
 from training.engine.spec import JobSpec
 
 log = logging.getLogger("training.engine")
@@ -25,6 +25,10 @@ SAMPLE_MAX_NEW_TOKENS = 32
 
 
 def _log_to(path: Path) -> logging.Handler:
+    """Logs the engine and its libraries to `path`; in a distributed run each rank other than 0 gets its own
+    engine.rank<N>.log beside it, so engine.log holds one process's lines, in order."""
+    if not _is_main_process():
+        path = path.with_name(f"{path.stem}.rank{os.environ['RANK']}{path.suffix}")
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for name in ("training.engine", "transformers", "trl", "peft", "accelerate"):
@@ -128,7 +132,16 @@ def run(spec: JobSpec, *, resume: bool = False) -> int:
     }
     try:
         log.info("run %s on %s/%s (resume=%s)", spec.method, hardware.device, hardware.precision, resume)
-        (output / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
+        overridden = launcher_apply(hardware)
+        if overridden:
+            log.warning(
+                "the launcher asked for mixed precision %s; the run uses %s (spec precision %s)",
+                overridden,
+                hardware.precision,
+                spec.precision,
+            )
+        if main:
+            (output / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
         from training.engine import trl_backend
 
         splits = data_load(spec)

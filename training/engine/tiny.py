@@ -1,8 +1,9 @@
-"""Builds a tiny Llama-shaped causal LM and a byte-level BPE tokenizer with a chat template.
+"""Builds a randomly initialised Llama-shaped causal LM and a byte-level BPE tokenizer with a chat template.
 
-Nothing is downloaded: the tokenizer is trained on a small built-in corpus and the weights are
-randomly initialised from a fixed seed. Tests and the demo use it; every loading path in Rankwise
-accepts any HF model id or local path in its place.
+Two sizes: "tiny" (2 layers, hidden 64), which tests and the demo use, and "0.5b" (24 layers, hidden 1024,
+~0.47B parameters with a 32k vocabulary), the GPU check of bench/engine_throughput.py. Nothing is
+downloaded: the tokenizer is trained on a small built-in corpus and the weights are randomly initialised
+from a fixed seed. Every loading path in Rankwise accepts any HF model id or local path in their place.
 """
 
 from __future__ import annotations
@@ -59,28 +60,36 @@ def build_tokenizer(vocab_size: int = 512):
     return fast
 
 
-def build_tiny_model(
-    output_dir: str | Path, *, seed: int = 0, hidden_size: int = 64, layers: int = 2
-) -> Path:
-    """Writes the tiny model and tokenizer to `output_dir` (skipped when already built) and returns it."""
+# The Llama shapes by size. vocab_size None: the tokenizer's own (512). The 0.5b model's 32k embedding and LM
+# head cost what a real model's do, though the tiny tokenizer only ever produces its first 512 ids.
+SIZES: dict[str, dict[str, int | None]] = {
+    "tiny": {"hidden_size": 64, "layers": 2, "intermediate_size": 128, "heads": 4, "vocab_size": None},
+    "0.5b": {"hidden_size": 1024, "layers": 24, "intermediate_size": 4096, "heads": 16, "vocab_size": 32000},
+}
+
+
+def build_tiny_model(output_dir: str | Path, *, seed: int = 0, size: str = "tiny") -> Path:
+    """Writes the model of `size` (a key of SIZES) and the tokenizer to `output_dir` (skipped when that
+    model is already there) and returns the directory."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    shape = SIZES[size]
     output = Path(output_dir)
     marker = output / "rankwise-tiny.json"
-    spec = {"seed": seed, "hidden_size": hidden_size, "layers": layers, "version": 1}
+    spec = {"seed": seed, "size": size, **shape, "version": 2}
     if marker.exists() and json.loads(marker.read_text()) == spec:
         return output
     output.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=4,
+        vocab_size=shape["vocab_size"] or len(tokenizer),
+        hidden_size=shape["hidden_size"],
+        intermediate_size=shape["intermediate_size"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        num_key_value_heads=shape["heads"],
         max_position_embeddings=1024,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -96,11 +105,12 @@ def build_tiny_model(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the tiny local Llama model and tokenizer.")
+    parser = argparse.ArgumentParser(description="Build a local Llama-shaped model and tokenizer.")
     parser.add_argument("output_dir", help="directory to write the model and tokenizer to")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     args = parser.parse_args(argv)
-    print(build_tiny_model(args.output_dir, seed=args.seed))
+    print(build_tiny_model(args.output_dir, seed=args.seed, size=args.size))
 
 
 if __name__ == "__main__":

@@ -7,11 +7,13 @@ runner talks to it through `train(...)` and `TrainOutcome`.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import TrainerCallback
 
 from training.engine.callbacks import MetricsCallback
 from training.engine.data import Splits
@@ -28,10 +30,23 @@ class TrainOutcome:
     policy: Any | None = None  # the trained causal LM (None for reward runs), for after-samples
 
 
-def latest_checkpoint(output_dir: str | Path) -> str | None:
-    """The newest checkpoints/checkpoint-<step> directory, or None."""
+# Written last into a checkpoint by transformers' Trainer, so its presence means the rest is there.
+_TRAINER_STATE = "trainer_state.json"
+# The PPO value model, which TRL's PPO checkpoints leave out (see _PPOCheckpoints).
+PPO_VALUE_FILE = "value_model.safetensors"
+
+
+def latest_checkpoint(output_dir: str | Path, *, requires: tuple[str, ...] = ()) -> str | None:
+    """The newest complete checkpoints/checkpoint-<step> directory (it has trainer_state.json and the files
+    named in `requires`), or None. A checkpoint that a killed process left half-written is passed over."""
     root = Path(output_dir) / "checkpoints"
-    candidates = [p for p in root.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    candidates = [
+        p
+        for p in root.glob("checkpoint-*")
+        if p.is_dir()
+        and p.name.split("-")[-1].isdigit()
+        and all((p / name).is_file() for name in (_TRAINER_STATE, *requires))
+    ]
     if not candidates:
         return None
     return str(max(candidates, key=lambda p: int(p.name.split("-")[-1])))
@@ -88,6 +103,9 @@ def _common_args(spec: JobSpec, hardware: Hardware, splits: Splits) -> dict[str,
         "gradient_checkpointing": hp["gradient_checkpointing"] and not hardware.use_cpu,
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
+        # Every trainable parameter (LoRA or full) takes part in each step; the DDP default (True unless
+        # gradient checkpointing) costs an extra pass over the autograd graph per step.
+        "ddp_find_unused_parameters": False,
         **hardware.trainer_kwargs(),
     }
 
@@ -155,23 +173,26 @@ def _train_reward(spec, hardware, splits, callback, resume) -> TrainOutcome:
     from trl import RewardConfig, RewardTrainer
 
     tokenizer = tokenizer_load(spec.base_model)
-    torch.manual_seed(spec.seed)  # the score head is initialised randomly
-    base = spec.base_model
-    if (Path(base) / "adapter_config.json").is_file():
-        merged = Path(spec.output_dir) / "base-merged"
-        if not merged.is_dir():
-            model_load_causal_lm(base).save_pretrained(merged)
-            tokenizer.save_pretrained(merged)
-        base = str(merged)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=1, dtype=_dtype(hardware, spec)
-    )
-    model.config.pad_token_id = tokenizer.pad_token_id
     args = RewardConfig(
         **_common_args(spec, hardware, splits),
         max_length=spec.hp["max_length"],
         center_rewards_coefficient=spec.hp["center_rewards_coefficient"] or None,
     )
+    base = spec.base_model
+    if (Path(base) / "adapter_config.json").is_file():
+        merged = Path(spec.output_dir) / "base-merged"
+        # In a distributed run the main process writes it (output_dir is shared by all nodes) while the
+        # others wait, then they only read it.
+        with args.main_process_first(local=False, desc="merging the base adapter"):
+            if not merged.is_dir():
+                model_load_causal_lm(base).save_pretrained(merged)
+                tokenizer.save_pretrained(merged)
+        base = str(merged)
+    torch.manual_seed(spec.seed)  # the score head is initialised randomly
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=1, dtype=_dtype(hardware, spec)
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
     trainer = RewardTrainer(
         model=model,
         args=args,
@@ -250,11 +271,100 @@ def _tokenized_prompts(dataset: Any, tokenizer: Any, max_length: int) -> Any:
     return tokenized.filter(lambda row: len(row["input_ids"]) <= max_length)
 
 
+class _PPOCheckpoints(TrainerCallback):
+    """Makes trl.experimental.ppo runs resumable. TRL's PPO checkpoints hold the policy, optimizer, scheduler,
+    RNG and trainer state but not the value model, and its train() takes no checkpoint: it resets the step
+    counter and always runs updates 1..num_total_batches. This callback adds the value model to each
+    checkpoint; on a resumed run (`resumed` set to the checkpoint's state, after `_ppo_state_load`) it puts
+    back the counters that train() has just reset and shortens TRL's loop to the updates that are left."""
+
+    def __init__(self) -> None:
+        self.resumed: Any | None = None  # the checkpoint's OnlineTrainerState
+        self.total_updates = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001 (HF callback signature)
+        if self.resumed is None:
+            return
+        # train() reads args.num_total_batches for its loop right after this event; the scheduler was built
+        # for the whole run and restored from the checkpoint, so the learning rate carries on where it was.
+        self.total_updates = args.num_total_batches
+        args.num_total_batches = max(self.total_updates - self.resumed.global_step, 0)
+        state.global_step = self.resumed.global_step
+        state.episode = self.resumed.episode
+        state.max_steps = self.total_updates
+
+    def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self.resumed is not None:
+            args.num_total_batches = self.total_updates
+
+    def on_save(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
+        if args.should_save:
+            from safetensors.torch import save_model
+
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            save_model(model.value_model, str(folder / PPO_VALUE_FILE))
+
+
+def _weights_load(module: Any, folder: Path) -> None:
+    """Loads the weights save_pretrained wrote to `folder` (one file, or shards for large models) into
+    `module` in place, so the optimizer's references to its parameters stay valid."""
+    from safetensors.torch import load_model
+    from transformers.trainer_utils import load_sharded_checkpoint
+
+    single = folder / "model.safetensors"
+    if single.is_file():
+        load_model(module, str(single))  # strict, except names that share a tensor (tied embeddings)
+        return
+    result = load_sharded_checkpoint(module, str(folder), strict=False)
+    if result.unexpected_keys:
+        raise RuntimeError(f"{folder}: weights not in the model: {result.unexpected_keys[:5]}")
+
+
+def _ppo_state_load(trainer: Any, checkpoint: str) -> Any:
+    """Restores a PPO trainer in place from a checkpoint written with _PPOCheckpoints: policy (LoRA adapter or
+    full weights), value model, optimizer, scheduler and RNG. Returns the checkpoint's trainer state.
+
+    Called after the trainer is built, so the reference model is still the untrained base."""
+    from peft import PeftModel, set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+    from safetensors.torch import load_model
+    from transformers.trainer import OPTIMIZER_NAME, SCHEDULER_NAME
+    from trl.experimental.ppo.ppo_trainer import OnlineTrainerState
+
+    folder = Path(checkpoint)
+    wrapper = trainer.accelerator.unwrap_model(trainer.model)
+    if isinstance(wrapper.policy, PeftModel):
+        result = set_peft_model_state_dict(wrapper.policy, load_peft_weights(str(folder), device="cpu"))
+        if result.unexpected_keys:
+            raise RuntimeError(f"{folder}: adapter weights not in the policy: {result.unexpected_keys[:5]}")
+    else:
+        _weights_load(wrapper.policy, folder)
+    load_model(wrapper.value_model, str(folder / PPO_VALUE_FILE))
+    trainer.optimizer.load_state_dict(
+        torch.load(folder / OPTIMIZER_NAME, map_location="cpu", weights_only=True)
+    )
+    trainer.lr_scheduler.load_state_dict(torch.load(folder / SCHEDULER_NAME, weights_only=True))
+    trainer._load_rng_state(str(folder))  # the reader of the files Trainer._save_rng_state wrote
+    return OnlineTrainerState.load_from_json(str(folder / _TRAINER_STATE))
+
+
+def _ppo_ddp_patch(trainer: Any) -> None:
+    """Lets trl.experimental.ppo (1.12) run under DDP without DeepSpeed, which it otherwise cannot.
+
+    TRL reads `trainer.model.policy` (reference log-probs with LoRA, save_model) and `.config` (the
+    checkpoint's model card), but under DDP trainer.model is the DistributedDataParallel wrapper, which has
+    neither: plain instance attributes, not registered submodules (DDP's parameters and state_dict stay as
+    they are), point them at the wrapped model's, which TRL uses without gradients. And PPOTrainer skips
+    Trainer.__init__, so Trainer.save_model, which the replicas reach too, misses a flag it would have set.
+    """
+    wrapped = trainer.accelerator.unwrap_model(trainer.model)
+    trainer.model.__dict__.update(policy=wrapped.policy, config=wrapped.config)
+    trainer.is_distributed_loading_by_transformers = False
+
+
 def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
-    if resume:
-        log.warning("PPO (trl.experimental.ppo) cannot resume from a checkpoint; training starts over")
     hp = spec.hp
     tokenizer = tokenizer_load(spec.base_model)
     tokenizer.padding_side = "left"  # generation continues the prompt, so prompts are left-padded
@@ -270,10 +380,8 @@ def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
     common["eval_strategy"] = "no"  # PPO has no evaluation loop; eval prompts feed sample generations only
     common.pop("eval_on_start")
     max_steps = common.pop("max_steps")
-    batch = hp["per_device_train_batch_size"] * hp["gradient_accumulation_steps"]
     args = PPOConfig(
         **common,
-        total_episodes=max_steps * batch if max_steps > 0 else None,
         response_length=hp["response_length"],
         kl_coef=hp["kl_coef"],
         num_ppo_epochs=hp["num_ppo_epochs"],
@@ -288,6 +396,12 @@ def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
         stop_token="eos",
         num_sample_generations=0,
     )
+    if max_steps > 0:
+        # A TRL update takes batch × accumulation episodes on each process (WORLD_SIZE: set by the launcher).
+        processes = int(os.environ.get("WORLD_SIZE", "1"))
+        per_update = hp["per_device_train_batch_size"] * hp["gradient_accumulation_steps"] * processes
+        args.total_episodes = max_steps * per_update
+    checkpoints = _PPOCheckpoints()
     trainer = PPOTrainer(
         args=args,
         processing_class=tokenizer,
@@ -298,8 +412,20 @@ def _train_ppo(spec, hardware, splits, callback, resume) -> TrainOutcome:
         train_dataset=train,
         eval_dataset=evaluation,
         peft_config=_peft_config(spec, "CAUSAL_LM"),
-        callbacks=[callback],
+        # Before the metrics callback: on a resumed run its start line must see the restored counters.
+        callbacks=[checkpoints, callback],
     )
+    if trainer.accelerator.num_processes > 1 and not trainer.is_deepspeed_enabled:
+        _ppo_ddp_patch(trainer)
+    checkpoint = latest_checkpoint(spec.output_dir, requires=(PPO_VALUE_FILE,)) if resume else None
+    if checkpoint and trainer.is_deepspeed_enabled:
+        # Under DeepSpeed the optimizer and weights are in the engine's own sharded checkpoint, which
+        # _ppo_state_load does not read.
+        log.warning("PPO under DeepSpeed does not resume from %s; training starts over", checkpoint)
+        checkpoint = None
+    if checkpoint:
+        log.info("resuming from %s", checkpoint)
+        checkpoints.resumed = _ppo_state_load(trainer, checkpoint)
     trainer.train()
     final = Path(spec.output_dir) / "final"
     trainer.save_model(str(final))

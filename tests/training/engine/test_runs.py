@@ -1,4 +1,4 @@
-"""Run mechanics: resuming from the newest checkpoint, and failures that end in an "end" line."""
+"""Run mechanics: resuming from the newest checkpoint (PPO too), and failures that end in an "end" line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.training.engine.conftest import ROOT, engine, metrics_read, spec_write
-from training.engine.synthetic import jsonl_write, synthetic_demonstrations
+from training.engine.synthetic import jsonl_write, synthetic_demonstrations, synthetic_preferences
 
 
 def _sft_spec(model: Path, train: Path, out: Path, max_steps: int) -> dict:
@@ -51,6 +51,67 @@ def test_resume_continues_from_the_newest_checkpoint(tiny_model: Path, tmp_path:
     assert resumed_steps == [7, 8, 9]
     assert "resuming from" in (out / "engine.log").read_text()
     assert json.loads((out / "result.json").read_text())["status"] == "succeeded"
+
+
+@pytest.mark.training
+def test_ppo_resume_replays_the_updates_after_its_last_complete_checkpoint(
+    tiny_model: Path, reward_run: Path, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.trl_backend import PPO_VALUE_FILE
+
+    # 8 prompts and a batch of 8: each update is one pass over the prompts, so after a resume the data comes
+    # in the order the first attempt saw, and the replayed update must give that attempt's figures again.
+    train = jsonl_write(synthetic_preferences(8, seed=2, conversational=True), tmp_path / "prompts.jsonl")
+    out = tmp_path / "run"
+    spec = {
+        "method": "ppo",
+        "base_model": str(tiny_model),
+        "reward_model": str(reward_run / "final"),
+        "output_dir": str(out),
+        "train_file": str(train),
+        "eval_fraction": 0,
+        "hyperparameters": {
+            "max_steps": 3,
+            "learning_rate": 2e-3,
+            "per_device_train_batch_size": 8,
+            "response_length": 8,
+            "num_ppo_epochs": 1,
+            "logging_steps": 1,
+            "save_steps": 2,
+            "save_total_limit": 3,
+        },
+    }
+    path = spec_write(tmp_path / "spec.json", spec)
+    first = engine("run", str(path))
+    assert first.returncode == 0, first.stderr[-3000:]
+    first_steps = {line["step"]: line for line in metrics_read(out) if "objective/scores" in line}
+    first_adapter = load_file(out / "final" / "adapter_model.safetensors")
+    # As if the worker died while writing the step-3 checkpoint: its value model never reached the disk, so
+    # the retry must pass over it, resume from step 2 and do update 3 again.
+    (out / "checkpoints" / "checkpoint-3" / PPO_VALUE_FILE).unlink()
+
+    retry = engine("run", str(path), "--resume")
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    assert f"resuming from {out / 'checkpoints' / 'checkpoint-2'}" in (out / "engine.log").read_text()
+    lines = metrics_read(out)
+    starts = [i for i, line in enumerate(lines) if line.get("event") == "start"]
+    assert len(starts) == 2 and lines[starts[1]]["total_steps"] == 3
+    resumed = [line for line in lines[starts[1] :] if "objective/scores" in line]
+    assert [line["step"] for line in resumed] == [3]
+    # Policy, value model, optimizer, scheduler, RNG and counters all came back: the same figures as before.
+    for key in ("objective/scores", "objective/kl", "loss/value_avg", "loss", "learning_rate", "episode"):
+        assert resumed[0][key] == pytest.approx(first_steps[3][key], rel=1e-6, abs=1e-9), key
+    assert json.loads((out / "result.json").read_text())["status"] == "succeeded"
+
+    adapter = load_file(out / "final" / "adapter_model.safetensors")
+    assert adapter.keys() == first_adapter.keys()
+    assert all(torch.allclose(adapter[k], first_adapter[k], rtol=1e-6, atol=1e-9) for k in adapter)
+    policy = model_load_causal_lm(out / "final")
+    assert generate(policy, tokenizer_load(out / "final"), ["What is 2 plus 3?"], max_new_tokens=4)
 
 
 @pytest.mark.parametrize(
