@@ -1,18 +1,21 @@
 """Read queries behind the quality dashboard: Judgment and Assignment rows → plain quality records.
 
 One query per table, whatever the project's size: comparison slots (with model names and gold
-orderings), judgments, skipped assignments, annotator names and the comparison count.
+orderings), judgments, skipped assignments, annotator names, membership attributes and the
+comparison count. A project's quality thresholds are its own fields (project_thresholds).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import fields
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet
 
 from annotation.models import Assignment, Comparison, ComparisonCandidate, Judgment, Membership, Project
+from annotation.quality.annotators import Thresholds
 from annotation.quality.records import JudgmentRecord, make_ordering
 from annotation.quality.report import QualityInputs, quality_report
 
@@ -24,6 +27,11 @@ def project_list_reviewed_by(*, user: AbstractBaseUser) -> QuerySet[Project]:
         return projects
     roles = [Membership.Role.REVIEWER, Membership.Role.ADMIN]
     return projects.filter(memberships__user=user, memberships__role__in=roles).distinct()
+
+
+def project_thresholds(*, project: Project) -> Thresholds:
+    """The thresholds below which the project's annotators are flagged, from its settings."""
+    return Thresholds(**{f.name: getattr(project, f.name) for f in fields(Thresholds)})
 
 
 def quality_inputs_get(*, project: Project) -> QualityInputs:
@@ -73,6 +81,12 @@ def quality_inputs_get(*, project: Project) -> QualityInputs:
     )
     annotator_ids = {r.annotator_id for r in records if r.annotator_id is not None} | set(skips)
     usernames = dict(get_user_model().objects.filter(id__in=annotator_ids).values_list("id", "username"))
+    attributes = {
+        user_id: dict(values)
+        for user_id, values in Membership.objects.filter(project=project)
+        .exclude(attributes={})
+        .values_list("user_id", "attributes")
+    }
     return QualityInputs(
         records=records,
         comparisons=Comparison.objects.filter(project=project).count(),
@@ -80,13 +94,19 @@ def quality_inputs_get(*, project: Project) -> QualityInputs:
         gold=gold,
         skips=skips,
         usernames=usernames,
+        attributes=attributes,
     )
 
 
 def project_quality_get(*, project: Project, rounds: int = 200, seed: int = 0) -> dict:
-    """The dashboard's report for a project, with the prompt text of its low-agreement comparisons
-    (one more query, for those few comparisons only)."""
-    report = quality_report(quality_inputs_get(project=project), rounds=rounds, seed=seed)
+    """The dashboard's report for a project under its own thresholds, with the prompt text of its
+    low-agreement comparisons (one more query, for those few comparisons only)."""
+    report = quality_report(
+        quality_inputs_get(project=project),
+        thresholds=project_thresholds(project=project),
+        rounds=rounds,
+        seed=seed,
+    )
     ids = [row["comparison_id"] for row in report["low_agreement"]]
     prompts = dict(Comparison.objects.filter(pk__in=ids).values_list("pk", "prompt__messages"))
     for row in report["low_agreement"]:

@@ -22,12 +22,14 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
 
 
 def comparison_pool(
-    *, project: Project, annotator: AbstractBaseUser, now: datetime, gold: bool
+    *, project: Project, annotator: AbstractBaseUser, now: datetime, gold: bool, sent_back: bool = False
 ) -> QuerySet[Comparison]:
-    """Comparisons this annotator could be handed now, best first: regular ones with room, or gold ones.
+    """Comparisons this annotator could be handed now, best first: regular ones with room, gold
+    ones, or (sent_back) the ones a reviewer sent back for more judgments.
 
-    Room means judgments plus active unexpired leases below project.overlap. Written with
-    correlated subqueries, not GROUP BY, so that callers can lock rows with FOR UPDATE.
+    Room means judgments plus active unexpired leases below project.overlap, or below overlap plus
+    extra_judgments for sent-back comparisons. Written with correlated subqueries, not GROUP BY, so
+    that callers can lock rows with FOR UPDATE.
     """
     seen = Assignment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
     judged = Judgment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
@@ -48,9 +50,16 @@ def comparison_pool(
         .annotate(n=Count("pk"))
         .values("n")
     )
+    taken = F("judgment_count") + Coalesce(Subquery(leases, output_field=IntegerField()), Value(0))
+    if sent_back:
+        # Few rows, found on the partial index comparison_sent_back.
+        wanted = project.overlap + F("extra_judgments")
+        return pool.filter(extra_judgments__gt=0).alias(taken=taken).filter(taken__lt=wanted)
+    # The regular pool leaves sent-back rows to the query above, so that its room test stays a
+    # constant bound the comparison_pool_order index applies (judgment_count < overlap).
     return (
-        pool.filter(judgment_count__lt=project.overlap)
-        .alias(taken=F("judgment_count") + Coalesce(Subquery(leases, output_field=IntegerField()), Value(0)))
+        pool.filter(judgment_count__lt=project.overlap, extra_judgments=0)
+        .alias(taken=taken)
         .filter(taken__lt=project.overlap)
     )
 
@@ -92,6 +101,7 @@ def queue_counts(
         done_today=mine.filter(created_at__gte=start_of_day).count(),
         done_total=mine.count(),
         remaining=comparison_pool(project=project, annotator=annotator, now=now, gold=False).count()
+        + comparison_pool(project=project, annotator=annotator, now=now, gold=False, sent_back=True).count()
         + int(holding),
     )
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.views import annotating, audit, dashboard, export, home, imports, projects
+from annotation.views import annotating, audit, dashboard, export, home, imports, projects, review
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -15,6 +15,11 @@ urlpatterns = [
         projects.project_member_remove,
         name="project-member-remove",
     ),
+    path(
+        "projects/<slug:slug>/members/<int:user_id>/attributes/",
+        projects.project_member_attributes,
+        name="project-member-attributes",
+    ),
     path("projects/<slug:slug>/import/", imports.project_import, name="project-import"),
     path("projects/<slug:slug>/export/", export.project_export, name="project-export"),
     path("projects/<slug:slug>/audit/", audit.project_audit, name="project-audit"),
@@ -24,4 +29,6 @@ urlpatterns = [
     path("projects/<slug:slug>/guidelines/", annotating.guidelines, name="guidelines"),
     path("quality/", dashboard.quality_index, name="quality-index"),
     path("projects/<slug:slug>/dashboard/", dashboard.project_dashboard, name="project-dashboard"),
+    path("projects/<slug:slug>/review/", review.review_queue, name="review"),
+    path("projects/<slug:slug>/review/<int:comparison_id>/", review.review_decide, name="review-decide"),
 ]

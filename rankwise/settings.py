@@ -194,6 +194,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SnapshotStatusEnum": "training.models.DatasetSnapshot.Status",
         "RunStatusEnum": "training.models.Run.Status",
+        "JudgmentSourceEnum": "annotation.models.Judgment.Source",
+        "GenerationSourceEnum": "training.models.GenerationJob.Source",
+        "ReviewStateEnum": "annotation.api.review.STATES",
+        "ReviewReasonEnum": "annotation.api.review.REASON_CHOICES",
     },
 }
 

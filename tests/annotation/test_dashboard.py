@@ -265,15 +265,15 @@ def test_annotators_and_outsiders_are_refused(
 def test_selector_reads_each_table_once_however_many_judgments(
     project: Project, judged: list[Comparison], django_assert_num_queries
 ) -> None:
-    # slots (+ gold orderings), judgments, skipped assignments, usernames, comparison count
-    with django_assert_num_queries(5):
+    # slots (+ gold orderings), judgments, skipped assignments, usernames, attributes, comparison count
+    with django_assert_num_queries(6):
         small = quality_inputs_get(project=project)
     more_users = [UserFactory(username=f"extra{i}") for i in range(3)]
     for comparison in judged:
         for user in more_users:
             good, bad = _slots(comparison)
             _judge(comparison, user, [[good], [bad]], [good, bad])
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         large = quality_inputs_get(project=project)
     assert len(large.records) == len(small.records) + 36
     assert large.gold == small.gold and len(large.gold) == 12

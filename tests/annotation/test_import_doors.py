@@ -304,6 +304,15 @@ def _settings_post(**changes: object) -> dict:
         "lease_minutes": 30,
         "edit_window_minutes": 10,
         "gold_rate": 0.0,
+        # The quality thresholds at their defaults.
+        "min_items": 10,
+        "min_consensus_agreement": 0.6,
+        "min_gold_accuracy": 0.7,
+        "min_gold_pairs": 5,
+        "bias_p_value": 0.001,
+        "min_bias_effect": 0.1,
+        "min_median_seconds": 2.0,
+        "review_min_agreement": 0.6,
     }
     values.update(changes)
     return values

@@ -1,0 +1,131 @@
+"""Read queries behind the review queue: which comparisons need a reviewer, and everything a
+reviewer sees of one (prompt, candidates with model names, every annotator's judgment, reviews).
+
+Reviewers and admins only: this shows other annotators' labels, which annotators never see.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from string import ascii_uppercase
+
+from django.db.models import Prefetch
+
+from annotation.models import Comparison, Judgment, Project, Review
+from annotation.quality.annotators import annotator_scores
+from annotation.quality.review import ReviewEntry, review_entries
+from annotation.quality_selectors import project_thresholds, quality_inputs_get
+from annotation.services import agreement
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    entries: list[ReviewEntry]  # the comparisons that need review now, in queue order
+    waiting: set[int]  # sent back and waiting for the judgments asked for
+    settled: set[int]  # accepted or overridden
+    # Every comparison with a reason for review, whatever its state.
+    reasons: dict[int, ReviewEntry]
+
+
+def review_queue_get(*, project: Project, reason: str = "") -> ReviewQueue:
+    """The project's review queue: comparisons with low agreement (below
+    project.review_min_agreement), flagged by an annotator, or judged by an annotator flagged under
+    the project's thresholds, less those accepted or overridden and those sent back whose extra
+    judgments have not all come in. `reason` (a key of quality.review.REASONS) narrows it.
+
+    Reads what the dashboard reads (quality_inputs_get) plus two queries: judgment flags and reviews.
+    """
+    inputs = quality_inputs_get(project=project)
+    scores = annotator_scores(
+        inputs.records,
+        gold=inputs.gold,
+        skips=inputs.skips,
+        thresholds=project_thresholds(project=project),
+    )
+    flags: dict[int, list[str]] = defaultdict(list)
+    flagged_judgments = Judgment.objects.filter(comparison__project=project).exclude(flags=[])
+    for comparison_id, raised in flagged_judgments.values_list("comparison_id", "flags"):
+        flags[comparison_id].extend(raised or [])
+    entries = review_entries(
+        inputs.records,
+        flags=flags,
+        flagged_annotators={s.annotator_id for s in scores if s.flags},
+        min_agreement=project.review_min_agreement,
+    )
+    judged = Counter(r.comparison_id for r in inputs.records)
+    settled: set[int] = set()
+    sent_back: dict[int, tuple[int, int]] = {}
+    for comparison_id, decision, judgment_count, extra in (
+        Review.objects.filter(comparison__project=project)
+        .order_by("id")
+        .values_list("comparison_id", "decision", "judgment_count", "extra_judgments")
+    ):
+        if decision in Review.SETTLING:
+            settled.add(comparison_id)
+        else:
+            sent_back[comparison_id] = (judgment_count, extra)  # the latest send back wins
+    waiting = {
+        comparison_id
+        for comparison_id, (judgment_count, extra) in sent_back.items()
+        if comparison_id not in settled and judged[comparison_id] < judgment_count + extra
+    }
+    open_entries = [
+        e
+        for e in entries
+        if e.comparison_id not in settled
+        and e.comparison_id not in waiting
+        and (not reason or reason in e.reasons)
+    ]
+    return ReviewQueue(
+        entries=open_entries,
+        waiting=waiting,
+        settled=settled,
+        reasons={e.comparison_id: e for e in entries},
+    )
+
+
+def candidate_labels(comparison: Comparison, mode: str) -> dict[int, str]:
+    """Candidate id → its label in slot order: A, B for pairs; 1, 2, 3 for rankings."""
+    slots = list(comparison.slots.all())
+    if mode == Project.Mode.PAIRWISE:
+        return {slot.candidate_id: ascii_uppercase[i] for i, slot in enumerate(slots)}
+    return {slot.candidate_id: str(i + 1) for i, slot in enumerate(slots)}
+
+
+def review_items_get(*, project: Project, comparison_ids: list[int]) -> list[Comparison]:
+    """The comparisons with what a reviewer sees, in the order of `comparison_ids` (ids of other
+    projects are left out): prompt, slots with candidates, every judgment with its annotator (oldest
+    first) and every review with its reviewer (oldest first); each also gets `consensus`, the
+    consensus ordering of its judgments. Four queries, however many comparisons."""
+    comparisons = (
+        Comparison.objects.filter(project=project, pk__in=comparison_ids)
+        .select_related("prompt", "project")
+        .prefetch_related(
+            "slots__candidate",
+            Prefetch("judgments", queryset=Judgment.objects.select_related("annotator").order_by("id")),
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("id")),
+        )
+    )
+    by_id = {c.pk: c for c in comparisons}
+    items = [by_id[i] for i in comparison_ids if i in by_id]
+    for comparison in items:
+        comparison.consensus = agreement.consensus_ordering(j.ordering for j in comparison.judgments.all())
+    return items
+
+
+def review_state(*, queue: ReviewQueue, comparison_id: int) -> str:
+    """ "settled", "waiting" (sent back), "open" (in the queue) or "ok" (nothing calls for review)."""
+    if comparison_id in queue.settled:
+        return "settled"
+    if comparison_id in queue.waiting:
+        return "waiting"
+    if comparison_id in queue.reasons:
+        return "open"
+    return "ok"
+
+
+def prompt_texts(*, comparison_ids: list[int]) -> dict[int, str]:
+    """Comparison id → the last user turn of its prompt, for queue listings (one query)."""
+    rows = Comparison.objects.filter(pk__in=comparison_ids).values_list("pk", "prompt__messages")
+    return {pk: (messages[-1].get("content", "") if messages else "") for pk, messages in rows}
