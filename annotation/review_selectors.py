@@ -12,6 +12,7 @@ from string import ascii_uppercase
 
 from django.db.models import Prefetch
 
+from annotation.errors import NotFound
 from annotation.models import Comparison, Judgment, Project, Review
 from annotation.quality.annotators import annotator_scores
 from annotation.quality.review import ReviewEntry, review_entries
@@ -83,6 +84,14 @@ def review_queue_get(*, project: Project, reason: str = "") -> ReviewQueue:
         settled=settled,
         reasons={e.comparison_id: e for e in entries},
     )
+
+
+def comparison_get(*, project: Project, comparison_id: int) -> Comparison:
+    """The project's comparison with this id; NotFound for another project's (or none)."""
+    comparison = Comparison.objects.filter(project=project, pk=comparison_id).first()
+    if comparison is None:
+        raise NotFound("This comparison is not part of this project.")
+    return comparison
 
 
 def candidate_labels(comparison: Comparison, mode: str) -> dict[int, str]:

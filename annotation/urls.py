@@ -11,14 +11,14 @@ urlpatterns = [
     path("projects/<slug:slug>/settings/", projects.project_settings, name="project-settings"),
     path("projects/<slug:slug>/members/", projects.project_member_save, name="project-member-save"),
     path(
-        "projects/<slug:slug>/members/<int:user_id>/remove/",
-        projects.project_member_remove,
-        name="project-member-remove",
-    ),
-    path(
         "projects/<slug:slug>/members/<int:user_id>/attributes/",
         projects.project_member_attributes,
         name="project-member-attributes",
+    ),
+    path(
+        "projects/<slug:slug>/members/<int:user_id>/remove/",
+        projects.project_member_remove,
+        name="project-member-remove",
     ),
     path("projects/<slug:slug>/import/", imports.project_import, name="project-import"),
     path("projects/<slug:slug>/export/", export.project_export, name="project-export"),

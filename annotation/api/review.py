@@ -201,6 +201,8 @@ class ReviewItemApi(APIView):
         `extra_judgments` more. 201 when recorded, 200 when the same decision was already recorded
         (a retry), 409 when the comparison was settled otherwise."""
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+        # Another project's id is a 404 whatever the body, so ids cannot be probed by their errors.
+        review_selectors.comparison_get(project=project, comparison_id=comparison_id)
         data = _valid(ReviewDecisionInput(data=request.data))
         common = {"project": project, "reviewer": request.user, "comparison_id": comparison_id}
         decision = data["decision"]

@@ -75,9 +75,7 @@ def review_entries(
                     flags=raised,
                 )
             )
-    entries.sort(
-        key=lambda e: (e.agreement is None, e.agreement or 0.0, -len(e.reasons), e.comparison_id)
-    )
+    entries.sort(key=lambda e: (e.agreement is None, e.agreement or 0.0, -len(e.reasons), e.comparison_id))
     return entries
 
 

@@ -44,6 +44,7 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def review_decide(request: HttpRequest, slug: str, comparison_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+    comparison = review_selectors.comparison_get(project=project, comparison_id=comparison_id)
     decision = request.POST.get("decision", "")
     note = request.POST.get("note", "")
     common = {"project": project, "reviewer": request.user, "comparison_id": comparison_id}
@@ -51,9 +52,6 @@ def review_decide(request: HttpRequest, slug: str, comparison_id: int) -> HttpRe
         if decision == Review.Decision.ACCEPT:
             result = review_accept(**common, note=note)
         elif decision == Review.Decision.OVERRIDE:
-            comparison = Comparison.objects.filter(pk=comparison_id, project=project).first()
-            if comparison is None:
-                raise NotFound("This comparison is not part of this project.")
             ordering = ordering_from_ranks(
                 request.POST, [s.candidate_id for s in comparison.slots.order_by("position")]
             )
@@ -76,8 +74,6 @@ def review_decide(request: HttpRequest, slug: str, comparison_id: int) -> HttpRe
                 "Choose accept, override or send back.",
                 details=[{"field": "decision", "reason": "one of accept, override, send_back"}],
             )
-    except NotFound:
-        raise
     except RankwiseError as exc:
         return _review_page(
             request, project=project, comparison_id=comparison_id, error=exc, status=exc.status_code
