@@ -105,7 +105,8 @@ class MemberAttributesForm(forms.Form):
 
     @staticmethod
     def text(attributes: dict[str, str]) -> str:
-        return ", ".join(f"{key}={value}" for key, value in attributes.items())
+        # Sorted: PostgreSQL's jsonb keeps its own key order, not the order they were given in.
+        return ", ".join(f"{key}={attributes[key]}" for key in sorted(attributes))
 
 
 class ImportForm(forms.Form):

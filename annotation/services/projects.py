@@ -211,13 +211,16 @@ def _validate(project: Project) -> None:
         details.append({"field": "rating_criteria", "reason": "expected a list of names"})
     elif len({c.strip().lower() for c in criteria}) != len(criteria):
         details.append({"field": "rating_criteria", "reason": "names repeat"})
-    for field in QUALITY_FIELDS:
-        value = getattr(project, field)
-        # NaN passes the range validators (every comparison with it is false), so ask for it here.
-        if isinstance(value, float) and not math.isfinite(value):
-            details.append({"field": field, "reason": "must be a finite number"})
+    # NaN passes the range validators (every comparison with it is false), so ask for it here,
+    # and leave those fields out of the model's checks, which would only repeat the problem.
+    not_finite = [
+        field
+        for field in QUALITY_FIELDS
+        if isinstance(getattr(project, field), float) and not math.isfinite(getattr(project, field))
+    ]
+    details.extend({"field": field, "reason": "must be a finite number"} for field in not_finite)
     try:
-        project.full_clean(exclude=["created_by"])
+        project.full_clean(exclude=["created_by", *not_finite])
     except DjangoValidationError as exc:
         for field, messages in exc.message_dict.items():
             for message in messages:
