@@ -6,11 +6,13 @@ Reviewers and admins only: this shows other annotators' labels, which annotators
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+import hashlib
+from collections import defaultdict
+from dataclasses import astuple, dataclass
 from string import ascii_uppercase
 
-from django.db.models import Prefetch
+from django.core.cache import cache
+from django.db.models import Count, Max, Prefetch, Q
 
 from annotation.errors import NotFound
 from annotation.models import Comparison, Judgment, Project, Review
@@ -29,32 +31,19 @@ class ReviewQueue:
     reasons: dict[int, ReviewEntry]
 
 
+REASONS_CACHE_SECONDS = 300
+
+
 def review_queue_get(*, project: Project, reason: str = "") -> ReviewQueue:
     """The project's review queue: comparisons with low agreement (below
     project.review_min_agreement), flagged by an annotator, or judged by an annotator flagged under
     the project's thresholds, less those accepted or overridden and those sent back whose extra
     judgments have not all come in. `reason` (a key of quality.review.REASONS) narrows it.
 
-    Reads what the dashboard reads (quality_inputs_get) plus two queries: judgment flags and reviews.
+    Reads the reasons (review_reasons_get) and then two small queries: reviews, and the judgment
+    counts of sent-back comparisons.
     """
-    inputs = quality_inputs_get(project=project)
-    scores = annotator_scores(
-        inputs.records,
-        gold=inputs.gold,
-        skips=inputs.skips,
-        thresholds=project_thresholds(project=project),
-    )
-    flags: dict[int, list[str]] = defaultdict(list)
-    flagged_judgments = Judgment.objects.filter(comparison__project=project).exclude(flags=[])
-    for comparison_id, raised in flagged_judgments.values_list("comparison_id", "flags"):
-        flags[comparison_id].extend(raised or [])
-    entries = review_entries(
-        inputs.records,
-        flags=flags,
-        flagged_annotators={s.annotator_id for s in scores if s.flags},
-        min_agreement=project.review_min_agreement,
-    )
-    judged = Counter(r.comparison_id for r in inputs.records)
+    entries = review_reasons_get(project=project)
     settled: set[int] = set()
     sent_back: dict[int, tuple[int, int]] = {}
     for comparison_id, decision, judgment_count, extra in (
@@ -66,10 +55,16 @@ def review_queue_get(*, project: Project, reason: str = "") -> ReviewQueue:
             settled.add(comparison_id)
         else:
             sent_back[comparison_id] = (judgment_count, extra)  # the latest send back wins
+    judged = dict(
+        Judgment.objects.filter(comparison_id__in=list(sent_back))
+        .values("comparison_id")
+        .annotate(n=Count("id"))
+        .values_list("comparison_id", "n")
+    )
     waiting = {
         comparison_id
         for comparison_id, (judgment_count, extra) in sent_back.items()
-        if comparison_id not in settled and judged[comparison_id] < judgment_count + extra
+        if comparison_id not in settled and judged.get(comparison_id, 0) < judgment_count + extra
     }
     open_entries = [
         e
@@ -83,6 +78,51 @@ def review_queue_get(*, project: Project, reason: str = "") -> ReviewQueue:
         waiting=waiting,
         settled=settled,
         reasons={e.comparison_id: e for e in entries},
+    )
+
+
+def review_reasons_get(*, project: Project) -> list[ReviewEntry]:
+    """Every comparison of the project with a reason for review, in queue order, reviewed or not.
+
+    This reads every judgment (what the dashboard reads, plus judgment flags), so it is cached
+    under a key that changes with the project's judgments (count, last id, last edit), its
+    comparisons (count, gold ones) and its thresholds: the review page reloads after each decision,
+    and a decision changes none of these. REASONS_CACHE_SECONDS bounds how long a change the key
+    cannot see (a gold answer set on an existing comparison) takes to show.
+    """
+    version = Comparison.objects.filter(project=project).aggregate(
+        comparison_count=Count("id", distinct=True),
+        gold_count=Count("id", distinct=True, filter=Q(gold_ordering__isnull=False)),
+        judgment_total=Count("judgments"),
+        last_judgment=Max("judgments__id"),
+        last_edit=Max("judgments__updated_at"),
+    )
+    thresholds = (*astuple(project_thresholds(project=project)), project.review_min_agreement)
+    key = "review-reasons:" + hashlib.sha256(repr((project.pk, version, thresholds)).encode()).hexdigest()
+    entries = cache.get(key)
+    if entries is None:
+        entries = _review_reasons(project)
+        cache.set(key, entries, REASONS_CACHE_SECONDS)
+    return entries
+
+
+def _review_reasons(project: Project) -> list[ReviewEntry]:
+    inputs = quality_inputs_get(project=project)
+    scores = annotator_scores(
+        inputs.records,
+        gold=inputs.gold,
+        skips=inputs.skips,
+        thresholds=project_thresholds(project=project),
+    )
+    flags: dict[int, list[str]] = defaultdict(list)
+    flagged_judgments = Judgment.objects.filter(comparison__project=project).exclude(flags=[])
+    for comparison_id, raised in flagged_judgments.values_list("comparison_id", "flags"):
+        flags[comparison_id].extend(raised or [])
+    return review_entries(
+        inputs.records,
+        flags=flags,
+        flagged_annotators={s.annotator_id for s in scores if s.flags},
+        min_agreement=project.review_min_agreement,
     )
 
 

@@ -8,11 +8,11 @@ labels (one group preferring one model) shows up as leaderboards that differ bet
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
-from annotation.quality.bradley_terry import leaderboard, outcomes_from_ordering
+from annotation.quality.bradley_terry import Outcome, leaderboard, outcomes_from_ordering
 from annotation.quality.records import JudgmentRecord, has_tie
 
 
@@ -34,44 +34,41 @@ def attribute_groups(
     "tie_rate", "leaderboard"}; groups come in value order, the one without the key last.
     Imported judgments (no annotator) belong to no group.
     """
-    mine: dict[int, list[JudgmentRecord]] = defaultdict(list)
+    # Per annotator once, whatever the number of keys: judgments, ties and model battles.
+    judged: Counter[int] = Counter()
+    ties: Counter[int] = Counter()
+    battles: dict[int, list[Outcome]] = defaultdict(list)
     for r in records:
-        if r.annotator_id is not None:
-            mine[r.annotator_id].append(r)
-    keys = sorted({key for annotator in mine for key in attributes.get(annotator, {})})
+        if r.annotator_id is None:
+            continue
+        judged[r.annotator_id] += 1
+        ties[r.annotator_id] += has_tie(r.ordering)
+        battles[r.annotator_id].extend(outcomes_from_ordering(r.ordering, r.models or {}))
+    keys = sorted({key for annotator in judged for key in attributes.get(annotator, {})})
     result: dict[str, list[dict]] = {}
     for key in keys:
         members: dict[str | None, list[int]] = defaultdict(list)
-        for annotator in sorted(mine):
+        for annotator in sorted(judged):
             members[attributes.get(annotator, {}).get(key)].append(annotator)
         values = sorted((v for v in members if v is not None), key=str)
         if None in members:
             values.append(None)
-        result[key] = [
-            _group(value, members[value], mine, consensus, rounds=rounds, seed=seed) for value in values
-        ]
+        result[key] = []
+        for value in values:
+            group = members[value]
+            judgments = sum(judged[a] for a in group)
+            agreed = sum(consensus.get(a, (0, 0))[0] for a in group)
+            counted = sum(consensus.get(a, (0, 0))[1] for a in group)
+            outcomes = [o for a in group for o in battles[a]]
+            result[key].append(
+                {
+                    "value": value,
+                    "annotators": len(group),
+                    "judgments": judgments,
+                    "consensus_agreement": agreed / counted if counted else None,
+                    "consensus_pairs": counted,
+                    "tie_rate": sum(ties[a] for a in group) / judgments,
+                    "leaderboard": [asdict(row) for row in leaderboard(outcomes, rounds=rounds, seed=seed)],
+                }
+            )
     return result
-
-
-def _group(
-    value: str | None,
-    annotators: list[int],
-    mine: Mapping[int, list[JudgmentRecord]],
-    consensus: Mapping[int, tuple[int, int]],
-    *,
-    rounds: int,
-    seed: int,
-) -> dict:
-    own = [r for a in annotators for r in mine[a]]
-    agreed = sum(consensus.get(a, (0, 0))[0] for a in annotators)
-    counted = sum(consensus.get(a, (0, 0))[1] for a in annotators)
-    outcomes = [o for r in own for o in outcomes_from_ordering(r.ordering, r.models or {})]
-    return {
-        "value": value,
-        "annotators": len(annotators),
-        "judgments": len(own),
-        "consensus_agreement": agreed / counted if counted else None,
-        "consensus_pairs": counted,
-        "tie_rate": sum(has_tie(r.ordering) for r in own) / len(own) if own else None,
-        "leaderboard": [asdict(row) for row in leaderboard(outcomes, rounds=rounds, seed=seed)],
-    }

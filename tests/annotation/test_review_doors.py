@@ -160,12 +160,34 @@ def test_queue_api_queries_do_not_grow_with_the_queue(project: Project, dave, bo
     client = _api(dave)
     url = reverse("api:review-queue", args=["project-a"])
     client.get(url)
-    with CaptureQueriesContext(connection) as small:
+    with CaptureQueriesContext(connection) as cached:
         assert client.get(url).json()["count"] == 2
     _disputed(project, bob, charlie, n=6)
-    with CaptureQueriesContext(connection) as large:
+    with CaptureQueriesContext(connection) as fresh:
+        assert client.get(url).json()["count"] == 8  # new judgments: the reasons are read again
+    with CaptureQueriesContext(connection) as cached_again:
         assert client.get(url).json()["count"] == 8
-    assert len(large) == len(small)
+    assert len(cached_again) == len(cached)
+    # Reading the reasons again costs what the dashboard's selector costs, plus judgment flags.
+    assert len(fresh) == len(cached) + 7
+
+
+def test_a_decision_is_seen_at_once_though_the_reasons_are_cached(
+    project: Project, dave, bob, charlie
+) -> None:
+    first, second = _disputed(project, bob, charlie, n=2)
+    client = _api(dave)
+    url = reverse("api:review-queue", args=["project-a"])
+    assert [item["id"] for item in client.get(url).json()["results"]] == [first.pk, second.pk]
+    client.post(reverse("api:review-item", args=["project-a", first.pk]), {"decision": "accept"})
+    assert [item["id"] for item in client.get(url).json()["results"]] == [second.pk]
+    a, b = second.slots.order_by("position").values_list("candidate_id", flat=True)
+    _judge(second, UserFactory(username="erin", password=None), [[a], [b]])  # 2 against 1: still low
+    assert [item["id"] for item in client.get(url).json()["results"]] == [second.pk]
+    project.review_min_agreement = 0.3
+    project.save()
+    # 1/3 is not below 0.3: only charlie's "unsure" flag keeps it in the queue.
+    assert [item["reasons"] for item in client.get(url).json()["results"]] == [["flagged"]]
 
 
 def test_the_page_shows_the_first_item_and_takes_decisions(project: Project, dave, bob, charlie) -> None:
