@@ -15,7 +15,7 @@ function show(name) {
   $("#override-open")?.setAttribute("aria-expanded", String(name === "override"));
   $("#send-back-open")?.setAttribute("aria-expanded", String(name === "send_back"));
   if (name === "override" && config.mode !== "pairwise") $("#override-box input").focus();
-  else if (name === "send_back") $("#extra-judgments").select();
+  else if (name === "send_back") $("#extra-judgments").focus();
   else root.focus({ preventScroll: true });
 }
 
@@ -84,6 +84,8 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// Typing a rank or a count replaces what the box held rather than adding digits to it.
+for (const input of document.querySelectorAll(".review-box input")) input.addEventListener("focus", () => input.select());
 $("#override-open")?.addEventListener("click", () => show(open === "override" ? null : "override"));
 $("#send-back-open")?.addEventListener("click", () => show(open === "send_back" ? null : "send_back"));
 $("#keys-button").addEventListener("click", () => toggleKeymap());
