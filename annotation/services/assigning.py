@@ -68,12 +68,15 @@ def _comparison_claim(*, project: Project, annotator: AbstractBaseUser, now: dat
         comparison_id = _first_locked(gold)
         if comparison_id is not None:
             return comparison_id
-    sent_back = selectors.comparison_pool(
-        project=project, annotator=annotator, now=now, gold=False, sent_back=True
-    )
-    comparison_id = _first_locked(sent_back)
-    if comparison_id is not None:
-        return comparison_id
+    # One cheap look on the partial index first: most projects have no sent-back comparison, and
+    # trying an empty pool costs a savepoint and two selects.
+    if Comparison.objects.filter(project=project, extra_judgments__gt=0).exists():
+        sent_back = selectors.comparison_pool(
+            project=project, annotator=annotator, now=now, gold=False, sent_back=True
+        )
+        comparison_id = _first_locked(sent_back)
+        if comparison_id is not None:
+            return comparison_id
     return _first_locked(regular)
 
 
