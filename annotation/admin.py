@@ -42,6 +42,13 @@ class JudgmentAdmin(admin.ModelAdmin):
     raw_id_fields = ("comparison", "assignment")
 
 
+@admin.register(models.Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ("id", "comparison", "reviewer", "decision", "created_at")
+    list_filter = ("decision",)
+    raw_id_fields = ("comparison",)
+
+
 admin.site.register(models.Assignment)
 admin.site.register(models.Demonstration)
 admin.site.register(models.ImportBatch)

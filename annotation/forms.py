@@ -8,7 +8,7 @@ from django import forms
 
 from annotation.models import Membership, Project
 from annotation.services.import_formats import FORMATS
-from annotation.services.projects import MODE_SIZE_RULE, SETTINGS_FIELDS, mode_size_fits
+from annotation.services.projects import MODE_SIZE_RULE, QUALITY_FIELDS, SETTINGS_FIELDS, mode_size_fits
 
 
 class ProjectSettingsForm(forms.ModelForm):
@@ -29,6 +29,14 @@ class ProjectSettingsForm(forms.ModelForm):
             "asks_demonstrations": "Ask annotators for demonstrations (a better answer)",
             "hides_model_names": "Hide model names from annotators",
             "gold_rate": "Gold rate",
+            "min_items": "Judgments before flags",
+            "min_consensus_agreement": "Minimum agreement with consensus",
+            "min_gold_accuracy": "Minimum gold accuracy",
+            "min_gold_pairs": "Gold pairs before the gold flag",
+            "bias_p_value": "Position bias: p-value below",
+            "min_bias_effect": "Position bias: distance from 0.5 at least",
+            "min_median_seconds": "Minimum median seconds per judgment",
+            "review_min_agreement": "Review comparisons with agreement below",
         }
         help_texts = {
             "candidates_per_comparison": "2 for pairwise; 3 or 4 for ranking.",
@@ -53,18 +61,52 @@ class ProjectSettingsForm(forms.ModelForm):
 
     def settings(self) -> dict[str, Any]:
         """The cleaned values as keyword arguments for project_create / project_update."""
-        return {f: self.cleaned_data[f] for f in SETTINGS_FIELDS if f != "name"}
+        return {f: self.cleaned_data[f] for f in SETTINGS_FIELDS if f != "name" and f in self.fields}
+
+    def general_fields(self) -> list[forms.BoundField]:
+        return [self[f] for f in self.fields if f not in QUALITY_FIELDS]
+
+    def quality_fields(self) -> list[forms.BoundField]:
+        return [self[f] for f in self.fields if f in QUALITY_FIELDS]
 
 
 class ProjectCreateForm(ProjectSettingsForm):
+    """The settings form less the quality thresholds, which start at their defaults."""
+
     class Meta(ProjectSettingsForm.Meta):
-        fields = ["slug", *SETTINGS_FIELDS]
+        fields = ["slug", *(f for f in SETTINGS_FIELDS if f not in QUALITY_FIELDS)]
         help_texts = {**ProjectSettingsForm.Meta.help_texts, "slug": "Short name used in URLs and commands."}
 
 
 class MemberForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.ANNOTATOR)
+
+
+class MemberAttributesForm(forms.Form):
+    """A member's attributes as `key=value, key=value`; the projects service checks them."""
+
+    attributes = forms.CharField(
+        required=False,
+        max_length=5000,
+        help_text="e.g. language=de, expertise=law; empty clears them",
+    )
+
+    def clean_attributes(self) -> dict[str, str]:
+        pairs: dict[str, str] = {}
+        for part in self.cleaned_data["attributes"].split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise forms.ValidationError(f"{part.strip()!r} is not key=value.")
+            pairs[key.strip()] = value.strip()
+        return pairs
+
+    @staticmethod
+    def text(attributes: dict[str, str]) -> str:
+        # Sorted: PostgreSQL's jsonb keeps its own key order, not the order they were given in.
+        return ", ".join(f"{key}={attributes[key]}" for key in sorted(attributes))
 
 
 class ImportForm(forms.Form):

@@ -39,6 +39,48 @@ class Project(models.Model):
     lease_minutes = models.PositiveIntegerField(default=30)
     edit_window_minutes = models.PositiveIntegerField(default=10)
     gold_rate = models.FloatField(default=0.0, help_text="Share of served items that are gold items.")
+    # Quality thresholds, the fields of annotation.quality.annotators.Thresholds under the same
+    # names and with its defaults (tests/annotation/test_models.py keeps the two in step).
+    min_items = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="Judgments an annotator needs before any flag is raised.",
+    )
+    min_consensus_agreement = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Flag annotators whose agreement with the others' consensus is below this (0–1).",
+    )
+    min_gold_accuracy = models.FloatField(
+        default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Flag annotators whose accuracy on gold items is below this (0–1).",
+    )
+    min_gold_pairs = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="Gold candidate pairs an annotator needs before gold accuracy can flag them.",
+    )
+    bias_p_value = models.FloatField(
+        default=0.001,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Flag position bias when the binomial test's p is below this (0 turns the flag off).",
+    )
+    min_bias_effect = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="…and the first-shown win rate is at least this far from 0.5 (0–0.5).",
+    )
+    min_median_seconds = models.FloatField(
+        default=2.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(3600.0)],
+        help_text="Flag annotators whose median time per judgment is below this many seconds.",
+    )
+    review_min_agreement = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Comparisons whose agreement is below this go to the review queue (0–1).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -60,6 +102,22 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(gold_rate__gte=0.0, gold_rate__lte=1.0), name="project_gold_rate_0_to_1"
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    min_consensus_agreement__gte=0.0,
+                    min_consensus_agreement__lte=1.0,
+                    min_gold_accuracy__gte=0.0,
+                    min_gold_accuracy__lte=1.0,
+                    bias_p_value__gte=0.0,
+                    bias_p_value__lte=1.0,
+                    min_bias_effect__gte=0.0,
+                    min_bias_effect__lte=0.5,
+                    min_median_seconds__gte=0.0,
+                    review_min_agreement__gte=0.0,
+                    review_min_agreement__lte=1.0,
+                ),
+                name="project_quality_thresholds_in_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -75,6 +133,9 @@ class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    # Free key → value labels set by project admins (e.g. {"language": "de", "expertise": "law"}),
+    # for the dashboard's per-group breakdowns; checked by services.projects.membership_attributes_set.
+    attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -169,6 +230,8 @@ class Comparison(models.Model):
     arena = models.BooleanField(default=False)
     # Submitted judgments, kept in step by the judging service so the pool query stays cheap.
     judgment_count = models.PositiveIntegerField(default=0)
+    # Judgments wanted beyond project.overlap: a reviewer sent the comparison back for more.
+    extra_judgments = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -179,6 +242,12 @@ class Comparison(models.Model):
             # first free row instead of sorting every open comparison of the project.
             models.Index(
                 fields=["project", "-priority", "judgment_count", "id"], name="comparison_pool_order"
+            ),
+            # The same order for the few comparisons a reviewer sent back (their own pool).
+            models.Index(
+                fields=["project", "-priority", "judgment_count", "id"],
+                condition=Q(extra_judgments__gt=0),
+                name="comparison_sent_back",
             ),
         ]
 
@@ -326,8 +395,56 @@ class Demonstration(models.Model):
         return f"Demonstration {self.pk} for prompt {self.prompt_id}"
 
 
+class Review(models.Model):
+    """A reviewer's decision on a comparison. Annotators' Judgment rows are never edited: an
+    override is this row, and exports read it (annotation.services.exporting)."""
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept", "Accept the consensus"
+        OVERRIDE = "override", "Override"
+        SEND_BACK = "send_back", "Send back for more judgments"
+
+    # Accept and override settle a comparison; a send back only asks for more judgments.
+    SETTLING = (Decision.ACCEPT, Decision.OVERRIDE)
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    # Tiers of candidate ids, best first: the reviewer's own (override) or the consensus accepted,
+    # as it stood then (accept); null for a send back.
+    ordering = models.JSONField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    # Send back: how many more judgments were asked for.
+    extra_judgments = models.PositiveSmallIntegerField(default=0)
+    # The comparison's judgments when the review was made (a send back waits for more than this).
+    judgment_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # One settling decision per comparison, whoever makes it and however often it is retried.
+            models.UniqueConstraint(
+                fields=["comparison"],
+                condition=Q(decision__in=["accept", "override"]),
+                name="review_one_settling_decision",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision="send_back", extra_judgments__gte=1)
+                | Q(decision__in=["accept", "override"], ordering__isnull=False),
+                name="review_decision_has_its_data",
+            ),
+        ]
+        indexes = [models.Index(fields=["comparison", "-id"], name="review_comparison_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of comparison {self.comparison_id} by {self.reviewer}"
+
+
 class AuditEvent(models.Model):
-    """Who did what, when: imports, exports, run and arena launches and role changes, for project admins."""
+    """Who did what, when: imports, exports, run and arena launches, role and settings changes and
+    reviews, for project admins."""
 
     class Action(models.TextChoices):
         IMPORT = "import", "Import"
@@ -336,7 +453,9 @@ class AuditEvent(models.Model):
         ARENA_LAUNCH = "arena_launch", "Arena launch"
         ROLE_CHANGE = "role_change", "Role change"
         MEMBER_REMOVE = "member_remove", "Member removal"
+        MEMBER_ATTRIBUTES = "member_attributes", "Member attributes"
         PROJECT_UPDATE = "project_update", "Settings change"
+        REVIEW = "review", "Review"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

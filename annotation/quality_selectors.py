@@ -1,18 +1,21 @@
 """Read queries behind the quality dashboard: Judgment and Assignment rows → plain quality records.
 
 One query per table, whatever the project's size: comparison slots (with model names, gold
-orderings and rounds), judgments, skipped assignments, annotator names and the comparisons per round.
+orderings and rounds), judgments, skipped assignments, annotator names, membership attributes and
+the comparisons per round. A project's quality thresholds are its own fields (project_thresholds).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import fields
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet
 
 from annotation.models import Assignment, Comparison, ComparisonCandidate, Judgment, Membership, Project
+from annotation.quality.annotators import Thresholds
 from annotation.quality.records import JudgmentRecord, make_ordering
 from annotation.quality.report import QualityInputs, quality_report
 
@@ -26,9 +29,14 @@ def project_list_reviewed_by(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return projects.filter(memberships__user=user, memberships__role__in=roles).distinct()
 
 
+def project_thresholds(*, project: Project) -> Thresholds:
+    """The thresholds below which the project's annotators are flagged, from its settings."""
+    return Thresholds(**{f.name: getattr(project, f.name) for f in fields(Thresholds)})
+
+
 def quality_inputs_get(*, project: Project, round: int | None = None) -> QualityInputs:
-    """The project's judgments as quality records, or only those on comparisons of `round`; five
-    queries whatever the size (slots, judgments, skips, usernames, comparisons per round)."""
+    """The project's judgments as quality records, or only those on comparisons of `round`; six
+    queries whatever the size (slots, judgments, skips, usernames, attributes, comparisons per round)."""
     of_round = {} if round is None else {"round": round}
     via_comparison = {} if round is None else {"comparison__round": round}
     slots: dict[int, list[int]] = defaultdict(list)
@@ -87,6 +95,12 @@ def quality_inputs_get(*, project: Project, round: int | None = None) -> Quality
     )
     annotator_ids = {r.annotator_id for r in records if r.annotator_id is not None} | set(skips)
     usernames = dict(get_user_model().objects.filter(id__in=annotator_ids).values_list("id", "username"))
+    attributes = {
+        user_id: dict(values)
+        for user_id, values in Membership.objects.filter(project=project)
+        .exclude(attributes={})
+        .values_list("user_id", "attributes")
+    }
     comparisons_by_round = dict(
         Comparison.objects.filter(project=project, **of_round)
         .values("round")
@@ -100,6 +114,7 @@ def quality_inputs_get(*, project: Project, round: int | None = None) -> Quality
         gold=gold,
         skips=skips,
         usernames=usernames,
+        attributes=attributes,
         comparison_rounds=comparison_rounds,
         comparisons_by_round=comparisons_by_round,
     )
@@ -108,10 +123,15 @@ def quality_inputs_get(*, project: Project, round: int | None = None) -> Quality
 def project_quality_get(
     *, project: Project, rounds: int = 200, seed: int = 0, round: int | None = None
 ) -> dict:
-    """The dashboard's report for a project (or for the comparisons of one `round`), with the prompt
-    text of its low-agreement comparisons (one more query, for those few comparisons only).
-    `rounds` is the leaderboard's bootstrap resamples, not the project's rounds."""
-    report = quality_report(quality_inputs_get(project=project, round=round), rounds=rounds, seed=seed)
+    """The dashboard's report for a project under its own thresholds (or for the comparisons of one
+    `round`), with the prompt text of its low-agreement comparisons (one more query, for those few
+    comparisons only). `rounds` is the leaderboards' bootstrap resamples, not the project's rounds."""
+    report = quality_report(
+        quality_inputs_get(project=project, round=round),
+        thresholds=project_thresholds(project=project),
+        rounds=rounds,
+        seed=seed,
+    )
     ids = [row["comparison_id"] for row in report["low_agreement"]]
     prompts = dict(Comparison.objects.filter(pk__in=ids).values_list("pk", "prompt__messages"))
     for row in report["low_agreement"]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -22,12 +22,20 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
 
 
 def comparison_pool(
-    *, project: Project, annotator: AbstractBaseUser, now: datetime, gold: bool
+    *,
+    project: Project,
+    annotator: AbstractBaseUser,
+    now: datetime,
+    gold: bool,
+    sent_back: bool | None = False,
 ) -> QuerySet[Comparison]:
-    """Comparisons this annotator could be handed now, best first: regular ones with room, or gold ones.
+    """Comparisons this annotator could be handed now, best first: regular ones with room, gold
+    ones, (sent_back) the ones a reviewer sent back for more judgments, or (sent_back None, for
+    counting) regular and sent-back ones together.
 
-    Room means judgments plus active unexpired leases below project.overlap. Written with
-    correlated subqueries, not GROUP BY, so that callers can lock rows with FOR UPDATE.
+    Room means judgments plus active unexpired leases below project.overlap, or below overlap plus
+    extra_judgments for sent-back comparisons. Written with correlated subqueries, not GROUP BY, so
+    that callers can lock rows with FOR UPDATE.
     """
     seen = Assignment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
     judged = Judgment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
@@ -48,9 +56,24 @@ def comparison_pool(
         .annotate(n=Count("pk"))
         .values("n")
     )
+    taken = F("judgment_count") + Coalesce(Subquery(leases, output_field=IntegerField()), Value(0))
+    if sent_back is None:
+        # extra_judgments is 0 on regular rows, so one bound covers both pools; the cheap column
+        # test first spares the lease subquery on full rows.
+        return (
+            pool.filter(Q(judgment_count__lt=project.overlap) | Q(extra_judgments__gt=0))
+            .alias(taken=taken)
+            .filter(taken__lt=project.overlap + F("extra_judgments"))
+        )
+    if sent_back:
+        # Few rows, found on the partial index comparison_sent_back.
+        wanted = project.overlap + F("extra_judgments")
+        return pool.filter(extra_judgments__gt=0).alias(taken=taken).filter(taken__lt=wanted)
+    # The regular pool leaves sent-back rows to the query above, so that its room test stays a
+    # constant bound the comparison_pool_order index applies (judgment_count < overlap).
     return (
-        pool.filter(judgment_count__lt=project.overlap)
-        .alias(taken=F("judgment_count") + Coalesce(Subquery(leases, output_field=IntegerField()), Value(0)))
+        pool.filter(judgment_count__lt=project.overlap, extra_judgments=0)
+        .alias(taken=taken)
         .filter(taken__lt=project.overlap)
     )
 
@@ -91,7 +114,9 @@ def queue_counts(
     return QueueCounts(
         done_today=mine.filter(created_at__gte=start_of_day).count(),
         done_total=mine.count(),
-        remaining=comparison_pool(project=project, annotator=annotator, now=now, gold=False).count()
+        remaining=comparison_pool(
+            project=project, annotator=annotator, now=now, gold=False, sent_back=None
+        ).count()
         + int(holding),
     )
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.views import annotating, audit, dashboard, export, home, imports, projects
+from annotation.views import annotating, audit, dashboard, export, home, imports, projects, review
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -10,6 +10,11 @@ urlpatterns = [
     path("projects/new/", projects.project_create_view, name="project-create"),
     path("projects/<slug:slug>/settings/", projects.project_settings, name="project-settings"),
     path("projects/<slug:slug>/members/", projects.project_member_save, name="project-member-save"),
+    path(
+        "projects/<slug:slug>/members/<int:user_id>/attributes/",
+        projects.project_member_attributes,
+        name="project-member-attributes",
+    ),
     path(
         "projects/<slug:slug>/members/<int:user_id>/remove/",
         projects.project_member_remove,
@@ -24,4 +29,6 @@ urlpatterns = [
     path("projects/<slug:slug>/guidelines/", annotating.guidelines, name="guidelines"),
     path("quality/", dashboard.quality_index, name="quality-index"),
     path("projects/<slug:slug>/dashboard/", dashboard.project_dashboard, name="project-dashboard"),
+    path("projects/<slug:slug>/review/", review.review_queue, name="review"),
+    path("projects/<slug:slug>/review/<int:comparison_id>/", review.review_decide, name="review-decide"),
 ]

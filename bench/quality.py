@@ -3,10 +3,13 @@
     DATABASE_URL=postgres://... python bench/quality.py [--comparisons 5000] [--annotators 6] [--overlap 3]
 
 Creates a throw-away project (slug bench-quality-<random>) whose annotators (careful, random and
-left-clicking) judge every comparison `overlap` times over (careful ones pick the stronger model
-85% of the time), then times: a baseline that only reads the judgment rows, the selector (five
-queries), and the pure report (agreement, annotator scores, the Bradley–Terry leaderboard with 200
-bootstrap rounds); prints the figures and ratios, and deletes everything it created.
+left-clicking, members with a "language" attribute of de or en) judge every comparison `overlap`
+times over (careful ones pick the stronger model 85% of the time), then times: a baseline that only
+reads the judgment rows, the selector (six queries), the pure report (agreement, annotator scores,
+the Bradley–Terry leaderboard with 200 bootstrap rounds, and the same per attribute group), the
+attribute groups alone, and the review queue selector with its reasons read (what the selector
+reads, plus flags and reviews) and cached (a reload after a decision); prints the figures and
+ratios, and deletes everything it created.
 """
 
 from __future__ import annotations
@@ -27,10 +30,22 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 
-from annotation.models import Candidate, Comparison, ComparisonCandidate, Judgment, Project, Prompt  # noqa: E402
+from annotation.models import (  # noqa: E402
+    Candidate,
+    Comparison,
+    ComparisonCandidate,
+    Judgment,
+    Membership,
+    Project,
+    Prompt,
+)
+from annotation.quality import consensus  # noqa: E402
+from annotation.quality.groups import attribute_groups  # noqa: E402
 from annotation.quality.report import quality_report  # noqa: E402
 from annotation.quality_selectors import quality_inputs_get  # noqa: E402
+from annotation.review_selectors import review_queue_get  # noqa: E402
 
 MODELS = ["small", "medium", "large", "huge"]
 
@@ -40,6 +55,10 @@ def _project(comparisons: int, annotators: int, overlap: int, seed: int) -> tupl
     tag = secrets.token_hex(4)
     project = Project.objects.create(name=f"bench {tag}", slug=f"bench-quality-{tag}", overlap=overlap)
     users = [get_user_model().objects.create(username=f"bench-{tag}-{i}") for i in range(annotators)]
+    Membership.objects.bulk_create(
+        Membership(project=project, user=u, attributes={"language": "de" if i % 2 else "en"})
+        for i, u in enumerate(users)
+    )
     prompts = Prompt.objects.bulk_create(
         Prompt(project=project, messages=[{"role": "user", "content": f"q{i}"}], content_hash=f"{tag}-{i}")
         for i in range(comparisons)
@@ -111,15 +130,33 @@ def main() -> None:
         )
         selector, inputs = _best_of(args.repeats, lambda: quality_inputs_get(project=project))
         report_time, report = _best_of(args.repeats, lambda: quality_report(inputs))
+        with_consensus = consensus.agreement_with_consensus(consensus.pair_votes(inputs.records))
+        groups_time, _ = _best_of(
+            args.repeats,
+            lambda: attribute_groups(inputs.records, attributes=inputs.attributes, consensus=with_consensus),
+        )
+
+        def cold_queue() -> object:
+            cache.clear()
+            return review_queue_get(project=project)
+
+        queue_time, queue = _best_of(args.repeats, cold_queue)
+        warm_time, _ = _best_of(args.repeats, lambda: review_queue_get(project=project))
         n = len(inputs.records)
         print(f"judgments: {n} on {args.comparisons} comparisons, {args.annotators} annotators,", end=" ")
         print(f"overlap {args.overlap}")
         print(f"baseline read of the judgment rows: {baseline * 1000:8.1f} ms")
-        print(f"selector (5 queries):               {selector * 1000:8.1f} ms", end="  ")
+        print(f"selector (6 queries):               {selector * 1000:8.1f} ms", end="  ")
         print(f"({selector / baseline:.2f}× baseline)")
         print(f"report (stats + 200 bootstraps):    {report_time * 1000:8.1f} ms", end="  ")
         print(f"({report_time / baseline:.2f}× baseline)")
+        print(f"  of which attribute groups (2):    {groups_time * 1000:8.1f} ms", end="  ")
+        print(f"({groups_time / baseline:.2f}× baseline)")
         print(f"dashboard total per judgment:       {(selector + report_time) / n * 1e6:8.1f} µs")
+        print(f"review queue, reasons read:         {queue_time * 1000:8.1f} ms", end="  ")
+        print(f"({queue_time / baseline:.2f}× baseline; {len(queue.entries)} comparisons need review)")
+        print(f"review queue, reasons cached:       {warm_time * 1000:8.1f} ms", end="  ")
+        print(f"({warm_time / baseline:.2f}× baseline; what a reload after a decision costs)")
         a = report["agreement"]
         print(f"alpha ordinal {a['alpha_ordinal']:.3f}, kappa {a['fleiss_kappa']:.3f},", end=" ")
         print(f"pairwise {a['pairwise_rate']:.3f}")

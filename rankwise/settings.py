@@ -195,6 +195,10 @@ SPECTACULAR_SETTINGS = {
         "SnapshotStatusEnum": "training.models.DatasetSnapshot.Status",
         "RunStatusEnum": "training.models.Run.Status",
         "ArenaStatusEnum": "training.models.Arena.Status",
+        "JudgmentSourceEnum": "annotation.models.Judgment.Source",
+        "GenerationSourceEnum": "training.models.GenerationJob.Source",
+        "ReviewStateEnum": "annotation.api.review.STATES",
+        "ReviewReasonEnum": "annotation.api.review.REASON_CHOICES",
     },
 }
 

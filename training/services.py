@@ -30,7 +30,7 @@ from django.utils import timezone
 from annotation.errors import Conflict, ValidationFailed
 from annotation.models import Comparison, Project
 from annotation.quality.annotators import annotator_scores
-from annotation.quality_selectors import quality_inputs_get
+from annotation.quality_selectors import project_thresholds, quality_inputs_get
 from annotation.services.exporting import ExportSpec, export_rows, export_spec_parse
 from training.models import DatasetSnapshot, Method, ModelVersion, Run, RunMetric
 
@@ -307,12 +307,16 @@ def _judged_rounds(projects: Sequence[Project], spec: ExportSpec) -> list[int]:
 
 
 def _flagged_annotators(projects: Sequence[Project], which: str) -> list[int]:
-    """Ids of annotators the quality scores flag in any of the projects (for "gold": low gold accuracy)."""
+    """Ids of annotators the quality scores flag, under each project's own thresholds, in any of the
+    projects (for "gold": low gold accuracy)."""
     wanted = EXCLUDE_FLAGGED[which]
     flagged: set[int] = set()
     for project in projects:
         inputs = quality_inputs_get(project=project)
-        for score in annotator_scores(inputs.records, gold=inputs.gold, skips=inputs.skips):
+        thresholds = project_thresholds(project=project)
+        for score in annotator_scores(
+            inputs.records, gold=inputs.gold, skips=inputs.skips, thresholds=thresholds
+        ):
             if any(wanted is None or flag in wanted for flag in score.flags):
                 flagged.add(score.annotator_id)
     return sorted(flagged)

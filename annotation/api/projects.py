@@ -20,8 +20,15 @@ from annotation.api.schema import ERRORS
 from annotation.errors import NotFound
 from annotation.models import AuditEvent, Membership, Project
 from annotation.permissions import project_get_for, project_role
-from annotation.services.auditing import audit_membership, audit_record
-from annotation.services.projects import SETTINGS_FIELDS, membership_remove, membership_set, project_update
+from annotation.services.auditing import audit_attributes, audit_membership, audit_record
+from annotation.services.projects import (
+    SETTINGS_FIELDS,
+    membership_attributes_check,
+    membership_attributes_set,
+    membership_remove,
+    membership_set,
+    project_update,
+)
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -51,6 +58,15 @@ class ProjectUpdateInput(serializers.Serializer):
     lease_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
     edit_window_minutes = serializers.IntegerField(min_value=0, max_value=7 * 24 * 60, required=False)
     gold_rate = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    # Quality thresholds (docs/quality.md); the model's validators are the bounds.
+    min_items = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+    min_consensus_agreement = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    min_gold_accuracy = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    min_gold_pairs = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+    bias_p_value = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    min_bias_effect = serializers.FloatField(min_value=0.0, max_value=0.5, required=False)
+    min_median_seconds = serializers.FloatField(min_value=0.0, max_value=3600.0, required=False)
+    review_min_agreement = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
 
 
 class ProjectListApi(APIView):
@@ -96,18 +112,25 @@ class ProjectDetailApi(APIView):
 
 class MemberOutput(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username")
+    attributes = serializers.DictField(child=serializers.CharField(), help_text="e.g. language, expertise")
 
     class Meta:
         model = Membership
-        fields = ["username", "role", "created_at"]
+        fields = ["username", "role", "attributes", "created_at"]
 
 
-class MemberRoleInput(serializers.Serializer):
-    role = serializers.ChoiceField(choices=Membership.Role.choices)
+_ATTRIBUTES_HELP = "key → value labels (language, expertise, ...); replaces the member's attributes"
 
 
-class MemberAddInput(MemberRoleInput):
+class MemberAddInput(serializers.Serializer):
     username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    attributes = serializers.DictField(required=False, help_text=_ATTRIBUTES_HELP)
+
+
+class MemberUpdateInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
+    attributes = serializers.DictField(required=False, help_text=_ATTRIBUTES_HELP)
 
 
 def _user(username: str) -> AbstractBaseUser:
@@ -132,11 +155,40 @@ class MemberListApi(APIView):
         data.is_valid(raise_exception=True)
         user = _user(data.validated_data["username"])
         before = api_selectors.membership_role(project=project, user=user)
-        membership = membership_set(project=project, user=user, role=data.validated_data["role"])
-        audit_membership(
-            actor=request.user, project=project, username=user.username, before=before, after=membership.role
-        )
+        membership = _member_change(request, project, user, before, data.validated_data)
         return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
+
+
+def _member_change(
+    request: Request, project: Project, user: AbstractBaseUser, role_before: str | None, changes: dict
+) -> Membership:
+    """Sets the role and/or attributes given, each audited when it changed; the attributes are
+    checked before anything is written, so a bad one changes nothing."""
+    attributes = changes.get("attributes")
+    if attributes is not None:
+        membership_attributes_check(attributes=attributes)
+    membership = None
+    if "role" in changes:
+        membership = membership_set(project=project, user=user, role=changes["role"])
+        audit_membership(
+            actor=request.user,
+            project=project,
+            username=user.username,
+            before=role_before,
+            after=membership.role,
+        )
+    if attributes is not None:
+        membership, before = membership_attributes_set(project=project, user=user, attributes=attributes)
+        audit_attributes(
+            actor=request.user,
+            project=project,
+            username=user.username,
+            before=before,
+            after=membership.attributes,
+        )
+    if membership is None:
+        membership = project_selectors.membership_list(project=project).get(user=user)
+    return membership
 
 
 class MemberDetailApi(APIView):
@@ -154,17 +206,13 @@ class MemberDetailApi(APIView):
         _project, membership = self._membership(request, slug, username)
         return Response(MemberOutput(membership).data)
 
-    @extend_schema(request=MemberRoleInput, responses={200: MemberOutput, **ERRORS})
+    @extend_schema(request=MemberUpdateInput, responses={200: MemberOutput, **ERRORS})
     def patch(self, request: Request, slug: str, username: str) -> Response:
-        """Change a member's role; the last admin cannot be demoted (409)."""
+        """Change a member's role or attributes; the last admin cannot be demoted (409)."""
         project, membership = self._membership(request, slug, username)
-        data = MemberRoleInput(data=request.data)
+        data = MemberUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        before = membership.role
-        membership = membership_set(project=project, user=membership.user, role=data.validated_data["role"])
-        audit_membership(
-            actor=request.user, project=project, username=username, before=before, after=membership.role
-        )
+        membership = _member_change(request, project, membership.user, membership.role, data.validated_data)
         return Response(MemberOutput(membership).data)
 
     @extend_schema(responses={204: None, **ERRORS})

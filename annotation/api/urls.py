@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.api import annotating, data, projects
+from annotation.api import annotating, data, projects, review
 from annotation.api.export import ProjectExportApi
 from annotation.api.imports import ImportCreateApi
 from annotation.api.quality import ProjectQualityApi
@@ -37,4 +37,10 @@ urlpatterns: list = [
         name="judgment-detail",
     ),
     path("projects/<slug:slug>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
+    path("projects/<slug:slug>/review/", review.ReviewQueueApi.as_view(), name="review-queue"),
+    path(
+        "projects/<slug:slug>/review/<int:comparison_id>/",
+        review.ReviewItemApi.as_view(),
+        name="review-item",
+    ),
 ]

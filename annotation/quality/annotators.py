@@ -64,15 +64,18 @@ def annotator_scores(
     skips: Mapping[int, int] | None = None,
     thresholds: Thresholds = Thresholds(),
     votes: PairVotes | None = None,
+    consensus: Mapping[int, tuple[int, int]] | None = None,
 ) -> list[AnnotatorScore]:
     """One score per annotator who judged or skipped, ordered by annotator id.
 
     `gold` maps comparison ids to their known ordering; `skips` maps annotator ids to how many
-    assignments they skipped; `votes` saves recomputing `pair_votes(records)` when the caller has it.
+    assignments they skipped; `votes` and `consensus` save recomputing `pair_votes(records)` and
+    `agreement_with_consensus(votes)` when the caller has them.
     """
     gold = gold or {}
     skips = skips or {}
-    consensus = agreement_with_consensus(pair_votes(records) if votes is None else votes)
+    if consensus is None:
+        consensus = agreement_with_consensus(pair_votes(records) if votes is None else votes)
     mine: dict[int, list[JudgmentRecord]] = defaultdict(list)
     for r in records:
         if r.annotator_id is not None:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from annotation.quality import consensus
 from annotation.quality.annotators import Thresholds, annotator_scores
 from annotation.quality.bradley_terry import leaderboard, outcomes_from_ordering
+from annotation.quality.groups import attribute_groups
 from annotation.quality.position_bias import position_bias
 from annotation.quality.records import JudgmentRecord, Ordering
 from annotation.services.agreement import agreement_score
@@ -28,6 +29,8 @@ class QualityInputs:
     # Comparison id → its round (for the comparisons that have slots), and comparisons per round.
     comparison_rounds: dict[int, int] = field(default_factory=dict)
     comparisons_by_round: dict[int, int] = field(default_factory=dict)
+    # Annotator id → their membership attributes ({"language": "de", ...}).
+    attributes: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 def timeline(records: Sequence[JudgmentRecord]) -> list[dict]:
@@ -115,13 +118,19 @@ def quality_report(
     seed: int = 0,
 ) -> dict:
     """Progress, judgments over time, agreement, position bias, annotator scores, the model
-    leaderboard and per-round figures; `rounds` and `seed` drive the leaderboard's bootstrap
-    intervals (`rounds` counts resamples, not the project's rounds)."""
+    leaderboard, the same by annotator attribute, and per-round figures; `rounds` and `seed` drive
+    the leaderboards' bootstrap intervals (`rounds` counts resamples, not the project's rounds)."""
     thresholds = thresholds or Thresholds()
     records = inputs.records
     votes = consensus.pair_votes(records)
+    with_consensus = consensus.agreement_with_consensus(votes)
     scores = annotator_scores(
-        records, gold=inputs.gold, skips=inputs.skips, thresholds=thresholds, votes=votes
+        records,
+        gold=inputs.gold,
+        skips=inputs.skips,
+        thresholds=thresholds,
+        votes=votes,
+        consensus=with_consensus,
     )
     annotators = []
     for score in scores:
@@ -146,6 +155,9 @@ def quality_report(
         "low_agreement": low_agreement(records),
         "flagged": [row["annotator_id"] for row in annotators if row["flags"]],
         "leaderboard": [asdict(row) for row in leaderboard(outcomes, rounds=rounds, seed=seed)],
+        "groups": attribute_groups(
+            records, attributes=inputs.attributes, consensus=with_consensus, rounds=rounds, seed=seed
+        ),
         "thresholds": asdict(thresholds),
         "gold_comparisons": len(inputs.gold),
         "by_round": round_figures(inputs),

@@ -4,13 +4,16 @@ The rules, in one place:
 - an annotator holds at most one active lease per project and gets the same one back on every
   request until it is submitted, skipped or expires (reloading the page never takes a second item);
 - a comparison is taken by its judgments plus its active, unexpired leases, and is handed out while
-  that is below project.overlap, never to an annotator who had it before (whatever became of it);
+  that is below project.overlap (plus the comparison's extra_judgments, which a reviewer's send
+  back raises), never to an annotator who had it before (whatever became of it);
 - an expired lease stops counting at once (the comparison returns to the pool) and its row is
   marked expired when next seen;
 - gold items (Comparison.gold_ordering set) are mixed in at project.gold_rate, look like any other
   item and are not bounded by overlap (each annotator may be checked on each once); they are only
   served while regular work remains, so the queue ends when the regular work does;
-- higher priority first, then the comparisons with the fewest judgments, then the oldest;
+- comparisons a reviewer sent back for more judgments come first (they are few, and the review
+  queue waits for them); then higher priority first, then the comparisons with the fewest
+  judgments, then the oldest;
 - the left/right (or list) order is shuffled per assignment with the system's random source.
 """
 
@@ -63,6 +66,15 @@ def _comparison_claim(*, project: Project, annotator: AbstractBaseUser, now: dat
     if project.gold_rate > 0 and _random.random() < project.gold_rate and regular.exists():
         gold = selectors.comparison_pool(project=project, annotator=annotator, now=now, gold=True)
         comparison_id = _first_locked(gold)
+        if comparison_id is not None:
+            return comparison_id
+    # One cheap look on the partial index first: most projects have no sent-back comparison, and
+    # trying an empty pool costs a savepoint and two selects.
+    if Comparison.objects.filter(project=project, extra_judgments__gt=0).exists():
+        sent_back = selectors.comparison_pool(
+            project=project, annotator=annotator, now=now, gold=False, sent_back=True
+        )
+        comparison_id = _first_locked(sent_back)
         if comparison_id is not None:
             return comparison_id
     return _first_locked(regular)

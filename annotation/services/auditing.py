@@ -1,4 +1,5 @@
-"""The audit trail: one row per import, export, run or arena launch and membership or settings change."""
+"""The audit trail: one row per import, export, run or arena launch, membership or settings change and
+review."""
 
 from __future__ import annotations
 
@@ -105,6 +106,26 @@ def audit_membership(
     return audit_record(
         actor=actor,
         action=AuditEvent.Action.ROLE_CHANGE if after else AuditEvent.Action.MEMBER_REMOVE,
+        project=project,
+        target=username,
+        details={"from": before, "to": after},
+    )
+
+
+def audit_attributes(
+    *,
+    actor: AbstractBaseUser | AnonymousUser,
+    project: Project,
+    username: str,
+    before: dict[str, str],
+    after: dict[str, str],
+) -> AuditEvent | None:
+    """Records a change of a member's attributes; nothing when they did not change."""
+    if before == after:
+        return None
+    return audit_record(
+        actor=actor,
+        action=AuditEvent.Action.MEMBER_ATTRIBUTES,
         project=project,
         target=username,
         details={"from": before, "to": after},

@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
 from annotation.errors import ValidationFailed
-from annotation.models import Comparison, ComparisonCandidate, Demonstration, Judgment, Project
+from annotation.models import Comparison, ComparisonCandidate, Demonstration, Judgment, Project, Review
 from annotation.services import agreement
 
 KINDS = ("preference", "unpaired", "sft", "judgments")
@@ -234,6 +234,9 @@ class _Group:
     messages: list[dict]
     candidates: dict[int, tuple[str, str]]  # id -> (text, model name), in slot order
     judgments: list[dict]
+    # The ordering of the comparison's accept or override review, which preference rows use
+    # instead of its judgments (docs/exporting.md, "Reviewed comparisons").
+    reviewed: list[list[int]] | None = None
 
 
 # The judgment columns each kind reads: the fewer JSON columns, the less decoding per row.
@@ -264,9 +267,9 @@ def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Gr
     """Comparisons with at least one judgment passing the filters, chunk by chunk (keyset on id).
 
     Three queries per chunk whatever its size: the window of comparisons with their prompts, their
-    judgments, and their slots with candidate texts.
-    Groups failing min_agreement are skipped; agreement is measured on the filtered judgments, so
-    excluding an annotator changes it.
+    judgments, and their slots with candidate texts; preference exports read the window's settling
+    reviews too. Groups failing min_agreement are skipped, unless a reviewer settled them;
+    agreement is measured on the filtered judgments, so excluding an annotator changes it.
     """
     conditions = _judgment_filter(spec)
     last = 0
@@ -307,6 +310,13 @@ def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Gr
             .values_list("comparison_id", "candidate_id", "candidate__text", "candidate__model_name")
         ):
             slots.setdefault(comparison_id, {})[candidate_id] = (text, model_name)
+        reviewed: dict[int, list[list[int]]] = {}
+        if spec.kind == "preference":
+            reviewed = dict(
+                Review.objects.filter(**in_window, decision__in=Review.SETTLING).values_list(
+                    "comparison_id", "ordering"
+                )
+            )
         group: _Group | None = None
         for row in rows:
             if group is None or group.comparison_id != row["comparison_id"]:
@@ -320,6 +330,7 @@ def _comparison_groups(project_ids: list[int], spec: ExportSpec) -> Iterator[_Gr
                     messages=messages,
                     candidates=slots.get(comparison_id, {}),
                     judgments=[],
+                    reviewed=reviewed.get(comparison_id),
                 )
             group.judgments.append(row)
         if group is not None:
@@ -337,7 +348,8 @@ def _comparisons(project_ids: list[int], spec: ExportSpec) -> QuerySet[Compariso
 
 
 def _passing(group: _Group, spec: ExportSpec) -> Iterator[_Group]:
-    if spec.min_agreement is not None:
+    # A reviewer's decision settles disagreement, so min_agreement does not apply to it.
+    if spec.min_agreement is not None and group.reviewed is None:
         score = agreement.agreement_score(j["ordering"] for j in group.judgments)
         if score is None or score < spec.min_agreement:
             return
@@ -370,7 +382,10 @@ def _in_slot_order(ordering: list[list[int]], group: _Group) -> list[list[int]]:
 def _preference_rows(groups: Iterator[_Group], spec: ExportSpec, thresholds: dict) -> Iterator[dict]:
     adjacent = spec.ranking_pairs == "adjacent"
     for group in groups:
-        if spec.aggregate == "majority":
+        if group.reviewed is not None:
+            # Accepted or overridden: the review's ordering, once, in either aggregate.
+            orderings = [group.reviewed]
+        elif spec.aggregate == "majority":
             orderings = [agreement.consensus_ordering(j["ordering"] for j in group.judgments)]
         else:
             orderings = [j["ordering"] for j in group.judgments]

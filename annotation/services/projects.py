@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
-from annotation.errors import Conflict, ValidationFailed
+from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Membership, Project
+from annotation.quality.annotators import Thresholds
 
+# The annotator flags' thresholds (project fields named as Thresholds' fields), and the review
+# queue's agreement cut-off.
+THRESHOLD_FIELDS = tuple(f.name for f in fields(Thresholds))
+QUALITY_FIELDS = (*THRESHOLD_FIELDS, "review_min_agreement")
 # What project admins may change from the settings page, the command and the API.
 SETTINGS_FIELDS = (
     "name",
@@ -27,6 +35,7 @@ SETTINGS_FIELDS = (
     "lease_minutes",
     "edit_window_minutes",
     "gold_rate",
+    *QUALITY_FIELDS,
 )
 MODE_SIZE_RULE = "pairwise projects compare 2 candidates; ranking projects 3 or 4"
 # These decide how comparisons are built, so they are fixed once the project has any.
@@ -100,6 +109,66 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
     return membership
 
 
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+ATTRIBUTE_VALUE_MAX = 100
+ATTRIBUTES_MAX = 20
+
+
+def membership_attributes_check(*, attributes: Any) -> dict[str, str]:
+    """The attributes in canonical form (values stripped, keys sorted), or ValidationFailed naming
+    each bad one. Keys are 1–40 letters, digits, "_", "." or "-"; values are non-empty text of at
+    most 100 characters on one line, without "," or "=" (the members page writes them as
+    `key=value, key=value`); at most 20 of them."""
+    if not isinstance(attributes, Mapping):
+        raise ValidationFailed(
+            "Attributes are key → value pairs.",
+            details=[{"field": "attributes", "reason": "expected an object of key → value"}],
+        )
+    problems = []
+    if len(attributes) > ATTRIBUTES_MAX:
+        problems.append({"field": "attributes", "reason": f"at most {ATTRIBUTES_MAX} attributes"})
+    clean: dict[str, str] = {}
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key):
+            problems.append(
+                {"field": "attributes", "reason": f"{key!r}: keys are 1–40 letters, digits, _ . or -"}
+            )
+            continue
+        text = value.strip() if isinstance(value, str) else ""
+        if not text or len(text) > ATTRIBUTE_VALUE_MAX or any(c in text for c in ",=\n\r"):
+            problems.append(
+                {
+                    "field": f"attributes.{key}",
+                    "reason": f"a value is 1–{ATTRIBUTE_VALUE_MAX} characters of text on one line, "
+                    'without "," or "="',
+                }
+            )
+            continue
+        clean[key] = text
+    if problems:
+        message = "The attributes are not valid: " + problems[0]["reason"] + "."
+        raise ValidationFailed(message, details=problems)
+    return dict(sorted(clean.items()))
+
+
+def membership_attributes_set(
+    *, project: Project, user: AbstractBaseUser, attributes: Mapping[str, Any]
+) -> tuple[Membership, dict[str, str]]:
+    """Replaces the member's attributes (free key → value labels such as language or expertise;
+    see membership_attributes_check); an empty mapping clears them. Returns the membership and
+    the attributes it had before. Raises ValidationFailed naming each bad attribute, and NotFound
+    when the user is not a member."""
+    clean = membership_attributes_check(attributes=attributes)
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+        if membership is None:
+            raise NotFound(f"{user} is not a member of this project.")
+        before = dict(membership.attributes or {})
+        membership.attributes = clean
+        membership.save(update_fields=["attributes"])
+    return membership, before
+
+
 def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
     """Removes the user from the project (their judgments stay). Refuses to remove the last admin."""
     with transaction.atomic():
@@ -142,8 +211,16 @@ def _validate(project: Project) -> None:
         details.append({"field": "rating_criteria", "reason": "expected a list of names"})
     elif len({c.strip().lower() for c in criteria}) != len(criteria):
         details.append({"field": "rating_criteria", "reason": "names repeat"})
+    # NaN passes the range validators (every comparison with it is false), so ask for it here,
+    # and leave those fields out of the model's checks, which would only repeat the problem.
+    not_finite = [
+        field
+        for field in QUALITY_FIELDS
+        if isinstance(getattr(project, field), float) and not math.isfinite(getattr(project, field))
+    ]
+    details.extend({"field": field, "reason": "must be a finite number"} for field in not_finite)
     try:
-        project.full_clean(exclude=["created_by"])
+        project.full_clean(exclude=["created_by", *not_finite])
     except DjangoValidationError as exc:
         for field, messages in exc.message_dict.items():
             for message in messages:

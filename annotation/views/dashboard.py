@@ -49,7 +49,23 @@ def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "project": project,
             "report": report,
+            "attribute_tables": attribute_tables(report),
+            "is_admin": has_role(user=request.user, project=project, role=Membership.Role.ADMIN),
             "export_without_flagged": export_without_flagged,
             "snapshot_without_flagged": snapshot_without_flagged,
         },
     )
+
+
+def attribute_tables(report: dict) -> list[dict]:
+    """The report's attribute groups as tables: one per attribute key, one row per value, and one
+    column per source model (in the overall leaderboard's order) with that group's win rate."""
+    models = [row["model"] for row in report["leaderboard"]]
+    tables = []
+    for key, groups in report["groups"].items():
+        rows = []
+        for group in groups:
+            by_model = {row["model"]: row for row in group["leaderboard"]}
+            rows.append({**group, "cells": [by_model.get(model) for model in models]})
+        tables.append({"key": key, "models": models, "rows": rows})
+    return tables

@@ -11,13 +11,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation import api_selectors, project_selectors
-from annotation.errors import NotAllowed, RankwiseError
-from annotation.forms import MemberForm, ProjectCreateForm, ProjectSettingsForm
+from annotation.errors import NotAllowed, NotFound, RankwiseError
+from annotation.forms import MemberAttributesForm, MemberForm, ProjectCreateForm, ProjectSettingsForm
 from annotation.models import AuditEvent, Membership, Project
 from annotation.permissions import project_get_for
-from annotation.services.auditing import audit_membership, audit_record
+from annotation.services.auditing import audit_attributes, audit_membership, audit_record
 from annotation.services.projects import (
     SHAPE_FIELDS,
+    membership_attributes_set,
     membership_remove,
     membership_set,
     project_create,
@@ -118,17 +119,74 @@ def project_member_remove(request: HttpRequest, slug: str, user_id: int) -> Http
     return redirect("project-settings", slug=project.slug)
 
 
+@login_required
+@require_POST
+def project_member_attributes(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+    membership = project_selectors.membership_list(project=project).filter(user_id=user_id).first()
+    if membership is None:
+        raise NotFound("This user is not a member of this project.")
+    attributes_form = MemberAttributesForm(request.POST, auto_id=_attributes_id(membership.user_id))
+    if attributes_form.is_valid():
+        try:
+            membership, before = membership_attributes_set(
+                project=project, user=membership.user, attributes=attributes_form.cleaned_data["attributes"]
+            )
+        except RankwiseError as exc:
+            _add_errors(attributes_form, exc)
+        else:
+            audit_attributes(
+                actor=request.user,
+                project=project,
+                username=membership.user.username,
+                before=before,
+                after=membership.attributes,
+            )
+            messages.success(request, f"Attributes of {membership.user.username} saved.")
+            return redirect("project-settings", slug=project.slug)
+    return _settings_page(
+        request,
+        project=project,
+        form=_settings_form(project),
+        member_form=MemberForm(),
+        attributes_form=(membership.user_id, attributes_form),
+        status=400,
+    )
+
+
 def _settings_page(
-    request: HttpRequest, *, project: Project, form: Form, member_form: Form, status: int = 200
+    request: HttpRequest,
+    *,
+    project: Project,
+    form: Form,
+    member_form: Form,
+    attributes_form: tuple[int, Form] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
+    """The settings and members page; `attributes_form` is (user id, a refused attributes form) to
+    show again on that member's row with its errors."""
+    memberships = list(project_selectors.membership_list(project=project))
+    for membership in memberships:
+        if attributes_form is not None and attributes_form[0] == membership.user_id:
+            membership.attributes_form = attributes_form[1]
+        else:
+            membership.attributes_form = MemberAttributesForm(
+                initial={"attributes": MemberAttributesForm.text(membership.attributes or {})},
+                auto_id=_attributes_id(membership.user_id),
+            )
     context = {
         "project": project,
         "form": form,
         "member_form": member_form,
-        "memberships": project_selectors.membership_list(project=project),
+        "memberships": memberships,
         "has_comparisons": project.comparisons.exists(),
     }
     return render(request, "annotation/project_settings.html", context, status=status)
+
+
+def _attributes_id(user_id: int) -> str:
+    """Element ids of one member's attributes form: one form per row, so ids must not repeat."""
+    return f"id_member{user_id}_%s"
 
 
 def _settings_form(project: Project, data: QueryDict | None = None) -> ProjectSettingsForm:

@@ -265,15 +265,15 @@ def test_annotators_and_outsiders_are_refused(
 def test_selector_reads_each_table_once_however_many_judgments(
     project: Project, judged: list[Comparison], django_assert_num_queries
 ) -> None:
-    # slots (+ gold orderings), judgments, skipped assignments, usernames, comparison count
-    with django_assert_num_queries(5):
+    # slots (+ gold orderings), judgments, skipped assignments, usernames, attributes, comparison count
+    with django_assert_num_queries(6):
         small = quality_inputs_get(project=project)
     more_users = [UserFactory(username=f"extra{i}") for i in range(3)]
     for comparison in judged:
         for user in more_users:
             good, bad = _slots(comparison)
             _judge(comparison, user, [[good], [bad]], [good, bad])
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         large = quality_inputs_get(project=project)
     assert len(large.records) == len(small.records) + 36
     assert large.gold == small.gold and len(large.gold) == 12
@@ -303,7 +303,7 @@ def test_figures_per_round_and_for_one_round_keep_the_query_bound(
     # Half of the comparisons move to round 1, where bob (position-biased) is left out.
     Comparison.objects.filter(pk__in=[c.pk for c in judged[6:]]).update(round=1)
     Judgment.objects.filter(comparison__in=judged[6:], annotator__username="bob").delete()
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         inputs = quality_inputs_get(project=project, round=1)
     assert (
         len(inputs.records) == 12
@@ -332,3 +332,40 @@ def test_figures_per_round_and_for_one_round_keep_the_query_bound(
         _client(alice).get(reverse("project-dashboard", args=["project-a"]), {"round": "x"}).status_code
         == 400
     )
+
+
+def test_flags_and_the_export_link_follow_the_project_s_thresholds(
+    alice: AbstractBaseUser, bob: AbstractBaseUser, project: Project, judged: list[Comparison]
+) -> None:
+    url = reverse("api:project-quality", args=["project-a"])
+    assert _client(alice).get(url).json()["flagged"] == [bob.pk]
+    # Bob agrees half the time, is right on half the gold and picks the first-shown one always.
+    project.min_consensus_agreement, project.min_gold_accuracy, project.bias_p_value = 0.4, 0.4, 0.0
+    project.save()
+    data = _client(alice).get(url).json()
+    assert data["flagged"] == [] and data["thresholds"]["min_consensus_agreement"] == 0.4
+    html = _client(alice).get(reverse("project-dashboard", args=["project-a"])).content.decode()
+    assert 'id="export-without-flagged"' not in html
+    project.min_items = 13  # more than anyone's 12 judgments: nothing can be flagged
+    project.min_consensus_agreement = project.min_gold_accuracy = 0.99
+    project.save()
+    assert _client(alice).get(url).json()["flagged"] == []
+
+
+def test_figures_by_annotator_attribute_in_the_api_and_on_the_page(
+    alice: AbstractBaseUser, bob: AbstractBaseUser, charlie: AbstractBaseUser, judged: list[Comparison]
+) -> None:
+    Membership.objects.filter(user=bob).update(attributes={"language": "en"})
+    Membership.objects.filter(user=charlie).update(attributes={"language": "de", "expertise": "law"})
+    data = _client(alice).get(reverse("api:project-quality", args=["project-a"]), {"rounds": 10}).json()
+    assert sorted(data["groups"]) == ["expertise", "language"]
+    de, en, unset = data["groups"]["language"]
+    assert (de["value"], de["judgments"], de["consensus_agreement"]) == ("de", 12, 1.0)
+    assert (en["value"], en["judgments"], en["consensus_agreement"]) == ("en", 12, 0.5)
+    assert (unset["value"], unset["annotators"]) == (None, 1)  # erin has no attributes
+    # Charlie always prefers model-0's answer; bob, picking the one shown first, half the time.
+    assert {r["model"]: r["win_rate"] for r in de["leaderboard"]} == {"model-0": 1.0, "model-1": 0.0}
+    assert {r["model"]: r["win_rate"] for r in en["leaderboard"]} == {"model-0": 0.5, "model-1": 0.5}
+    html = _client(alice).get(reverse("project-dashboard", args=["project-a"])).content.decode()
+    assert 'data-attribute="language"' in html and 'data-attribute="expertise"' in html
+    assert '<tr data-value="en">' in html

@@ -23,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotation.models import Comparison, ImportBatch, Membership, Project, Prompt
+from annotation.models import AuditEvent, Comparison, ImportBatch, Membership, Project, Prompt
 from tests.conftest import ROOT, _database_url
 from tests.factories import ProjectFactory, UserFactory
 
@@ -304,6 +304,15 @@ def _settings_post(**changes: object) -> dict:
         "lease_minutes": 30,
         "edit_window_minutes": 10,
         "gold_rate": 0.0,
+        # The quality thresholds at their defaults.
+        "min_items": 10,
+        "min_consensus_agreement": 0.6,
+        "min_gold_accuracy": 0.7,
+        "min_gold_pairs": 5,
+        "bias_p_value": 0.001,
+        "min_bias_effect": 0.1,
+        "min_median_seconds": 2.0,
+        "review_min_agreement": 0.6,
     }
     values.update(changes)
     return values
@@ -442,3 +451,35 @@ def test_pages_query_counts_do_not_grow_with_imports_or_members(project: Project
             project=project, file_name=f"{i}", file_sha256=f"{i}", format="trl", created_by=user
         )
     assert (queries(import_url), queries(settings_url)) == before
+
+
+def test_settings_page_edits_quality_thresholds_and_names_a_bad_one(project: Project, alice) -> None:
+    url = reverse("project-settings", args=["project-a"])
+    client = _web(alice)
+    page = client.get(url).content.decode()
+    assert 'id="quality-thresholds"' in page and 'name="min_consensus_agreement"' in page
+    assert client.post(url, _settings_post(min_consensus_agreement=0.8, min_items=20)).status_code == 302
+    project.refresh_from_db()
+    assert (project.min_consensus_agreement, project.min_items) == (0.8, 20)
+    response = client.post(url, _settings_post(min_consensus_agreement=1.5, overlap=3))
+    assert response.status_code == 200
+    assert "less than or equal to 1.0" in response.content.decode()
+    project.refresh_from_db()
+    assert (project.min_consensus_agreement, project.overlap) == (0.8, 1)
+
+
+def test_members_page_sets_attributes_and_refuses_bad_ones(project: Project, alice, bob) -> None:
+    client = _web(alice)
+    url = reverse("project-member-attributes", args=["project-a", bob.pk])
+    assert client.post(url, {"attributes": "language=de, expertise=law"}).status_code == 302
+    assert Membership.objects.get(user=bob).attributes == {"expertise": "law", "language": "de"}
+    page = client.get(reverse("project-settings", args=["project-a"])).content.decode()
+    assert 'value="expertise=law, language=de"' in page
+    for text, message in (("language", "is not key=value"), ("lang uage=de", "keys are 1–40")):
+        response = client.post(url, {"attributes": text})
+        assert response.status_code == 400 and message in response.content.decode(), text
+    assert Membership.objects.get(user=bob).attributes == {"expertise": "law", "language": "de"}
+    assert client.post(url, {"attributes": ""}).status_code == 302
+    assert Membership.objects.get(user=bob).attributes == {}
+    assert AuditEvent.objects.filter(action="member_attributes", target="bob").count() == 2
+    assert _web(bob).post(url, {"attributes": "language=xx"}).status_code == 403

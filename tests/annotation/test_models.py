@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.models import Assignment, Judgment, Project
+from annotation.models import Assignment, Judgment, Project, Review
 from tests.factories import (
     CandidateFactory,
     MembershipFactory,
@@ -100,3 +100,24 @@ def test_comparison_slots_are_unique_by_position_and_candidate() -> None:
     assert _violates(lambda: comparison.slots.create(candidate=slot.candidate, position=9))
     other = CandidateFactory(prompt=comparison.prompt)
     assert _violates(lambda: comparison.slots.create(candidate=other, position=slot.position))
+
+
+def test_quality_thresholds_are_bounded() -> None:
+    assert _violates(lambda: ProjectFactory(min_consensus_agreement=1.5))
+    assert _violates(lambda: ProjectFactory(review_min_agreement=-0.1))
+    assert _violates(lambda: ProjectFactory(min_bias_effect=0.75))
+    ProjectFactory(min_consensus_agreement=1.0, review_min_agreement=0.0, bias_p_value=0.0)
+
+
+def test_a_comparison_has_one_settling_review_and_a_send_back_asks_for_more() -> None:
+    comparison = make_comparison()
+    ordering = [[s.candidate_id for s in comparison.slots.all()]]
+    Review.objects.create(comparison=comparison, decision="send_back", extra_judgments=1)
+    Review.objects.create(comparison=comparison, decision="send_back", extra_judgments=2)
+    Review.objects.create(comparison=comparison, decision="accept", ordering=ordering)
+    assert _violates(
+        lambda: Review.objects.create(comparison=comparison, decision="override", ordering=ordering)
+    )
+    other = make_comparison()
+    assert _violates(lambda: Review.objects.create(comparison=other, decision="send_back", extra_judgments=0))
+    assert _violates(lambda: Review.objects.create(comparison=other, decision="override", ordering=None))

@@ -1,12 +1,21 @@
-"""Project services: creating, configuring, and memberships with at least one admin."""
+"""Project services: creating, configuring (quality thresholds too), and memberships with at least one
+admin and their attributes."""
 
 from __future__ import annotations
 
 import pytest
 
-from annotation.errors import Conflict, ValidationFailed
+from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Membership, Project
-from annotation.services.projects import membership_remove, membership_set, project_create, project_update
+from annotation.quality.annotators import Thresholds
+from annotation.quality_selectors import project_thresholds
+from annotation.services.projects import (
+    membership_attributes_set,
+    membership_remove,
+    membership_set,
+    project_create,
+    project_update,
+)
 from tests.factories import UserFactory, make_comparison
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +91,62 @@ def test_the_last_admin_cannot_be_demoted_or_removed(project: Project, alice, bo
     assert list(Membership.objects.filter(project=project).values_list("user__username", flat=True)) == [
         "bob"
     ]
+
+
+def test_quality_thresholds_start_at_the_defaults_of_thresholds(project: Project) -> None:
+    assert project_thresholds(project=project) == Thresholds()
+    assert project.review_min_agreement == 0.6
+    project = project_update(
+        project=project, min_consensus_agreement=0.8, min_items=3, review_min_agreement=0.5
+    )
+    assert project_thresholds(project=project) == Thresholds(min_consensus_agreement=0.8, min_items=3)
+    assert Project.objects.get(pk=project.pk).review_min_agreement == 0.5
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("min_consensus_agreement", 1.5),
+        ("min_gold_accuracy", -0.1),
+        ("bias_p_value", float("nan")),
+        ("min_bias_effect", 0.6),
+        ("min_median_seconds", -1.0),
+        ("min_items", 0),
+        ("min_gold_pairs", 0),
+        ("review_min_agreement", 1.01),
+        ("review_min_agreement", float("inf")),
+    ],
+)
+def test_a_bad_threshold_names_its_field_and_changes_nothing(
+    project: Project, field: str, value: float
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        project_update(project=project, overlap=3, **{field: value})
+    assert {d["field"] for d in caught.value.details} == {field}
+    project.refresh_from_db()
+    assert project.overlap == 1 and project_thresholds(project=project) == Thresholds()
+
+
+def test_member_attributes_are_checked_then_replace_the_old_ones(project: Project, alice, bob) -> None:
+    membership, before = membership_attributes_set(
+        project=project, user=bob, attributes={"language": " de ", "expertise": "law"}
+    )
+    assert membership.attributes == {"expertise": "law", "language": "de"} and before == {}
+    for attributes, field in (
+        ({"lang uage": "de"}, "attributes"),
+        ({"language": ""}, "attributes.language"),
+        ({"language": "de, en"}, "attributes.language"),
+        ({"language": "a=b"}, "attributes.language"),
+        ({"language": 3}, "attributes.language"),
+        ({"language": "x" * 101}, "attributes.language"),
+        ({f"k{i}": "v" for i in range(21)}, "attributes"),
+        (["language"], "attributes"),
+    ):
+        with pytest.raises(ValidationFailed) as caught:
+            membership_attributes_set(project=project, user=bob, attributes=attributes)
+        assert caught.value.details[0]["field"] == field, attributes
+    assert Membership.objects.get(user=bob).attributes == {"expertise": "law", "language": "de"}
+    membership, before = membership_attributes_set(project=project, user=bob, attributes={})
+    assert membership.attributes == {} and before == {"expertise": "law", "language": "de"}
+    with pytest.raises(NotFound):
+        membership_attributes_set(project=project, user=UserFactory(username="stranger"), attributes={})

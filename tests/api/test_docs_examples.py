@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from rest_framework.authtoken.models import Token
 
-from annotation.models import AuditEvent, Judgment, Membership, Project
-from tests.factories import make_comparison
+from annotation.models import AuditEvent, Judgment, Membership, Project, Review
+from tests.factories import UserFactory, make_comparison
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
@@ -23,12 +23,24 @@ def _blocks(language: str) -> list[str]:
 
 
 @pytest.mark.integration
-def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live_server, alice, bob) -> None:
+def test_api_doc_examples_run_against_a_live_server(
+    transactional_db: None, live_server, alice, bob, charlie
+) -> None:
     project = Project.objects.get(slug="project-a")
     comparison = make_comparison(project=project)
     first, second = (slot.candidate_id for slot in comparison.slots.all())
     Judgment.objects.create(
         comparison=comparison, annotator=bob, ordering=[[first], [second]], submission_token="t"
+    )
+    # Charlie agrees with bob, erin does not: the comparison needs review, its consensus is bob's.
+    Judgment.objects.create(
+        comparison=comparison, annotator=charlie, ordering=[[first], [second]], submission_token="u"
+    )
+    Judgment.objects.create(
+        comparison=comparison,
+        annotator=UserFactory(username="erin"),
+        ordering=[[second], [first]],
+        submission_token="v",
     )
     env = {
         **os.environ,
@@ -37,7 +49,7 @@ def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live
         "PROJECT": project.slug,
     }
     curl, python = _blocks("bash"), _blocks("python")
-    assert len(curl) == 4 and len(python) == 1
+    assert len(curl) == 5 and len(python) == 1
 
     outputs = [
         subprocess.run(
@@ -45,20 +57,24 @@ def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live
         )
         for block in curl
     ]
-    assert [o.returncode for o in outputs] == [0, 0, 0, 0], [o.stderr for o in outputs]
+    assert [o.returncode for o in outputs] == [0, 0, 0, 0, 0], [o.stderr for o in outputs]
     assert json.loads(outputs[0].stdout)["results"][0]["slug"] == "project-a"
     assert json.loads(outputs[1].stdout)["count"] == 1
-    imported, end = json.JSONDecoder().raw_decode(outputs[2].stdout)  # two bodies, back to back
-    audit = json.loads(outputs[2].stdout[end:])
+    settings, end = json.JSONDecoder().raw_decode(outputs[2].stdout)  # two bodies, back to back
+    assert settings["review_min_agreement"] == 0.7
+    queue = json.loads(outputs[2].stdout[end:])
+    assert [item["id"] for item in queue["results"]] == [comparison.pk]
+    imported, end = json.JSONDecoder().raw_decode(outputs[3].stdout)
+    audit = json.loads(outputs[3].stdout[end:])
     assert imported["comparisons_created"] == 1
     assert audit["results"][0]["target"] == "rankwise-hello.jsonl"
-    rounds, end = json.JSONDecoder().raw_decode(outputs[3].stdout)
-    quality = json.loads(outputs[3].stdout[end:])
+    rounds, end = json.JSONDecoder().raw_decode(outputs[4].stdout)
+    quality = json.loads(outputs[4].stdout[end:])
     assert rounds["current"] == 0 and rounds["rounds"][0]["comparisons"] == 2
     assert (quality["round"], quality["progress"]["comparisons"], quality["progress"]["judgments"]) == (
         0,
         2,
-        1,
+        3,
     )
 
     ran = subprocess.run(
@@ -66,6 +82,15 @@ def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live
     )
     assert ran.returncode == 0, ran.stderr
     assert "2 comparisons" in ran.stdout
-    assert Membership.objects.get(project=project, user=bob).role == "reviewer"
+    membership = Membership.objects.get(project=project, user=bob)
+    assert (membership.role, membership.attributes) == ("reviewer", {"language": "de"})
+    assert (Review.objects.get().decision, Review.objects.get().ordering) == ("accept", [[first], [second]])
     assert json.loads(Path("/tmp/rankwise-preferences.jsonl").read_text().splitlines()[0])["chosen"]
-    assert set(AuditEvent.objects.values_list("action", flat=True)) == {"import", "role_change", "export"}
+    assert set(AuditEvent.objects.values_list("action", flat=True)) == {
+        "project_update",
+        "import",
+        "role_change",
+        "member_attributes",
+        "review",
+        "export",
+    }

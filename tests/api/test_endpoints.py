@@ -128,3 +128,56 @@ def test_comparison_list_queries_do_not_grow_with_rows(
     client = _client(alice)
     with django_assert_max_num_queries(8):
         assert len(client.get("/api/projects/project-a/comparisons/").json()["results"]) == 12
+
+
+def test_quality_thresholds_are_project_settings_and_bad_ones_change_nothing(alice, project: Project) -> None:
+    admin = _client(alice)
+    assert admin.get("/api/projects/project-a/").json()["min_consensus_agreement"] == 0.6
+    ok = admin.patch("/api/projects/project-a/", {"min_consensus_agreement": 0.75}, format="json")
+    assert ok.status_code == 200 and ok.json()["min_consensus_agreement"] == 0.75
+    bad = admin.patch(
+        "/api/projects/project-a/", {"min_consensus_agreement": 1.5, "overlap": 4}, format="json"
+    )
+    assert bad.status_code == 400 and "min_consensus_agreement" in bad.json()["details"][0]
+    project.refresh_from_db()
+    assert (project.min_consensus_agreement, project.overlap) == (0.75, 1)
+    assert AuditEvent.objects.filter(action="project_update").count() == 1
+
+
+def test_member_attributes_over_the_api_audited_and_checked_first(alice, bob, project: Project) -> None:
+    UserFactory(username="dave")
+    admin = _client(alice)
+    added = admin.post(
+        "/api/projects/project-a/members/",
+        {"username": "dave", "role": "annotator", "attributes": {"language": "de"}},
+        format="json",
+    )
+    assert added.status_code == 201 and added.json()["attributes"] == {"language": "de"}
+    changed = admin.patch(
+        "/api/projects/project-a/members/bob/",
+        {"attributes": {"expertise": "law", "language": "en"}},
+        format="json",
+    )
+    assert changed.status_code == 200
+    assert changed.json() | {"created_at": None} == {
+        "username": "bob",
+        "role": "annotator",
+        "attributes": {"expertise": "law", "language": "en"},
+        "created_at": None,
+    }
+    # A bad attribute refuses the whole request: the role is not changed either.
+    bad = admin.patch(
+        "/api/projects/project-a/members/bob/",
+        {"role": "reviewer", "attributes": {"language": "en, de"}},
+        format="json",
+    )
+    assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "attributes.language"
+    membership = Membership.objects.get(user=bob)
+    assert (membership.role, membership.attributes) == ("annotator", {"expertise": "law", "language": "en"})
+    trail = admin.get("/api/projects/project-a/audit/?action=member_attributes").json()["results"]
+    assert [(e["target"], e["details"]["to"]) for e in trail] == [
+        ("bob", {"expertise": "law", "language": "en"}),
+        ("dave", {"language": "de"}),
+    ]
+    listed = {m["username"]: m["attributes"] for m in admin.get("/api/projects/project-a/members/").json()}
+    assert listed["alice"] == {} and listed["dave"] == {"language": "de"}

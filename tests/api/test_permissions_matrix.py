@@ -39,7 +39,14 @@ ANNOTATOR_URLS = {
     "history",
     "guidelines",
 }
-REVIEWER_URLS = {"api:project-quality", "project-dashboard"}
+REVIEWER_URLS = {
+    "api:project-quality",
+    "project-dashboard",
+    "api:review-queue",
+    "api:review-item",
+    "review",
+    "review-decide",
+}
 ADMIN_URLS = {
     "api:member-list",
     "api:member-detail",
@@ -49,6 +56,7 @@ ADMIN_URLS = {
     "project-settings",
     "project-member-save",
     "project-member-remove",
+    "project-member-attributes",
     "project-import",
     "project-export",
     "project-audit",
@@ -137,6 +145,7 @@ def _populate(project: Project, data_dir: Path) -> tuple[dict[str, object], dict
         "run_id": run.pk,
         "artifact_id": run.artifacts.first().pk,
         "user_id": users["annotator"].pk,
+        "comparison_id": comparison.pk,
         "username": users["annotator"].username,
         "method": "dpo",
         "arena_id": arena.pk,
@@ -181,7 +190,7 @@ def test_members_of_a_get_nothing_of_b(world: World, role: str) -> None:
     leaks = []
     for route in PROJECT_ROUTES:
         urls = [route.url(world.ids["project-b"])]
-        if {"pk", "run_id", "artifact_id", "arena_id"} & set(route.kwargs):
+        if {"pk", "run_id", "artifact_id", "arena_id", "comparison_id"} & set(route.kwargs):
             # A's slug around B's ids: an id guessed from another project must not resolve either.
             urls.append(route.url({**world.ids["project-b"], "slug": "project-a"}))
         for url in urls:

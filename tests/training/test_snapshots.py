@@ -138,6 +138,13 @@ def test_exclude_flagged_leaves_out_gold_failers(project: Project, data_dir: Pat
     with pytest.raises(ValidationFailed) as error:
         snapshot_create(name="x", projects=[project], filters={"exclude_flagged": "some"})
     assert error.value.details[0]["field"] == "exclude_flagged"
+    # Under the project's own thresholds: gold accuracy 0 is fine when the bar is 0.
+    project.min_gold_accuracy = 0.0
+    project.save()
+    lenient = snapshot_create(
+        name="lenient", projects=[project], eval_fraction=0.0, filters={"exclude_flagged": "gold"}
+    )
+    assert lenient.train_rows == 20 and lenient.manifest["excluded_flagged_annotators"] == []
 
 
 def test_snapshot_of_a_round_holds_only_that_round_and_records_it(project: Project, data_dir: Path) -> None:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0003_auditevent"),
+        ("annotation", "0005_rounds"),
         ("training", "0002_generationjob"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0003_auditevent"),
+        ("annotation", "0004_review_attributes_thresholds"),
     ]
 
     operations = [
@@ -25,7 +25,9 @@ class Migration(migrations.Migration):
                     ("arena_launch", "Arena launch"),
                     ("role_change", "Role change"),
                     ("member_remove", "Member removal"),
+                    ("member_attributes", "Member attributes"),
                     ("project_update", "Settings change"),
+                    ("review", "Review"),
                 ],
                 max_length=32,
             ),
