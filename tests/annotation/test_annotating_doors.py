@@ -48,7 +48,12 @@ def test_next_returns_the_item_with_rendered_untrusted_text(project: Project, bo
     html = " ".join(c["html"] for c in item["candidates"])
     assert "<script" not in html and "&lt;script&gt;" in html and "<strong>bold</strong>" in html
     assert all(c["model"] is None for c in item["candidates"])  # names hidden by default
-    assert response.json()["counts"] == {"done_today": 0, "done_total": 0, "remaining": 1}
+    assert response.json()["counts"] == {
+        "done_today": 0,
+        "done_total": 0,
+        "remaining": 1,
+        "remaining_capped": False,
+    }
 
 
 def test_gold_items_look_like_any_other_item(project: Project, bob, charlie) -> None:
