@@ -13,7 +13,8 @@ Django JSON view doing one SELECT by primary key.
 
 At each level of concurrency, an asyncio client (HTTP/1.1 keep-alive, one connection per annotator,
 no think time) first measures the baseline (GET of a random comparison by pk) and then the cycle
-(POST next/ → POST submit/ with token auth), each for --seconds. It prints throughput, p50 and p99
+(POST next/ → POST submit/ with token auth), each for --seconds; --think adds a pause after each
+cycle (0 by default: every annotator always has a request in flight). It prints throughput, p50 and p99
 (per request and per cycle), the ratio of cycle throughput to baseline throughput, the CPU the
 client itself used, and the load average. Afterwards it checks that every cycle the client saw
 succeed left exactly one judgment, counts 5xx answers in gunicorn's access log, prints the queries
@@ -212,6 +213,8 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     client_cpu: float = 0.0
+    web_cpu: float = 0.0
+    db_cpu: float = 0.0
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -230,7 +233,7 @@ async def _baseline_user(port: int, ids: int, deadline: float, tally: Tally) -> 
         http.close()
 
 
-async def _cycle_user(port: int, token: str, deadline: float, tally: Tally) -> None:
+async def _cycle_user(port: int, token: str, deadline: float, think: float, tally: Tally) -> None:
     http = Http(port)
     next_path, submit_path = f"/api/projects/{SLUG}/next/", f"/api/projects/{SLUG}/submit/"
     try:
@@ -261,38 +264,91 @@ async def _cycle_user(port: int, token: str, deadline: float, tally: Tally) -> N
                 continue
             tally.cycles.append(done - started)
             tally.judgments.append(json.loads(data)["judgment"])
+            if think:
+                await asyncio.sleep(think)
     finally:
         http.close()
 
 
-def measure(kind: str, port: int, users: list[str], ids: int, seconds: float) -> Tally:
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    """The gunicorn master and the database whose backends serve it, for CPU accounting."""
+
+    port: int
+    process: subprocess.Popen
+    admin_url: str
+    database: str
+
+    def workers(self) -> list[int]:
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rpartition(")")[2].split()[1]) == self.process.pid:
+                    pids.append(int(stat.parent.name))
+            except (OSError, ValueError):
+                continue
+        return pids
+
+    def backends(self) -> list[int]:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
+            return [pid for (pid,) in rows]
+
+    def cpu(self) -> dict[int, float]:
+        return {pid: _process_cpu(pid) for pid in [*self.workers(), *self.backends()]}
+
+
+def measure(kind: str, server: Server, users: list[str], ids: int, seconds: float, think: float = 0) -> Tally:
     tally = Tally()
+    port = server.port
 
     async def run() -> None:
         deadline = time.perf_counter() + seconds
         if kind == "baseline":
             jobs = [_baseline_user(port, ids, deadline, tally) for _ in users]
         else:
-            jobs = [_cycle_user(port, token, deadline, tally) for token in users]
+            jobs = [_cycle_user(port, token, deadline, think, tally) for token in users]
         await asyncio.gather(*jobs)
 
+    workers = set(server.workers())
+    server_before = server.cpu()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     asyncio.run(run())
     tally.seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     tally.client_cpu = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
+    # A backend that is new since the start (no persistent connections) counts whole.
+    for pid, seconds_used in server.cpu().items():
+        used = seconds_used - server_before.get(pid, 0.0)
+        if pid in workers:
+            tally.web_cpu += used
+        else:
+            tally.db_cpu += used
     return tally
 
 
-LINE = "{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8} {:>8}  {}"
+LINE = "{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7} {:>7} {:>8}  {}"
 
 
 def _row(line: str, level: object, what: str, rate: float, tally: Tally, ratio: str, load: str) -> str:
     cycles = [f"{_ms(tally.cycles, 0.5):.1f}", f"{_ms(tally.cycles, 0.99):.1f}"] if tally.cycles else ["", ""]
     return line.format(
         level, what, f"{rate:,.0f}", f"{_ms(tally.requests, 0.5):.1f}", f"{_ms(tally.requests, 0.99):.1f}",
-        *cycles, f"{100 * tally.client_cpu / tally.seconds:.0f}%", ratio, load,
+        *cycles, f"{1000 * tally.web_cpu / len(tally.requests):.2f}",
+        f"{1000 * tally.db_cpu / len(tally.requests):.2f}", f"{100 * tally.client_cpu / tally.seconds:.0f}%",
+        ratio, load,
     )  # fmt: skip
 
 
@@ -324,6 +380,7 @@ def gunicorn(url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
         "SECURE_SSL_REDIRECT": "false",
         "RANKWISE_THROTTLE_USER": "1000000/min",
         "LOG_LEVEL": "WARNING",
+        "RANKWISE_STATIC_ROOT": str(log.parent),
     }
     command = [
         str(GUNICORN), "rankwise.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
@@ -382,6 +439,7 @@ def main() -> None:
     parser.add_argument("--comparisons", type=int, default=1_000_000)
     parser.add_argument("--levels", default="1,10,50", help="concurrent annotators, comma-separated")
     parser.add_argument("--seconds", type=float, default=20, help="length of each measurement")
+    parser.add_argument("--think", type=float, default=0, help="seconds each annotator waits between cycles")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Procfile's default)")
     parser.add_argument("--database", default="rankwise_load_bench", help="scratch database to create")
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it next time)")
@@ -419,28 +477,35 @@ def main() -> None:
         port = _free_port()
         log = Path(tempfile.mkdtemp(prefix="rankwise-load-")) / "access.log"
         server = gunicorn(url, port, args.workers, log)
+        web = Server(port=port, process=server, admin_url=base, database=args.database)
         # Warm-up: every worker thread opens its connection and imports what the doors need.
-        measure("baseline", port, keys, args.comparisons, 2)
-        measure("cycle", port, keys, args.comparisons, 2)
+        measure("baseline", web, keys, args.comparisons, 2)
+        measure("cycle", web, keys, args.comparisons, 2)
         judgments_before = Judgment.objects.count()
+        with connections["default"].cursor() as cursor:
+            # Statistics on the lease and judgment tables, which the warm-up started to fill, as
+            # autovacuum gathers them on a live database: without them the planner takes these
+            # tables for empty and scans an annotator's whole history for every candidate row.
+            cursor.execute("ANALYZE annotation_assignment, annotation_judgment")
         connections.close_all()
 
         print(f"\n{args.comparisons:,} comparisons, gunicorn {args.workers} workers x 4 threads, "
-              f"{args.seconds:.0f} s per measurement, {os.cpu_count()} CPUs\n")  # fmt: skip
+              f"{args.seconds:.0f} s per measurement, think time {args.think} s, "
+              f"{os.cpu_count()} CPUs\n")  # fmt: skip
         print(LINE.format("annotators", "what", "per s", "p50 ms", "p99 ms", "cyc p50", "cyc p99",
-                          "client", "ratio", "load average"))  # fmt: skip
+                          "web ms", "db ms", "client", "ratio", "load average"))  # fmt: skip
         cycled: list[int] = []
         errors: dict[str, int] = {}
         for n, level in enumerate(levels):
             users = keys[:level]
-            base_tally = measure("baseline", port, users, args.comparisons, args.seconds)
+            base_tally = measure("baseline", web, users, args.comparisons, args.seconds)
             spy = None
             if args.py_spy and n == len(levels) - 1:
                 profile = log.with_name("py-spy.txt")
                 spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.pid), "--subprocesses",
                                         "--format", "raw", "--output", str(profile), "--nonblocking",
                                         "--duration", str(int(args.seconds))])  # fmt: skip
-            cycle_tally = measure("cycle", port, users, args.comparisons, args.seconds)
+            cycle_tally = measure("cycle", web, users, args.comparisons, args.seconds, args.think)
             if spy is not None:
                 spy.wait()
                 print(f"py-spy profile (collapsed stacks): {profile}")
@@ -458,9 +523,8 @@ def main() -> None:
         server = None
 
         print("\n'per s': baseline requests or cycles (next + submit) per second; p50/p99 per request;")
-        print(
-            "'cyc': one whole cycle; 'client': CPU the load generator used; ratio: cycles/s over baseline/s"
-        )
+        print("'cyc': one whole cycle; 'web ms', 'db ms': CPU of gunicorn's workers and of PostgreSQL's")
+        print("backends per request; 'client': CPU the load generator used; ratio: cycles/s over baseline/s")
         recorded = Judgment.objects.count() - judgments_before
         print(f"\nchecks: {len(cycled)} cycles succeeded, {recorded} judgments recorded, "
               f"{len(set(cycled))} distinct; other answers: {errors or 'none'}")  # fmt: skip
