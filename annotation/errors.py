@@ -30,3 +30,10 @@ class Conflict(RankwiseError):
     """The request clashes with the current state (an expired lease, a finished run)."""
 
     status_code = 409
+
+
+# What doors answer (HTTP 503) when the database cannot be reached: the request may simply be retried.
+DATABASE_UNAVAILABLE = (
+    "Rankwise cannot reach its database right now, so this request may not have been carried out. "
+    "Try again in a moment: a retried submission is recorded only once."
+)
