@@ -14,12 +14,14 @@ Django JSON view doing one SELECT by primary key.
 At each level of concurrency, an asyncio client (HTTP/1.1 keep-alive, one connection per annotator,
 no think time) first measures the baseline (GET of a random comparison by pk) and then the cycle
 (POST next/ → POST submit/ with token auth), each for --seconds; --think adds a pause after each
-cycle (0 by default: every annotator always has a request in flight). It prints throughput, p50 and p99
-(per request and per cycle), the ratio of cycle throughput to baseline throughput, the CPU the
-client itself used, and the load average. Afterwards it checks that every cycle the client saw
-succeed left exactly one judgment, counts 5xx answers in gunicorn's access log, prints the queries
-each door runs (in-process, Django's CaptureQueriesContext), and drops the database unless --keep
-(a kept database is reused by the next run, without reloading).
+cycle (0 by default: every annotator always has a request in flight), --replay-every N sends every
+Nth submission twice, as a client whose response was lost does. It prints throughput, p50 and p99
+(per request and per cycle), the ratio of cycle throughput to baseline throughput, the CPU that
+gunicorn's workers, PostgreSQL's backends and the client used per request, and the load average.
+Afterwards it checks that every cycle the client saw succeed left exactly one judgment, counts 5xx
+answers in gunicorn's access log, checks the lease and judgment rules on the whole database, prints
+the queries each door runs (in-process, Django's CaptureQueriesContext), and drops the database
+unless --keep (a kept database is reused by the next run, without reloading).
 
 Annotators hammer without pause, so the per-user API throttle (1200/min) is raised for the run
 through RANKWISE_THROTTLE_USER; everything else is the product's configuration.
@@ -233,7 +235,9 @@ async def _baseline_user(port: int, ids: int, deadline: float, tally: Tally) -> 
         http.close()
 
 
-async def _cycle_user(port: int, token: str, deadline: float, think: float, tally: Tally) -> None:
+async def _cycle_user(
+    port: int, token: str, deadline: float, options: argparse.Namespace, tally: Tally
+) -> None:
     http = Http(port)
     next_path, submit_path = f"/api/projects/{SLUG}/next/", f"/api/projects/{SLUG}/submit/"
     try:
@@ -263,9 +267,15 @@ async def _cycle_user(port: int, token: str, deadline: float, think: float, tall
                 tally.error(f"submit {status}")
                 continue
             tally.cycles.append(done - started)
-            tally.judgments.append(json.loads(data)["judgment"])
-            if think:
-                await asyncio.sleep(think)
+            judgment = json.loads(data)["judgment"]
+            tally.judgments.append(judgment)
+            if options.replay_every and len(tally.cycles) % options.replay_every == 0:
+                # As a client whose response was lost: the same submission again must name the same judgment.
+                status, data = await http.request("POST", submit_path, json.dumps(answer).encode(), token)
+                if status != 201 or json.loads(data)["judgment"] != judgment:
+                    tally.error(f"replay {status}")
+            if options.think:
+                await asyncio.sleep(options.think)
     finally:
         http.close()
 
@@ -309,7 +319,9 @@ class Server:
         return {pid: _process_cpu(pid) for pid in [*self.workers(), *self.backends()]}
 
 
-def measure(kind: str, server: Server, users: list[str], ids: int, seconds: float, think: float = 0) -> Tally:
+def measure(
+    kind: str, server: Server, users: list[str], ids: int, seconds: float, options: argparse.Namespace
+) -> Tally:
     tally = Tally()
     port = server.port
 
@@ -318,7 +330,7 @@ def measure(kind: str, server: Server, users: list[str], ids: int, seconds: floa
         if kind == "baseline":
             jobs = [_baseline_user(port, ids, deadline, tally) for _ in users]
         else:
-            jobs = [_cycle_user(port, token, deadline, think, tally) for token in users]
+            jobs = [_cycle_user(port, token, deadline, options, tally) for token in users]
         await asyncio.gather(*jobs)
 
     workers = set(server.workers())
@@ -408,6 +420,34 @@ def stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def invariants() -> list[str]:
+    """The lease and judgment rules, checked on the whole database after the run."""
+    from django.db import connection
+
+    checks = {
+        "comparisons over their overlap": """
+            SELECT count(*) FROM (SELECT j.comparison_id FROM annotation_judgment j GROUP BY j.comparison_id
+            HAVING count(*) > (SELECT overlap FROM annotation_project WHERE slug = %s)) o""",
+        "annotators on one comparison twice": """
+            SELECT count(*) FROM (SELECT 1 FROM annotation_assignment GROUP BY comparison_id, annotator_id
+            HAVING count(*) > 1) d""",
+        "annotators holding two leases": """
+            SELECT count(*) FROM (SELECT 1 FROM annotation_assignment WHERE status = 'active'
+            GROUP BY annotator_id HAVING count(*) > 1) d""",
+        "comparisons whose judgment_count is wrong": """
+            SELECT count(*) FROM annotation_comparison c LEFT JOIN (SELECT comparison_id, count(*) AS n
+            FROM annotation_judgment GROUP BY comparison_id) j ON j.comparison_id = c.id
+            WHERE c.judgment_count <> coalesce(j.n, 0)""",
+    }
+    problems = []
+    with connection.cursor() as cursor:
+        for name, sql in checks.items():
+            cursor.execute(sql, [SLUG] if "%s" in sql else [])
+            if count := cursor.fetchone()[0]:
+                problems.append(f"{count} {name}")
+    return problems
+
+
 def queries_per_door(token: str) -> dict[str, int]:
     """Queries each door runs for one cycle, in this process, on the bench database."""
     from django.db import connection
@@ -440,6 +480,9 @@ def main() -> None:
     parser.add_argument("--levels", default="1,10,50", help="concurrent annotators, comma-separated")
     parser.add_argument("--seconds", type=float, default=20, help="length of each measurement")
     parser.add_argument("--think", type=float, default=0, help="seconds each annotator waits between cycles")
+    parser.add_argument(
+        "--replay-every", type=int, default=0, help="send every Nth submission twice (a lost response)"
+    )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Procfile's default)")
     parser.add_argument("--database", default="rankwise_load_bench", help="scratch database to create")
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it next time)")
@@ -479,8 +522,8 @@ def main() -> None:
         server = gunicorn(url, port, args.workers, log)
         web = Server(port=port, process=server, admin_url=base, database=args.database)
         # Warm-up: every worker thread opens its connection and imports what the doors need.
-        measure("baseline", web, keys, args.comparisons, 2)
-        measure("cycle", web, keys, args.comparisons, 2)
+        measure("baseline", web, keys, args.comparisons, 2, args)
+        measure("cycle", web, keys, args.comparisons, 2, args)
         judgments_before = Judgment.objects.count()
         with connections["default"].cursor() as cursor:
             # Statistics on the lease and judgment tables, which the warm-up started to fill, as
@@ -498,14 +541,14 @@ def main() -> None:
         errors: dict[str, int] = {}
         for n, level in enumerate(levels):
             users = keys[:level]
-            base_tally = measure("baseline", web, users, args.comparisons, args.seconds)
+            base_tally = measure("baseline", web, users, args.comparisons, args.seconds, args)
             spy = None
             if args.py_spy and n == len(levels) - 1:
                 profile = log.with_name("py-spy.txt")
                 spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.pid), "--subprocesses",
                                         "--format", "raw", "--output", str(profile), "--nonblocking",
                                         "--duration", str(int(args.seconds))])  # fmt: skip
-            cycle_tally = measure("cycle", web, users, args.comparisons, args.seconds, args.think)
+            cycle_tally = measure("cycle", web, users, args.comparisons, args.seconds, args)
             if spy is not None:
                 spy.wait()
                 print(f"py-spy profile (collapsed stacks): {profile}")
@@ -531,7 +574,10 @@ def main() -> None:
         statuses = [entry.split('"')[2].split()[0] for entry in log.read_text().splitlines() if '"' in entry]
         server_errors = sum(status.startswith("5") for status in statuses)
         print(f"gunicorn access log: {len(statuses)} requests, {server_errors} with a 5xx status")
+        problems = invariants()
+        print(f"invariants: {'; '.join(problems) or 'all hold'}")
         assert recorded == len(cycled) == len(set(cycled)), "a successful submission was lost or doubled"
+        assert not problems and not server_errors
         print(f"queries per door (one cycle, in-process): {queries_per_door(keys[0])}")
     finally:
         if server is not None:
