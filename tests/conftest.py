@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -83,10 +84,54 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+class CeleryWorker:
+    """A real Celery worker (queues default and gpu) in its own process group, that a test may kill
+    and start again; `pid` is its main process."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        start = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "rankwise", "worker", "-Q", "default,gpu",
+                 "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while b"ready." not in self.log.read_bytes()[start:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"Celery worker did not start:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL to the worker and its pool processes at once, as when its machine dies."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(
     django_db_setup: None, django_db_blocker, tmp_path_factory
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[CeleryWorker]:
     """A real Celery worker (queues default and gpu) on Redis, using the test database.
 
     Tests that use it must commit their rows (transactional_db or live_server), since the worker
@@ -95,7 +140,6 @@ def celery_worker_process(
     broker = settings.CELERY_BROKER_URL
     if not broker.startswith("redis://"):
         pytest.skip("needs Redis: run the suite with scripts/test (CELERY_BROKER_URL)")
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
     env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker}
     subprocess.run(
         [sys.executable, "-m", "celery", "-A", "rankwise", "purge", "-f", "-Q", "default,gpu"],
@@ -104,39 +148,7 @@ def celery_worker_process(
         check=False,
         capture_output=True,
     )
-    with open(log, "wb") as out:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "rankwise",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
-            pytest.fail(f"Celery worker did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+    worker = CeleryWorker(env, tmp_path_factory.mktemp("celery") / "worker.log")
+    worker.start()
     yield worker
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    worker.stop()
