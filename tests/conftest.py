@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -34,6 +35,50 @@ def fast_password_hashing(settings) -> None:
 def fresh_rate_limits() -> None:
     """Throttle and login-attempt counters live in the cache; each test starts with none."""
     cache.clear()
+
+
+class SmallDisk:
+    """A 1 MiB tmpfs mounted for one test: fill() makes it a full disk, read_only() a read-only one.
+
+    As root (CI, this machine) chmod cannot make a directory unwritable and RLIMIT_FSIZE only limits
+    one process; a mount behaves the same for every process and user.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fill(self) -> None:
+        with open(self.path / ".filler", "wb") as filler:
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+
+    def read_only(self) -> None:
+        subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    path = tmp_path / "disk"
+    path.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs (a full or read-only disk) needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(
+            f"cannot mount a tmpfs here (a container without CAP_SYS_ADMIN?): {mounted.stderr.strip()}"
+        )
+    try:
+        yield SmallDisk(path)
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
 
 
 @pytest.fixture
