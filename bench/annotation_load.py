@@ -240,6 +240,8 @@ async def _cycle_user(
 ) -> None:
     http = Http(port)
     next_path, submit_path = f"/api/projects/{SLUG}/next/", f"/api/projects/{SLUG}/submit/"
+    if options.think:
+        await asyncio.sleep(random.uniform(0, options.think))  # people do not all start at once
     try:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
