@@ -481,6 +481,9 @@ def main() -> None:
     parser.add_argument("--comparisons", type=int, default=1_000_000)
     parser.add_argument("--levels", default="1,10,50", help="concurrent annotators, comma-separated")
     parser.add_argument("--seconds", type=float, default=20, help="length of each measurement")
+    parser.add_argument(
+        "--baseline-seconds", type=float, help="a shorter baseline measurement (for long soak runs)"
+    )
     parser.add_argument("--think", type=float, default=0, help="seconds each annotator waits between cycles")
     parser.add_argument(
         "--replay-every", type=int, default=0, help="send every Nth submission twice (a lost response)"
@@ -493,6 +496,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
+    # A SIGTERM (a timeout, an impatient operator) still stops gunicorn and drops the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL to a PostgreSQL server (any database on it): the bench creates its own.")
@@ -543,7 +548,8 @@ def main() -> None:
         errors: dict[str, int] = {}
         for n, level in enumerate(levels):
             users = keys[:level]
-            base_tally = measure("baseline", web, users, args.comparisons, args.seconds, args)
+            base_seconds = min(args.seconds, args.baseline_seconds or args.seconds)
+            base_tally = measure("baseline", web, users, args.comparisons, base_seconds, args)
             spy = None
             if args.py_spy and n == len(levels) - 1:
                 profile = log.with_name("py-spy.txt")
