@@ -36,6 +36,7 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -513,6 +514,7 @@ def main() -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
             admin.execute(f'CREATE DATABASE "{args.database}"')
     server = None
+    scratch = Path(tempfile.mkdtemp(prefix="rankwise-load-"))
     try:
         _django(url)
         from django.core.management import call_command
@@ -528,7 +530,7 @@ def main() -> None:
         connections.close_all()
 
         port = _free_port()
-        log = Path(tempfile.mkdtemp(prefix="rankwise-load-")) / "access.log"
+        log = scratch / "access.log"
         server = gunicorn(url, port, args.workers, log)
         web = Server(port=port, process=server, admin_url=base, database=args.database)
         # Warm-up: every worker thread opens its connection and imports what the doors need.
@@ -593,6 +595,8 @@ def main() -> None:
     finally:
         if server is not None:
             stop(server)
+        if not args.py_spy:  # the profile stays for reading; the access log goes
+            shutil.rmtree(scratch, ignore_errors=True)
         from django.db import connections
 
         connections.close_all()
