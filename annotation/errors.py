@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class RankwiseError(Exception):
     """A request Rankwise refuses, with a message meant for the person who made it."""
@@ -30,3 +32,26 @@ class Conflict(RankwiseError):
     """The request clashes with the current state (an expired lease, a finished run)."""
 
     status_code = 409
+
+
+# What doors answer (HTTP 503) when the database cannot be reached: the request may simply be retried.
+DATABASE_UNAVAILABLE = (
+    "Rankwise cannot reach its database right now, so this request may not have been carried out. "
+    "Try again in a moment: a retried submission is recorded only once."
+)
+
+
+_STORAGE_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EFBIG: "the file grew past the size allowed",
+}
+
+
+def storage_error(exc: OSError, *, writing: str) -> str:
+    """A sentence for a failed write (the disk is full, read-only, ...), naming what was being written."""
+    reason = _STORAGE_REASONS.get(exc.errno, "the system refused the write")
+    return f"Could not write {writing}: {reason} ({exc.strerror or exc})."

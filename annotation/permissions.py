@@ -8,6 +8,7 @@ NotFound, so ids of other projects cannot be probed.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import CharField, OuterRef, Subquery, Value
 
 from annotation.errors import NotAllowed, NotFound
 from annotation.models import Membership, Project
@@ -24,6 +25,15 @@ def project_role(*, user: AbstractBaseUser | AnonymousUser, project: Project) ->
     return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
 
 
+def _role_of(user: AbstractBaseUser | AnonymousUser) -> Subquery | Value:
+    """The user's membership role in the outer query's project, as an annotation (one query, not two)."""
+    if not user.is_authenticated:
+        return Value(None, output_field=CharField())
+    return Subquery(
+        Membership.objects.filter(project=OuterRef("pk"), user=user).order_by("pk").values("role")[:1]
+    )
+
+
 def has_role(*, user: AbstractBaseUser | AnonymousUser, project: Project, role: str) -> bool:
     current = project_role(user=user, project=project)
     return current is not None and _RANK[current] >= _RANK[role]
@@ -37,9 +47,11 @@ def project_get_for(
     Raises NotFound when the project does not exist or the user is not a member, and NotAllowed
     when the user is a member with a lesser role.
     """
-    project = Project.objects.filter(slug=slug).first()
-    current = project_role(user=user, project=project) if project else None
-    if project is None or current is None:
+    project = Project.objects.filter(slug=slug).annotate(member_role=_role_of(user)).first()
+    current = None
+    if project is not None:
+        current = Membership.Role.ADMIN if user.is_superuser else project.member_role
+    if current is None:
         raise NotFound(f"No project {slug!r}.")
     if _RANK[current] < _RANK[role]:
         raise NotAllowed(f"This needs the {role} role in project {project.name!r}.")

@@ -8,7 +8,8 @@ N pairwise comparisons judged once each (N prompts, 2N candidates, N judgments) 
   lines, same order) to a file, in this process;
 - export_write to JSONL and to Parquet, each in a fresh child process that reports its own time
   and peak RSS (so the figures are not mixed with the data load).
-Prints time, rows/s, file size, peak memory and the ratio to COPY; drops the database unless --keep.
+Prints time, rows/s, file size, peak memory and the ratio to COPY; drops the database unless --keep
+(a kept database with the same number of pairs is reused by the next run, without filling).
 """
 
 from __future__ import annotations
@@ -163,15 +164,22 @@ def main() -> None:
 
     url = _with_database(base, args.database)
     with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        admin.execute(f'CREATE DATABASE "{args.database}"')
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone()
+        if not (exists and args.keep):
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+            admin.execute(f'CREATE DATABASE "{args.database}"')
     try:
         _django(url)
         from django.core.management import call_command
 
+        from annotation.models import Judgment
+
         call_command("migrate", verbosity=0)
-        print(f"Filling {args.pairs} pairs ...", flush=True)
-        print(f"  filled in {fill(args.pairs):.1f} s", flush=True)
+        if Judgment.objects.count() != args.pairs:
+            if Judgment.objects.exists():
+                sys.exit(f"{args.database} holds another number of pairs: drop it or name another --database")
+            print(f"Filling {args.pairs} pairs ...", flush=True)
+            print(f"  filled in {fill(args.pairs):.1f} s", flush=True)
         results = {}
         with tempfile.TemporaryDirectory() as tmp:
             copy_seconds, copy_rows, copy_bytes = copy_baseline(url, f"{tmp}/copy.jsonl")

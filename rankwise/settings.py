@@ -101,10 +101,16 @@ TEMPLATES = [
     },
 ]
 
+# Seconds a web or worker thread keeps its database connection. Opening one per request costs
+# PostgreSQL a backend process each time (bench/annotation_load.py: about half of a cheap request);
+# the development server starts a thread per request, so there it would only leak connections.
+# Health checks replace a connection that a database restart broke before a request uses it.
+_CONN_MAX_AGE = envint("DATABASE_CONN_MAX_AGE", "60" if PRODUCTION else "0")
 DATABASES = {
     "default": dj_database_url.parse(
         os.getenv("DATABASE_URL", f"sqlite:///{DATA_DIR / 'rankwise.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", "0"),
+        conn_max_age=_CONN_MAX_AGE,
+        conn_health_checks=_CONN_MAX_AGE != 0,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +35,50 @@ def fast_password_hashing(settings) -> None:
 def fresh_rate_limits() -> None:
     """Throttle and login-attempt counters live in the cache; each test starts with none."""
     cache.clear()
+
+
+class SmallDisk:
+    """A 1 MiB tmpfs mounted for one test: fill() makes it a full disk, read_only() a read-only one.
+
+    As root (CI, this machine) chmod cannot make a directory unwritable and RLIMIT_FSIZE only limits
+    one process; a mount behaves the same for every process and user.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fill(self) -> None:
+        with open(self.path / ".filler", "wb") as filler:
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+
+    def read_only(self) -> None:
+        subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    path = tmp_path / "disk"
+    path.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs (a full or read-only disk) needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(
+            f"cannot mount a tmpfs here (a container without CAP_SYS_ADMIN?): {mounted.stderr.strip()}"
+        )
+    try:
+        yield SmallDisk(path)
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
 
 
 @pytest.fixture
@@ -83,10 +129,54 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+class CeleryWorker:
+    """A real Celery worker (queues default and gpu) in its own process group, that a test may kill
+    and start again; `pid` is its main process."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        start = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "rankwise", "worker", "-Q", "default,gpu",
+                 "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while b"ready." not in self.log.read_bytes()[start:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"Celery worker did not start:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL to the worker and its pool processes at once, as when its machine dies."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(
     django_db_setup: None, django_db_blocker, tmp_path_factory
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[CeleryWorker]:
     """A real Celery worker (queues default and gpu) on Redis, using the test database.
 
     Tests that use it must commit their rows (transactional_db or live_server), since the worker
@@ -95,7 +185,6 @@ def celery_worker_process(
     broker = settings.CELERY_BROKER_URL
     if not broker.startswith("redis://"):
         pytest.skip("needs Redis: run the suite with scripts/test (CELERY_BROKER_URL)")
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
     env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker}
     subprocess.run(
         [sys.executable, "-m", "celery", "-A", "rankwise", "purge", "-f", "-Q", "default,gpu"],
@@ -104,39 +193,7 @@ def celery_worker_process(
         check=False,
         capture_output=True,
     )
-    with open(log, "wb") as out:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "rankwise",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
-            pytest.fail(f"Celery worker did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+    worker = CeleryWorker(env, tmp_path_factory.mktemp("celery") / "worker.log")
+    worker.start()
     yield worker
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    worker.stop()

@@ -8,6 +8,7 @@ heartbeat every couple of seconds and polls cancel_requested.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.errors import storage_error
 from training.models import Artifact, ModelVersion, Run
 from training.selectors import run_text_file
 from training.services import engine_command, file_sha256, run_metrics_ingest, runs_reap_stale
@@ -114,12 +116,18 @@ def run_execute(*, run_id: int) -> None:
         return
     run = Run.objects.get(pk=run_id)
     output = Path(run.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "spec.json").write_text(json.dumps(run.spec, indent=2))
     args = engine_command("run", str(output / "spec.json")) + (["--resume"] if run.attempt > 1 else [])
-    with (output / "run.log").open("ab") as run_log:
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "spec.json").write_text(json.dumps(run.spec, indent=2))
+        run_log = (output / "run.log").open("ab")
         run_log.write(f"\n=== attempt {run.attempt}: {' '.join(args)}\n".encode())
         run_log.flush()
+    except OSError as exc:
+        # A claimed run that raised here would stay "running" until the reaper blamed its heartbeat.
+        _finish(run, Run.Status.FAILED, storage_error(exc, writing=f"the run's output directory {output}"))
+        return
+    with run_log:
         try:
             process = subprocess.Popen(
                 args,
@@ -168,8 +176,28 @@ def _supervise(run: Run, process: subprocess.Popen, output: Path) -> tuple[str, 
     reason = end_event.get("error") or (
         f"The engine was killed by signal {-code}." if code < 0 else f"The engine exited with status {code}."
     )
+    unwritable = _write_problem(output)
+    if unwritable is not None:
+        # The engine's own last words (its end event, its log) may not have reached the disk.
+        reason = storage_error(unwritable, writing=f"the run's output directory {output}") + f" {reason}"
     log_text = run_text_file(run=run, name="run.log", tail_bytes=LOG_TAIL_BYTES)
     return Run.Status.FAILED, f"{reason}\n\n--- run.log (tail) ---\n{log_text}"
+
+
+def _write_problem(output: Path) -> OSError | None:
+    """Why a small file cannot be written in the output directory now (a full or read-only disk), if so."""
+    probe = output / f".write-check-{os.getpid()}"
+    try:
+        with probe.open("wb") as file:
+            file.write(b"\0" * 4096)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        return exc
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
 
 
 def _finish(run: Run, status: str, error: str) -> None:

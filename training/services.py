@@ -27,7 +27,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.errors import Conflict, ValidationFailed
+from annotation.errors import Conflict, ValidationFailed, storage_error
 from annotation.models import Comparison, Project
 from annotation.quality.annotators import annotator_scores
 from annotation.quality_selectors import project_thresholds, quality_inputs_get
@@ -242,15 +242,15 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
         )
     final = Path(snapshot.directory)
     root = final.parent
-    root.mkdir(parents=True, exist_ok=True)
-    if final.exists():  # renamed into place, then the process died before marking it ready
-        for path in final.iterdir():
-            path.chmod(0o644)
-        shutil.rmtree(final)
     temp = root / f".building-{snapshot.pk}-{uuid.uuid4().hex}"
-    temp.mkdir()
     # Slow I/O outside any transaction: the rows are read in chunks and written as they come.
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # renamed into place, then the process died before marking it ready
+            for path in final.iterdir():
+                path.chmod(0o644)
+            shutil.rmtree(final)
+        temp.mkdir()
         files = _snapshot_files(
             temp, projects=projects, spec=spec, seed=split_seed, eval_fraction=eval_fraction
         )
@@ -279,8 +279,12 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
         os.replace(temp, final)
     except Exception as exc:
         shutil.rmtree(temp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            error = storage_error(exc, writing=f"the snapshot files under {root}") + " Nothing was kept."
+        else:
+            error = f"{type(exc).__name__}: {exc}"
         DatasetSnapshot.objects.filter(pk=snapshot.pk).update(
-            status=DatasetSnapshot.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
+            status=DatasetSnapshot.Status.FAILED, error=error
         )
         raise
     counts = manifest["counts"]

@@ -26,9 +26,14 @@ from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_edit, judgment_submit
 
 
-def _counts(project: Project, user: AbstractBaseUser) -> dict[str, int]:
-    counts = selectors.queue_counts(project=project, annotator=user)
-    return {"done_today": counts.done_today, "done_total": counts.done_total, "remaining": counts.remaining}
+def _counts(project: Project, user: AbstractBaseUser, *, holding: bool | None) -> dict[str, int | bool]:
+    counts = selectors.queue_counts(project=project, annotator=user, holding=holding)
+    return {
+        "done_today": counts.done_today,
+        "done_total": counts.done_total,
+        "remaining": counts.remaining,
+        "remaining_capped": counts.remaining_capped,
+    }
 
 
 def comparison_payload(*, comparison: Comparison, order: list[int]) -> dict[str, Any]:
@@ -96,7 +101,8 @@ class ItemNextApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug)
         assignment = comparison_lease(project=project, annotator=request.user)
-        return Response({"item": _item(assignment), "counts": _counts(project, request.user)})
+        counts = _counts(project, request.user, holding=assignment is not None)
+        return Response({"item": _item(assignment), "counts": counts})
 
 
 class JudgmentSubmitApi(APIView):
@@ -113,7 +119,10 @@ class JudgmentSubmitApi(APIView):
         judgment = judgment_submit(
             project=project, annotator=request.user, assignment_id=fields.pop("assignment"), **fields
         )
-        return Response({"judgment": judgment.pk, "counts": _counts(project, request.user)}, status=201)
+        # One lease at a time per annotator and project: the one just answered was it (a replayed
+        # token may be a lease behind; the count is an estimate, and this is the hot path).
+        counts = _counts(project, request.user, holding=False)
+        return Response({"judgment": judgment.pk, "counts": counts}, status=201)
 
 
 class AssignmentSkipApi(APIView):
@@ -132,7 +141,10 @@ class AssignmentSkipApi(APIView):
             reason=data.validated_data["reason"],
         )
         return Response(
-            {"skipped": data.validated_data["assignment"], "counts": _counts(project, request.user)}
+            {
+                "skipped": data.validated_data["assignment"],
+                "counts": _counts(project, request.user, holding=None),
+            }
         )
 
 

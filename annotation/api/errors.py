@@ -1,16 +1,29 @@
-"""The DRF exception handler: RankwiseError becomes a consistent JSON error body."""
+"""The DRF exception handler: RankwiseError becomes a consistent JSON error body.
+
+A lost database connection (a restart, a failover) is a 503 with Retry-After, not a 500: the
+client may retry, and submissions carry a token, so a retry never records twice.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotation.errors import RankwiseError
+from annotation.errors import DATABASE_UNAVAILABLE, RankwiseError
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc)
+        return Response(
+            {"error": DATABASE_UNAVAILABLE, "details": []}, status=503, headers={"Retry-After": "5"}
+        )
     if isinstance(exc, RankwiseError):
         return Response({"error": exc.message, "details": exc.details}, status=exc.status_code)
     response = drf_exception_handler(exc, context)

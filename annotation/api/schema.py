@@ -20,13 +20,19 @@ from training.round_apis import ArenaDetailOutput, ArenaLaunchInput, ArenaOutput
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The body of every 4xx answer (annotation/api/errors.py)."""
+    """The body of every 4xx answer and of the 503 while the database is down (annotation/api/errors.py)."""
 
     error = serializers.CharField()
     details = serializers.ListField(child=serializers.DictField())
 
 
-ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+ERRORS = {
+    400: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+    503: ErrorSerializer,
+}
 _OBJECT = OpenApiResponse(OpenApiTypes.OBJECT)
 
 

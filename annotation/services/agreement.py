@@ -91,6 +91,8 @@ def ordering_pairs(ordering: Ordering, *, adjacent: bool = False) -> list[tuple[
     tier; with adjacent=True only with those in the next tier. Candidates that share a tier give
     (a, b, True) pairs in both modes. Order follows the tiers, then the order within each tier.
     """
+    if len(ordering) == 2 and len(ordering[0]) == len(ordering[1]) == 1:
+        return [(ordering[0][0], ordering[1][0], False)]  # a pair judged without a tie: most rows
     pairs: list[tuple[int, int, bool]] = []
     for i, tier in enumerate(ordering):
         pairs.extend((a, b, True) for a, b in combinations(tier, 2))

@@ -145,19 +145,22 @@ def assignments_expire(*, project: Project, now: datetime | None = None) -> int:
     truthful. Rows locked by a submission in progress are left for the next sweep.
     """
     now = now or timezone.now()
+    stale = Assignment.objects.filter(
+        comparison__project=project, status=Assignment.Status.ACTIVE, expires_at__lte=now
+    )
+    # Every lease request sweeps: the common case, nothing ran out, costs one query and no transaction.
+    if not stale.exists():
+        return 0
     with transaction.atomic():
         # Lock in id order and skip locked rows, so concurrent sweeps never deadlock or wait.
-        stale = list(
-            Assignment.objects.filter(
-                comparison__project=project, status=Assignment.Status.ACTIVE, expires_at__lte=now
-            )
-            .order_by("pk")
+        locked = list(
+            stale.order_by("pk")
             .select_for_update(skip_locked=True, of=("self",))
             .values_list("pk", flat=True)
         )
-        if not stale:
+        if not locked:
             return 0
-        return Assignment.objects.filter(pk__in=stale).update(
+        return Assignment.objects.filter(pk__in=locked).update(
             status=Assignment.Status.EXPIRED, finished_at=now
         )
 

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from annotation.models import Assignment, Comparison, Demonstration, Judgment, Project
+from annotation.models import Assignment, Comparison, ComparisonCandidate, Demonstration, Judgment, Project
 from annotation.services.assigning import assignment_lock_for
 
 RATIONALE_MAX = 20_000
@@ -206,10 +206,18 @@ def judgment_submit(
             "Time spent must be a whole number of milliseconds.",
             details=[_problem("time_spent_ms", "a whole number >= 0")],
         )
-    comparison = Comparison.objects.filter(project=project, assignments__pk=assignment_id).first()
-    if comparison is None:
+    # The item and its candidates in one query: this runs on every submission.
+    slots = list(
+        ComparisonCandidate.objects.filter(
+            comparison__project=project, comparison__assignments__pk=assignment_id
+        )
+        .order_by("position")
+        .values_list("comparison_id", "candidate_id")
+    )
+    if not slots:
         raise NotFound("This item is not part of this project.")
-    candidate_ids = _candidate_ids(comparison)
+    comparison_id = slots[0][0]
+    candidate_ids = [candidate_id for _, candidate_id in slots]
     answer = answer_check(
         project=project,
         candidate_ids=candidate_ids,
@@ -227,7 +235,7 @@ def judgment_submit(
             # Lock order: comparison, then assignment. The claim in assigning takes the same
             # comparison lock before counting room, so a lease cannot expire "between" this check
             # and the judgment being counted.
-            Comparison.objects.select_for_update().filter(pk=comparison.pk).values_list("pk").first()
+            Comparison.objects.select_for_update().filter(pk=comparison_id).values_list("pk").first()
             # The clock is read only once we hold the lock: a claim that saw this lease as expired
             # has committed by now, and read an earlier time than this.
             now = timezone.now()

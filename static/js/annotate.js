@@ -68,12 +68,13 @@ function keepWritten(body) {
 
 function showCounts(counts) {
   if (!counts || editing) return;
+  // A capped count says "at least this many left": the share done would be a guess, so it shows none.
   const total = counts.done_total + counts.remaining;
-  const share = total ? Math.round((100 * counts.done_total) / total) : 100;
+  const share = counts.remaining_capped ? 0 : total ? Math.round((100 * counts.done_total) / total) : 100;
   $(".progress").setAttribute("aria-valuenow", String(share));
   $(".progress-fill").style.width = `${share}%`;
-  $("#progress-text").textContent =
-    `${counts.done_today} today · ${counts.done_total} done · ${counts.remaining} left`;
+  const left = counts.remaining_capped ? `${counts.remaining}+` : `${counts.remaining}`;
+  $("#progress-text").textContent = `${counts.done_today} today · ${counts.done_total} done · ${left} left`;
 }
 
 async function loadNext() {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -48,7 +48,12 @@ def test_next_returns_the_item_with_rendered_untrusted_text(project: Project, bo
     html = " ".join(c["html"] for c in item["candidates"])
     assert "<script" not in html and "&lt;script&gt;" in html and "<strong>bold</strong>" in html
     assert all(c["model"] is None for c in item["candidates"])  # names hidden by default
-    assert response.json()["counts"] == {"done_today": 0, "done_total": 0, "remaining": 1}
+    assert response.json()["counts"] == {
+        "done_today": 0,
+        "done_total": 0,
+        "remaining": 1,
+        "remaining_capped": False,
+    }
 
 
 def test_gold_items_look_like_any_other_item(project: Project, bob, charlie) -> None:
@@ -232,3 +237,28 @@ def test_home_links_the_pages_each_role_opens(project: Project, alice, bob) -> N
         url = reverse(name, args=["project-a"]).encode()
         assert url in admin_home and url not in annotator_home
     assert reverse("history", args=["project-a"]).encode() in annotator_home
+
+
+def _database_gone(*args: object, **kwargs: object) -> None:
+    raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+
+
+def test_api_answers_503_with_retry_after_when_the_database_is_gone(
+    project: Project, bob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_comparison(project=project)
+    monkeypatch.setattr("annotation.api.annotating.comparison_lease", _database_gone)
+    response = _next(_client(bob))
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "cannot reach its database" in response.json()["error"]
+
+
+def test_pages_answer_a_plain_503_when_the_database_is_gone(
+    project: Project, bob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("annotation.views.annotating.markdown_render", _database_gone)
+    client = _client(bob)
+    client.raise_request_exception = False
+    response = client.get(reverse("guidelines", args=["project-a"]))
+    assert response.status_code == 503 and response["Content-Type"].startswith("text/plain")
+    assert b"cannot reach its database" in response.content

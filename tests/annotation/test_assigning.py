@@ -182,6 +182,24 @@ def test_queue_counts(project: Project, bob, charlie) -> None:
     assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(1, 1, 2)
 
 
+def test_queue_counts_stop_counting_at_the_cap(project: Project, bob, monkeypatch) -> None:
+    monkeypatch.setattr(selectors, "REMAINING_COUNT_MAX", 3)
+    for _ in range(5):
+        make_comparison(project=project)
+    assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(0, 0, 3, True)
+    lease = comparison_lease(project=project, annotator=bob)
+    _submit(project, bob, lease, "token-cap-1")
+    lease = comparison_lease(project=project, annotator=bob)
+    _submit(project, bob, lease, "token-cap-2")
+    # Three left: the count reaches the cap exactly, so it cannot tell whether more are left.
+    assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(2, 2, 3, True)
+    lease = comparison_lease(project=project, annotator=bob)
+    # Two open plus the held one is three again; after submitting it, two, counted exactly.
+    assert selectors.queue_counts(project=project, annotator=bob, holding=True).remaining == 3
+    _submit(project, bob, lease, "token-cap-3")
+    assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(3, 3, 2, False)
+
+
 def test_projects_do_not_share_leases(project: Project, bob) -> None:
     other = ProjectFactory()
     MembershipFactory(project=other, user=bob)

@@ -322,3 +322,17 @@ def test_expired_lease_is_explained_and_double_submit_records_once(page, live_se
     page.keyboard.press("Enter")
     page.locator("#empty").wait_for(state="visible")
     assert Judgment.objects.filter(annotator=bob).count() == 1
+
+
+def test_a_long_queue_shows_at_least_how_many_are_left(page, live_server, monkeypatch) -> None:
+    monkeypatch.setattr("annotation.selectors.REMAINING_COUNT_MAX", 2)
+    project = ProjectFactory(slug="long")
+    for _ in range(4):
+        make_comparison(project=project)
+    _annotator(project)
+    _login(page, live_server, "bob")
+    assert page.locator("[data-project=long] .remaining").inner_text() == "2+"
+    page.goto(f"{live_server.url}/projects/long/annotate/")
+    _wait_for_item(page, None)
+    assert page.locator("#progress-text").inner_text() == "0 today · 0 done · 2+ left"
+    assert page.locator(".progress").get_attribute("aria-valuenow") == "0"

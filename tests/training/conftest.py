@@ -11,29 +11,16 @@ import pytest
 from django.conf import settings
 
 from annotation.models import Demonstration, Judgment, Project
-from tests.factories import UserFactory, make_comparison
+from tests.conftest import ROOT
+from tests.factories import ProjectFactory, UserFactory, make_comparison
+from training.models import DatasetSnapshot
+from training.services import snapshot_create
 
 
 @pytest.fixture(autouse=True)
 def fast_passwords(settings) -> None:
     """Passwords are only checked by force_login-free logins; skip the deliberately slow hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def tiny_model() -> str:
-    """The tiny local model (built once, under the data directory's models/)."""
-    path = settings.RANKWISE_DEFAULT_MODEL
-    subprocess.run(
-        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return path
 
 
 @pytest.fixture
@@ -61,3 +48,23 @@ def judged_project(project: Project, *, comparisons: int = 12, demonstrations: i
                 prompt=comparison.prompt, annotator=annotator, text="A careful answer."
             )
     return project
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> str:
+    """The tiny local model the run tests train, built once per session."""
+    path = settings.RANKWISE_DEFAULT_MODEL
+    subprocess.run(
+        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@pytest.fixture
+def judged_snapshot(transactional_db: None) -> tuple[Project, DatasetSnapshot]:
+    """A committed project with 12 judged comparisons and a snapshot of it, for runs on a worker."""
+    project = judged_project(ProjectFactory(), comparisons=12)
+    return project, snapshot_create(name="tiny", projects=[project], eval_fraction=0.25)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from annotation.models import Project
 from tests.factories import ProjectFactory
@@ -24,30 +21,11 @@ from training.services import (
     run_launch,
     run_retry,
     runs_reap_stale,
-    snapshot_create,
     snapshot_queue,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def tiny_model() -> str:
-    path = settings.RANKWISE_DEFAULT_MODEL
-    subprocess.run(
-        [sys.executable, "manage.py", "build_tiny_model", "--output", path],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return path
-
-
-@pytest.fixture
-def snapshot(transactional_db: None) -> tuple[Project, DatasetSnapshot]:
-    project = judged_project(ProjectFactory(), comparisons=12)
-    return project, snapshot_create(name="tiny", projects=[project], eval_fraction=0.25)
 
 
 def launch(snapshot: tuple[Project, DatasetSnapshot], model: str, **hyperparameters: object) -> Run:
@@ -90,9 +68,9 @@ SLOW = {"gradient_accumulation_steps": 40}
 
 
 def test_reward_run_succeeds_with_metrics_and_a_model_version(
-    celery_worker_process, snapshot, tiny_model
+    celery_worker_process, judged_snapshot, tiny_model
 ) -> None:
-    run = launch(snapshot, tiny_model, max_steps=4, save_steps=2)
+    run = launch(judged_snapshot, tiny_model, max_steps=4, save_steps=2)
     run = wait_for(run, lambda r: r.is_finished)
 
     assert run.status == Run.Status.SUCCEEDED, run.error
@@ -120,8 +98,10 @@ def test_a_queued_snapshot_is_built_by_the_worker(celery_worker_process, transac
     assert snapshot.status == DatasetSnapshot.Status.READY and snapshot.train_rows + snapshot.eval_rows == 3
 
 
-def test_cancel_kills_the_engine_within_10_seconds(celery_worker_process, snapshot, tiny_model) -> None:
-    run = launch(snapshot, tiny_model, max_steps=1000, **SLOW)
+def test_cancel_kills_the_engine_within_10_seconds(
+    celery_worker_process, judged_snapshot, tiny_model
+) -> None:
+    run = launch(judged_snapshot, tiny_model, max_steps=1000, **SLOW)
     run = wait_for(run, lambda r: r.step >= 1 or r.is_finished)
     pid = run.pid
     started = time.monotonic()
@@ -135,9 +115,9 @@ def test_cancel_kills_the_engine_within_10_seconds(celery_worker_process, snapsh
 
 
 def test_killed_engine_fails_the_run_with_its_log_then_retry_resumes(
-    celery_worker_process, snapshot, tiny_model
+    celery_worker_process, judged_snapshot, tiny_model
 ) -> None:
-    run = launch(snapshot, tiny_model, max_steps=8, save_steps=2, **SLOW)
+    run = launch(judged_snapshot, tiny_model, max_steps=8, save_steps=2, **SLOW)
     checkpoints = Path(run.output_dir) / "checkpoints"
     run = wait_for(
         run, lambda r: r.is_finished or (checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*")))
@@ -167,9 +147,9 @@ def parent_pid(pid: int) -> int:
 
 
 def test_a_dead_worker_takes_the_engine_with_it_and_the_run_is_reaped(
-    celery_worker_process, snapshot, tiny_model
+    celery_worker_process, judged_snapshot, tiny_model
 ) -> None:
-    run = launch(snapshot, tiny_model, max_steps=1000, **SLOW)
+    run = launch(judged_snapshot, tiny_model, max_steps=1000, **SLOW)
     run = wait_for(run, lambda r: r.step >= 1 or r.is_finished)
     assert run.status == Run.Status.RUNNING
     engine = run.pid

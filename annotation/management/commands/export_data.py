@@ -9,7 +9,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.errors import ValidationFailed
+from annotation.errors import ValidationFailed, storage_error
 from annotation.models import Project
 from annotation.services.exporting import export_spec_parse, export_write
 
@@ -118,6 +118,8 @@ class Command(BaseCommand):
                 with open(partial, "wb") as file:
                     result = export_write(projects=[project], spec=spec, out=file)
                 os.replace(partial, out)
+            except OSError as exc:
+                raise CommandError(storage_error(exc, writing=out) + " Nothing was written.") from exc
             finally:
                 if os.path.exists(partial):
                     os.remove(partial)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.errors import RankwiseError
+from annotation.errors import RankwiseError, storage_error
 from annotation.models import Project
 from training.services import SNAPSHOT_FILTERS, snapshot_create
 
@@ -47,6 +47,8 @@ class Command(BaseCommand):
             )
         except RankwiseError as exc:
             raise CommandError(exc.message) from exc
+        except OSError as exc:
+            raise CommandError(storage_error(exc, writing="the snapshot") + " Nothing was kept.") from exc
         self.stdout.write(
             f"snapshot {snapshot.pk} ready: {snapshot.train_rows} train, {snapshot.eval_rows} eval, "
             f"{snapshot.sft_rows} sft rows in {snapshot.directory} (sha256 {snapshot.sha256})"

@@ -1,0 +1,609 @@
+"""Annotation load: simulated annotators doing next item → submit through gunicorn, against a bare view.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/annotation_load.py \
+        [--comparisons 1000000] [--levels 1,10,50] [--seconds 20] [--workers 3] [--keep]
+
+On DATABASE_URL's server it creates a throw-away database (default rankwise_load_bench), migrates
+it and bulk-loads N pairwise comparisons (N prompts, 2N candidates of ~600 characters of markdown)
+with server-side `INSERT … SELECT generate_series(…)` statements, plus one annotator with an API
+token per simulated annotator. It then serves the app with gunicorn as the Procfile runs it
+(gthread, 4 threads per worker, production settings over plain HTTP) with the settings module
+bench/load_settings.py, which adds one route only this benchmark has: /bench/baseline/<pk>/, a plain
+Django JSON view doing one SELECT by primary key.
+
+At each level of concurrency, an asyncio client (HTTP/1.1 keep-alive, one connection per annotator,
+no think time) first measures the baseline (GET of a random comparison by pk) and then the cycle
+(POST next/ → POST submit/ with token auth), each for --seconds; --think adds a pause after each
+cycle (0 by default: every annotator always has a request in flight), --replay-every N sends every
+Nth submission twice, as a client whose response was lost does. It prints throughput, p50 and p99
+(per request and per cycle), the ratio of cycle throughput to baseline throughput, the CPU that
+gunicorn's workers, PostgreSQL's backends and the client used per request, and the load average.
+Afterwards it checks that every cycle the client saw succeed left exactly one judgment, counts 5xx
+answers in gunicorn's access log, checks the lease and judgment rules on the whole database, prints
+the queries each door runs (in-process, Django's CaptureQueriesContext), and drops the database
+unless --keep (a kept database is reused by the next run, without reloading).
+
+Annotators hammer without pause, so the per-user API throttle (1200/min) is raised for the run
+through RANKWISE_THROTTLE_USER; everything else is the product's configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SLUG = "load"
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rankwise.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def fill(comparisons: int, annotators: int) -> float:
+    """The project, its comparisons and the annotators with their tokens; returns seconds."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+
+    from annotation import models
+
+    started = time.perf_counter()
+    project = models.Project.objects.create(name="Load", slug=SLUG)
+    t = {m.__name__: m._meta.db_table for m in (models.Prompt, models.Candidate, models.Comparison,
+                                                models.ComparisonCandidate)}  # fmt: skip
+    # Candidates look like real completions: a paragraph, a list and inline code, ~600 characters,
+    # so rendering markdown costs what it costs in production.
+    statements = [
+        f"""INSERT INTO {t["Prompt"]} (id, project_id, external_id, messages, metadata, content_hash, round,
+                created_at)
+            SELECT i, {project.pk}, '', jsonb_build_array(jsonb_build_object('role', 'user', 'content',
+                   'Question ' || i || ': how would you explain `' || md5(i::text) || '` to a colleague?')),
+                   '{{}}', md5('p' || i), 0, now()
+            FROM generate_series(1, {comparisons}) AS i""",
+        f"""INSERT INTO {t["Candidate"]} (id, prompt_id, text, model_name, generation_params, content_hash,
+                round, created_at)
+            SELECT c, (c + 1) / 2,
+                   'Answer ' || c || '. ' || repeat(md5(c::text) || ' ', 8) || E'\\n\\n'
+                   || '- first, `' || md5('a' || c) || E'`\\n- then **' || md5('b' || c) || E'**\\n\\n'
+                   || repeat(md5('d' || c) || ' ', 6),
+                   'model-' || c % 2, '{{}}', md5('c' || c), 0, now()
+            FROM generate_series(1, {2 * comparisons}) AS c""",
+        f"""INSERT INTO {t["Comparison"]} (id, project_id, prompt_id, key, priority, round, judgment_count,
+                created_at)
+            SELECT i, {project.pk}, i, md5('k' || i), 0, 0, 0, now()
+            FROM generate_series(1, {comparisons}) AS i""",
+        f"""INSERT INTO {t["ComparisonCandidate"]} (comparison_id, candidate_id, position)
+            SELECT (c + 1) / 2, c, (c + 1) % 2 FROM generate_series(1, {2 * comparisons}) AS c""",
+    ]
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+        for table in (t["Prompt"], t["Candidate"], t["Comparison"]):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
+        for table in t.values():
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"annotator{i}") for i in range(annotators)
+    )
+    models.Membership.objects.bulk_create(models.Membership(project=project, user=u) for u in users)
+    Token.objects.bulk_create(Token(user=u, key=Token.generate_key()) for u in users)
+    return time.perf_counter() - started
+
+
+def loaded(comparisons: int, annotators: int) -> bool:
+    from django.contrib.auth import get_user_model
+
+    from annotation.models import Comparison, Project
+
+    project = Project.objects.filter(slug=SLUG).first()
+    return (
+        project is not None
+        and Comparison.objects.filter(project=project).count() == comparisons
+        and get_user_model().objects.filter(memberships__project=project).count() >= annotators
+    )
+
+
+def tokens(annotators: int) -> list[str]:
+    from rest_framework.authtoken.models import Token
+
+    keys = Token.objects.filter(user__username__startswith="annotator").order_by("user_id")
+    return list(keys.values_list("key", flat=True)[:annotators])
+
+
+# ----------------------------------------------------------------------------- client
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection: the least client work per request, so the server gets the CPU."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, token: str = ""
+    ) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            if token:
+                head += f"Authorization: Token {token}\r\n"
+            if body is not None:
+                head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            self.writer.write(head.encode() + b"\r\n" + (body or b""))
+            status_line = await self.reader.readline()
+            if status_line:
+                break
+            # The server closed an idle keep-alive connection before reading this request: nothing
+            # was processed, so sending it again on a new connection is safe.
+            self.close()
+            if attempt == 2:
+                raise ConnectionError(f"{method} {path}: connection closed twice")
+        status = int(status_line.split()[1])
+        length, chunked, close = 0, False, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding":
+                chunked = "chunked" in value
+            elif name == "connection":
+                close = value == "close"
+        if chunked:
+            parts = []
+            while size := int((await self.reader.readline()).strip(), 16):
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readline()
+            await self.reader.readline()
+            data = b"".join(parts)
+        else:
+            data = await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+@dataclass
+class Tally:
+    """What one measurement saw: latencies in seconds, and answers other than success."""
+
+    requests: list[float] = field(default_factory=list)
+    cycles: list[float] = field(default_factory=list)
+    judgments: list[int] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    client_cpu: float = 0.0
+    web_cpu: float = 0.0
+    db_cpu: float = 0.0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+async def _baseline_user(port: int, ids: int, deadline: float, tally: Tally) -> None:
+    http = Http(port)
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status, _ = await http.request("GET", f"/bench/baseline/{random.randint(1, ids)}/")
+            tally.requests.append(time.perf_counter() - started)
+            if status != 200:
+                tally.error(f"baseline {status}")
+    finally:
+        http.close()
+
+
+async def _cycle_user(
+    port: int, token: str, deadline: float, options: argparse.Namespace, tally: Tally
+) -> None:
+    http = Http(port)
+    next_path, submit_path = f"/api/projects/{SLUG}/next/", f"/api/projects/{SLUG}/submit/"
+    if options.think:
+        await asyncio.sleep(random.uniform(0, options.think))  # people do not all start at once
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status, data = await http.request("POST", next_path, b"{}", token)
+            middle = time.perf_counter()
+            tally.requests.append(middle - started)
+            if status != 200:
+                tally.error(f"next {status}")
+                continue
+            item = json.loads(data)["item"]
+            if item is None:
+                tally.error("queue empty")
+                return
+            first, second = (c["id"] for c in item["candidates"])
+            answer = {
+                "assignment": item["assignment"],
+                "submission_token": secrets.token_hex(16),
+                "ordering": [[first], [second]],
+                "time_spent_ms": 1500,
+            }
+            status, data = await http.request("POST", submit_path, json.dumps(answer).encode(), token)
+            done = time.perf_counter()
+            tally.requests.append(done - middle)
+            if status != 201:
+                tally.error(f"submit {status}")
+                continue
+            tally.cycles.append(done - started)
+            judgment = json.loads(data)["judgment"]
+            tally.judgments.append(judgment)
+            if options.replay_every and len(tally.cycles) % options.replay_every == 0:
+                # As a client whose response was lost: the same submission again must name the same judgment.
+                status, data = await http.request("POST", submit_path, json.dumps(answer).encode(), token)
+                if status != 201 or json.loads(data)["judgment"] != judgment:
+                    tally.error(f"replay {status}")
+            if options.think:
+                await asyncio.sleep(options.think)
+    finally:
+        http.close()
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    """The gunicorn master and the database whose backends serve it, for CPU accounting."""
+
+    port: int
+    process: subprocess.Popen
+    admin_url: str
+    database: str
+
+    def workers(self) -> list[int]:
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rpartition(")")[2].split()[1]) == self.process.pid:
+                    pids.append(int(stat.parent.name))
+            except (OSError, ValueError):
+                continue
+        return pids
+
+    def backends(self) -> list[int]:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
+            return [pid for (pid,) in rows]
+
+    def cpu(self) -> dict[int, float]:
+        return {pid: _process_cpu(pid) for pid in [*self.workers(), *self.backends()]}
+
+
+def measure(
+    kind: str, server: Server, users: list[str], ids: int, seconds: float, options: argparse.Namespace
+) -> Tally:
+    tally = Tally()
+    port = server.port
+
+    async def run() -> None:
+        deadline = time.perf_counter() + seconds
+        if kind == "baseline":
+            jobs = [_baseline_user(port, ids, deadline, tally) for _ in users]
+        else:
+            jobs = [_cycle_user(port, token, deadline, options, tally) for token in users]
+        await asyncio.gather(*jobs)
+
+    workers = set(server.workers())
+    server_before = server.cpu()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    asyncio.run(run())
+    tally.seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    tally.client_cpu = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
+    # A backend that is new since the start (no persistent connections) counts whole.
+    for pid, seconds_used in server.cpu().items():
+        used = seconds_used - server_before.get(pid, 0.0)
+        if pid in workers:
+            tally.web_cpu += used
+        else:
+            tally.db_cpu += used
+    return tally
+
+
+LINE = "{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7} {:>7} {:>8}  {}"
+
+
+def _row(line: str, level: object, what: str, rate: float, tally: Tally, ratio: str, load: str) -> str:
+    cycles = [f"{_ms(tally.cycles, 0.5):.1f}", f"{_ms(tally.cycles, 0.99):.1f}"] if tally.cycles else ["", ""]
+    return line.format(
+        level, what, f"{rate:,.0f}", f"{_ms(tally.requests, 0.5):.1f}", f"{_ms(tally.requests, 0.99):.1f}",
+        *cycles, f"{1000 * tally.web_cpu / len(tally.requests):.2f}",
+        f"{1000 * tally.db_cpu / len(tally.requests):.2f}", f"{100 * tally.client_cpu / tally.seconds:.0f}%",
+        ratio, load,
+    )  # fmt: skip
+
+
+def _ms(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ----------------------------------------------------------------------------- server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gunicorn(url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
+    """The web process as the Procfile starts it, with production settings on plain HTTP."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "bench.load_settings",
+        "RANKWISE_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "RANKWISE_THROTTLE_USER": "1000000/min",
+        # Connections live through the run, so the backends whose CPU is counted do not come and go
+        # (the production default, 60 s, only adds a reconnect a minute per thread).
+        "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "600"),
+        "LOG_LEVEL": "WARNING",
+        "RANKWISE_STATIC_ROOT": str(log.parent),
+    }
+    command = [
+        str(GUNICORN), "rankwise.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        "--worker-class", "gthread", "--threads", "4", "--access-logfile", str(log),
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                sys.exit("gunicorn did not start")
+            time.sleep(0.2)
+
+
+def stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def invariants() -> list[str]:
+    """The lease and judgment rules, checked on the whole database after the run."""
+    from django.db import connection
+
+    checks = {
+        "comparisons over their overlap": """
+            SELECT count(*) FROM (SELECT j.comparison_id FROM annotation_judgment j GROUP BY j.comparison_id
+            HAVING count(*) > (SELECT overlap FROM annotation_project WHERE slug = %s)) o""",
+        "annotators on one comparison twice": """
+            SELECT count(*) FROM (SELECT 1 FROM annotation_assignment GROUP BY comparison_id, annotator_id
+            HAVING count(*) > 1) d""",
+        "annotators holding two leases": """
+            SELECT count(*) FROM (SELECT 1 FROM annotation_assignment WHERE status = 'active'
+            GROUP BY annotator_id HAVING count(*) > 1) d""",
+        "comparisons whose judgment_count is wrong": """
+            SELECT count(*) FROM annotation_comparison c LEFT JOIN (SELECT comparison_id, count(*) AS n
+            FROM annotation_judgment GROUP BY comparison_id) j ON j.comparison_id = c.id
+            WHERE c.judgment_count <> coalesce(j.n, 0)""",
+    }
+    problems = []
+    with connection.cursor() as cursor:
+        for name, sql in checks.items():
+            cursor.execute(sql, [SLUG] if "%s" in sql else [])
+            if count := cursor.fetchone()[0]:
+                problems.append(f"{count} {name}")
+    return problems
+
+
+def queries_per_door(token: str) -> dict[str, int]:
+    """Queries each door runs for one cycle, in this process, on the bench database."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    counts = {}
+    with CaptureQueriesContext(connection) as next_queries:
+        item = client.post(f"/api/projects/{SLUG}/next/", {}, format="json").json()["item"]
+    counts["next"] = len(next_queries)
+    first, second = (c["id"] for c in item["candidates"])
+    answer = {"assignment": item["assignment"], "submission_token": secrets.token_hex(16),
+              "ordering": [[first], [second]]}  # fmt: skip
+    with CaptureQueriesContext(connection) as submit_queries:
+        assert client.post(f"/api/projects/{SLUG}/submit/", answer, format="json").status_code == 201
+    counts["submit"] = len(submit_queries)
+    return counts
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--comparisons", type=int, default=1_000_000)
+    parser.add_argument("--levels", default="1,10,50", help="concurrent annotators, comma-separated")
+    parser.add_argument("--seconds", type=float, default=20, help="length of each measurement")
+    parser.add_argument(
+        "--baseline-seconds", type=float, help="a shorter baseline measurement (for long soak runs)"
+    )
+    parser.add_argument("--think", type=float, default=0, help="seconds each annotator waits between cycles")
+    parser.add_argument(
+        "--replay-every", type=int, default=0, help="send every Nth submission twice (a lost response)"
+    )
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Procfile's default)")
+    parser.add_argument("--database", default="rankwise_load_bench", help="scratch database to create")
+    parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it next time)")
+    parser.add_argument(
+        "--py-spy", help="record gunicorn with py-spy (this binary) during the last cycle run"
+    )
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+    # A SIGTERM (a timeout, an impatient operator) still stops gunicorn and drops the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit("Set DATABASE_URL to a PostgreSQL server (any database on it): the bench creates its own.")
+    import psycopg
+
+    url = _with_database(base, args.database)
+    with psycopg.connect(base, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone()
+        if not (exists and args.keep):
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+            admin.execute(f'CREATE DATABASE "{args.database}"')
+    server = None
+    scratch = Path(tempfile.mkdtemp(prefix="rankwise-load-"))
+    try:
+        _django(url)
+        from django.core.management import call_command
+        from django.db import connections
+
+        from annotation.models import Judgment
+
+        call_command("migrate", verbosity=0)
+        if not loaded(args.comparisons, max(levels)):
+            print(f"Loading {args.comparisons:,} comparisons ...", flush=True)
+            print(f"  loaded in {fill(args.comparisons, max(levels)):.1f} s", flush=True)
+        keys = tokens(max(levels))
+        connections.close_all()
+
+        port = _free_port()
+        log = scratch / "access.log"
+        server = gunicorn(url, port, args.workers, log)
+        web = Server(port=port, process=server, admin_url=base, database=args.database)
+        # Warm-up: every worker thread opens its connection and imports what the doors need.
+        measure("baseline", web, keys, args.comparisons, 2, args)
+        measure("cycle", web, keys, args.comparisons, 2, args)
+        judgments_before = Judgment.objects.count()
+        with connections["default"].cursor() as cursor:
+            # Statistics on the lease and judgment tables, which the warm-up started to fill, as
+            # autovacuum gathers them on a live database: without them the planner takes these
+            # tables for empty and scans an annotator's whole history for every candidate row.
+            cursor.execute("ANALYZE annotation_assignment, annotation_judgment")
+        connections.close_all()
+
+        print(f"\n{args.comparisons:,} comparisons, gunicorn {args.workers} workers x 4 threads, "
+              f"{args.seconds:.0f} s per measurement, think time {args.think} s, "
+              f"{os.cpu_count()} CPUs\n")  # fmt: skip
+        print(LINE.format("annotators", "what", "per s", "p50 ms", "p99 ms", "cyc p50", "cyc p99",
+                          "web ms", "db ms", "client", "ratio", "load average"))  # fmt: skip
+        cycled: list[int] = []
+        errors: dict[str, int] = {}
+        for n, level in enumerate(levels):
+            users = keys[:level]
+            base_seconds = min(args.seconds, args.baseline_seconds or args.seconds)
+            base_tally = measure("baseline", web, users, args.comparisons, base_seconds, args)
+            spy = None
+            if args.py_spy and n == len(levels) - 1:
+                profile = log.with_name("py-spy.txt")
+                spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.pid), "--subprocesses",
+                                        "--format", "raw", "--output", str(profile), "--nonblocking",
+                                        "--duration", str(int(args.seconds))])  # fmt: skip
+            cycle_tally = measure("cycle", web, users, args.comparisons, args.seconds, args)
+            if spy is not None:
+                spy.wait()
+                print(f"py-spy profile (collapsed stacks): {profile}")
+            cycled.extend(cycle_tally.judgments)
+            for what, count in {**base_tally.errors, **cycle_tally.errors}.items():
+                errors[what] = errors.get(what, 0) + count
+            base_rate = len(base_tally.requests) / base_tally.seconds
+            cycle_rate = len(cycle_tally.cycles) / cycle_tally.seconds
+            print(_row(LINE, level, "baseline", base_rate, base_tally, "", _load_average()))
+            print(
+                _row(LINE, "", "cycle", cycle_rate, cycle_tally, f"{cycle_rate / base_rate:.2f}x", ""),
+                flush=True,
+            )
+        stop(server)
+        server = None
+
+        print("\n'per s': baseline requests or cycles (next + submit) per second; p50/p99 per request;")
+        print("'cyc': one whole cycle; 'web ms', 'db ms': CPU of gunicorn's workers and of PostgreSQL's")
+        print("backends per request; 'client': CPU the load generator used; ratio: cycles/s over baseline/s")
+        recorded = Judgment.objects.count() - judgments_before
+        print(f"\nchecks: {len(cycled)} cycles succeeded, {recorded} judgments recorded, "
+              f"{len(set(cycled))} distinct; other answers: {errors or 'none'}")  # fmt: skip
+        statuses = [entry.split('"')[2].split()[0] for entry in log.read_text().splitlines() if '"' in entry]
+        server_errors = sum(status.startswith("5") for status in statuses)
+        print(f"gunicorn access log: {len(statuses)} requests, {server_errors} with a 5xx status")
+        problems = invariants()
+        print(f"invariants: {'; '.join(problems) or 'all hold'}")
+        assert recorded == len(cycled) == len(set(cycled)), "a successful submission was lost or doubled"
+        assert not problems and not server_errors
+        print(f"queries per door (one cycle, in-process): {queries_per_door(keys[0])}")
+    finally:
+        if server is not None:
+            stop(server)
+        if not args.py_spy:  # the profile stays for reading; the access log goes
+            shutil.rmtree(scratch, ignore_errors=True)
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            with psycopg.connect(base, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""A whole Celery worker killed with SIGKILL in the middle of a run, as when its machine dies.
+
+test_run_execution covers a killed engine and a killed pool process (the worker itself lives on);
+here the worker's main process and its pool go at once. The engine must die with them, the run
+must be marked failed rather than stay "running", a new worker must serve the queue (a snapshot
+queued while no worker was up gets built), and a retry must resume from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CeleryWorker
+from tests.training.test_run_execution import SLOW, group_alive, launch, wait_for
+from training.models import DatasetSnapshot, Run
+from training.services import run_retry, runs_reap_stale, snapshot_queue
+
+pytestmark = [pytest.mark.integration, pytest.mark.training]
+
+
+def test_a_worker_killed_mid_run_leaves_a_failed_run_that_resumes_on_a_new_worker(
+    celery_worker_process: CeleryWorker, judged_snapshot, tiny_model
+) -> None:
+    project, snap = judged_snapshot
+    run = launch(judged_snapshot, tiny_model, max_steps=8, save_steps=2, **SLOW)
+    checkpoints = Path(run.output_dir) / "checkpoints"
+    run = wait_for(
+        run, lambda r: r.is_finished or (checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*")))
+    )
+    assert run.status == Run.Status.RUNNING
+    time.sleep(0.5)  # let the checkpoint finish writing
+    engine = run.pid
+    try:
+        celery_worker_process.kill()
+        deadline = time.monotonic() + 10
+        while group_alive(engine) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not group_alive(engine), "the engine outlived its worker"
+        # Nobody is left to finish the run: only its stale heartbeat tells (celery beat's reaper).
+        run.refresh_from_db()
+        assert run.status == Run.Status.RUNNING
+        queued = snapshot_queue(name="while down", projects=[project], eval_fraction=0.25)
+        time.sleep(3)
+        assert runs_reap_stale(stale_after=timedelta(seconds=2)) == 1
+        run.refresh_from_db()
+        assert run.status == Run.Status.FAILED and "heartbeat" in run.error
+        failed_at = run.step
+    finally:
+        celery_worker_process.start()  # the queue keeps serving with a new worker
+
+    queued.refresh_from_db()
+    deadline = time.monotonic() + 60
+    while queued.status != DatasetSnapshot.Status.READY and time.monotonic() < deadline:
+        time.sleep(0.2)
+        queued.refresh_from_db()
+    assert queued.status == DatasetSnapshot.Status.READY, queued.error
+    assert snap.status == DatasetSnapshot.Status.READY
+
+    run_retry(run=run)
+    run = wait_for(run, lambda r: r.is_finished)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.attempt == 2 and run.step == 8
+    records = [json.loads(line) for line in (Path(run.output_dir) / "metrics.jsonl").read_text().splitlines()]
+    starts = [i for i, r in enumerate(records) if r.get("event") == "start"]
+    assert len(starts) == 2
+    resumed_first_step = next(r["step"] for r in records[starts[1] :] if "step" in r)
+    assert 1 < resumed_first_step <= failed_at + 1, "the retry did not resume from the checkpoint"
