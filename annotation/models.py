@@ -21,6 +21,11 @@ class Project(models.Model):
         ADJACENT = "adjacent", "Adjacent candidates in a ring"
         FIRST_VS_REST = "first_vs_rest", "First candidate against each other"
 
+    class QueueOrder(models.TextChoices):
+        DEFAULT = "default", "Default: fewest judgments first, then oldest"
+        UNCERTAINTY = "uncertainty", "Uncertainty: smallest reward-model score gap first"
+        DISAGREEMENT = "disagreement", "Disagreement: most split judgments first"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     guidelines = models.TextField(blank=True, help_text="Instructions for annotators, in markdown.")
@@ -39,6 +44,17 @@ class Project(models.Model):
     lease_minutes = models.PositiveIntegerField(default=30)
     edit_window_minutes = models.PositiveIntegerField(default=10)
     gold_rate = models.FloatField(default=0.0, help_text="Share of served items that are gold items.")
+    # Which comparisons annotators get first (annotation.ordering); kept in Comparison.priority.
+    queue_order = models.CharField(max_length=16, choices=QueueOrder.choices, default=QueueOrder.DEFAULT)
+    # The reward model whose scores rank the queue under the uncertainty order.
+    queue_model_version = models.ForeignKey(
+        "training.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        limit_choices_to={"is_reward_model": True},
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -162,6 +178,7 @@ class Comparison(models.Model):
     key = models.CharField(max_length=64)
     # A known answer for gold items: an ordering (list of tiers of candidate ids), else null.
     gold_ordering = models.JSONField(null=True, blank=True)
+    # Higher first; set by the project's queue order (annotation.services.queueing), 0 by default.
     priority = models.IntegerField(default=0)
     round = models.PositiveIntegerField(default=0)
     # Submitted judgments, kept in step by the judging service so the pool query stays cheap.

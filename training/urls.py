@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import generation_views, views
+from training import generation_views, scoring_views, views
 
 app_name = "training"
 
@@ -25,6 +25,12 @@ urlpatterns = [
         "projects/<slug:slug>/generations/<int:job_id>/cancel/",
         generation_views.generation_cancel,
         name="generation-cancel",
+    ),
+    path("projects/<slug:slug>/scores/", scoring_views.score_list, name="scores"),
+    path(
+        "projects/<slug:slug>/scores/jobs/<int:job_id>/cancel/",
+        scoring_views.scoring_cancel,
+        name="scoring-cancel",
     ),
     path(
         "projects/<slug:slug>/runs/<int:run_id>/artifacts/<int:artifact_id>/",

@@ -22,6 +22,8 @@ from annotation.models import AuditEvent, Membership, Project
 from annotation.permissions import project_get_for, project_role
 from annotation.services.auditing import audit_membership, audit_record
 from annotation.services.projects import SETTINGS_FIELDS, membership_remove, membership_set, project_update
+from training.models import ModelVersion
+from training.scoring import queue_priorities_refresh
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -51,6 +53,10 @@ class ProjectUpdateInput(serializers.Serializer):
     lease_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
     edit_window_minutes = serializers.IntegerField(min_value=0, max_value=7 * 24 * 60, required=False)
     gold_rate = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    queue_order = serializers.ChoiceField(choices=Project.QueueOrder.choices, required=False)
+    queue_model_version = serializers.PrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.filter(is_reward_model=True), allow_null=True, required=False
+    )
 
 
 class ProjectListApi(APIView):
@@ -79,11 +85,15 @@ class ProjectDetailApi(APIView):
 
     @extend_schema(request=ProjectUpdateInput, responses={200: ProjectOutput, **ERRORS})
     def patch(self, request: Request, slug: str) -> Response:
-        """Change project settings (admins); shape settings are fixed once comparisons exist (409)."""
+        """Change project settings (admins); shape settings are fixed once comparisons exist (409). A new
+        queue order (or its reward model) recomputes the comparisons' priorities at once."""
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         data = ProjectUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        queue_before = (project.queue_order, project.queue_model_version_id)
         project = project_update(project=project, **data.validated_data)
+        if (project.queue_order, project.queue_model_version_id) != queue_before:
+            queue_priorities_refresh(project=project)
         audit_record(
             actor=request.user,
             action=AuditEvent.Action.PROJECT_UPDATE,

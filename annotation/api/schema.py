@@ -16,6 +16,7 @@ from annotation.api.imports import ImportCreateApi
 from annotation.api.quality import ProjectQualityApi
 from training.apis import ModelVersionOutput, RunLaunchInput, RunOutput, SnapshotListApi, SnapshotOutput
 from training.generation_apis import GenerationJobOutput, GenerationLaunchInput
+from training.scoring_apis import ScoreReportInput, ScoreReportOutput, ScoringJobOutput, ScoringLaunchInput
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -112,6 +113,23 @@ _VIEWS: dict[str, dict] = {
     },
     "training.generation_apis.GenerationCancelApi": {
         "post": extend_schema(request=None, responses=_ok(GenerationJobOutput))
+    },
+    "training.scoring_apis.ScoringListApi": {
+        "get": extend_schema(
+            operation_id="projects_scorings_list", responses=_ok(ScoringJobOutput(many=True))
+        ),
+        "post": extend_schema(request=ScoringLaunchInput, responses=_ok(ScoringJobOutput, 201)),
+    },
+    "training.scoring_apis.ScoringDetailApi": {"get": extend_schema(responses=_ok(ScoringJobOutput))},
+    "training.scoring_apis.ScoringCancelApi": {
+        "post": extend_schema(request=None, responses=_ok(ScoringJobOutput))
+    },
+    "training.scoring_apis.ScoreReportApi": {
+        "get": extend_schema(
+            parameters=[ScoreReportInput],
+            responses=_ok(ScoreReportOutput),
+            description="A reward model version's scores beside the human judgments (project admins).",
+        )
     },
     "training.apis.MethodDefaultsApi": {"get": extend_schema(responses=_ok())},
 }

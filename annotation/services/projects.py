@@ -27,7 +27,11 @@ SETTINGS_FIELDS = (
     "lease_minutes",
     "edit_window_minutes",
     "gold_rate",
+    "queue_order",
+    "queue_model_version",
 )
+# The settings that decide Comparison.priority (annotation.ordering); changing them means recomputing it.
+QUEUE_FIELDS = ("queue_order", "queue_model_version")
 MODE_SIZE_RULE = "pairwise projects compare 2 candidates; ranking projects 3 or 4"
 # These decide how comparisons are built, so they are fixed once the project has any.
 SHAPE_FIELDS = ("mode", "pairing", "candidates_per_comparison")
@@ -142,6 +146,13 @@ def _validate(project: Project) -> None:
         details.append({"field": "rating_criteria", "reason": "expected a list of names"})
     elif len({c.strip().lower() for c in criteria}) != len(criteria):
         details.append({"field": "rating_criteria", "reason": "names repeat"})
+    version = project.queue_model_version
+    if project.queue_order == Project.QueueOrder.UNCERTAINTY and version is None:
+        details.append(
+            {"field": "queue_model_version", "reason": "the uncertainty order needs a reward model version"}
+        )
+    elif version is not None and version.run_id is not None and version.run.project_id != project.pk:
+        details.append({"field": "queue_model_version", "reason": "not a model version of this project"})
     try:
         project.full_clean(exclude=["created_by"])
     except DjangoValidationError as exc:

@@ -304,6 +304,7 @@ def _settings_post(**changes: object) -> dict:
         "lease_minutes": 30,
         "edit_window_minutes": 10,
         "gold_rate": 0.0,
+        "queue_order": "default",
     }
     values.update(changes)
     return values
