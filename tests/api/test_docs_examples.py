@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation.models import AuditEvent, Judgment, Membership, Project
 from tests.factories import make_comparison
+from training.models import CandidateScore, ModelVersion
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
@@ -30,14 +31,20 @@ def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live
     Judgment.objects.create(
         comparison=comparison, annotator=bob, ordering=[[first], [second]], submission_token="t"
     )
+    version = ModelVersion.objects.create(
+        name="rm", path="/rm", method="reward", base="m", is_reward_model=True
+    )
+    for candidate_id, score in ((first, -1.0), (second, 2.0)):  # bob chose the first: a disagreement
+        CandidateScore.objects.create(candidate_id=candidate_id, model_version=version, score=score)
     env = {
         **os.environ,
+        "REWARD_VERSION": str(version.pk),
         "RANKWISE_URL": live_server.url,
         "RANKWISE_TOKEN": Token.objects.create(user=alice).key,
         "PROJECT": project.slug,
     }
     curl, python = _blocks("bash"), _blocks("python")
-    assert len(curl) == 3 and len(python) == 1
+    assert len(curl) == 4 and len(python) == 1
 
     outputs = [
         subprocess.run(
@@ -45,13 +52,18 @@ def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live
         )
         for block in curl
     ]
-    assert [o.returncode for o in outputs] == [0, 0, 0], [o.stderr for o in outputs]
+    assert [o.returncode for o in outputs] == [0, 0, 0, 0], [o.stderr for o in outputs]
     assert json.loads(outputs[0].stdout)["results"][0]["slug"] == "project-a"
     assert json.loads(outputs[1].stdout)["count"] == 1
     imported, end = json.JSONDecoder().raw_decode(outputs[2].stdout)  # two bodies, back to back
     audit = json.loads(outputs[2].stdout[end:])
     assert imported["comparisons_created"] == 1
     assert audit["results"][0]["target"] == "rankwise-hello.jsonl"
+    settings, end = json.JSONDecoder().raw_decode(outputs[3].stdout)
+    report = json.loads(outputs[3].stdout[end:])
+    assert (settings["queue_order"], settings["queue_model_version"]) == ("uncertainty", version.pk)
+    assert (report["compared"], report["disagreements"]) == (1, 1)
+    assert report["comparisons"][0]["margin_vs_humans"] == -3.0
 
     ran = subprocess.run(
         [sys.executable, "-c", python[0]], env=env, capture_output=True, text=True, timeout=120
@@ -60,4 +72,5 @@ def test_api_doc_examples_run_against_a_live_server(transactional_db: None, live
     assert "2 comparisons" in ran.stdout
     assert Membership.objects.get(project=project, user=bob).role == "reviewer"
     assert json.loads(Path("/tmp/rankwise-preferences.jsonl").read_text().splitlines()[0])["chosen"]
-    assert set(AuditEvent.objects.values_list("action", flat=True)) == {"import", "role_change", "export"}
+    actions = {"import", "project_update", "role_change", "export"}
+    assert set(AuditEvent.objects.values_list("action", flat=True)) == actions

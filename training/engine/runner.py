@@ -24,10 +24,13 @@ log = logging.getLogger("training.engine")
 SAMPLE_MAX_NEW_TOKENS = 32
 
 
+_LOGGERS = ("training.engine", "transformers", "trl", "peft", "accelerate")
+
+
 def _log_to(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("training.engine", "transformers", "trl", "peft", "accelerate"):
+    for name in _LOGGERS:
         logging.getLogger(name).addHandler(handler)
     log.setLevel(logging.INFO)
     return handler
@@ -152,7 +155,11 @@ def run(spec: JobSpec, *, resume: bool = False) -> int:
         (output / "model_card.md").write_text(card_render(spec, result))
         writer.write({"event": "end", "status": result["status"], "error": error})
     log.info("run %s in %.1f s", result["status"], result["seconds"])
-    logging.getLogger("training.engine").removeHandler(handler)
+    # Every logger it was added to: a process running several jobs (the benches) must not keep writing
+    # each job's logs into the earlier jobs' files.
+    for name in _LOGGERS:
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()
     return 0 if result["status"] == "succeeded" else 1
 
 
