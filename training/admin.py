@@ -1,4 +1,4 @@
-"""Django admin registrations: a read-only fallback view of snapshots and runs for superusers.
+"""Django admin registrations: a read-only fallback view of snapshots, runs and scoring jobs for superusers.
 
 Everything is read-only here: snapshots are immutable and runs change only through the services
 and the worker.
@@ -33,3 +33,17 @@ class RunAdmin(ReadOnlyAdmin):
 class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ("id", "name", "method", "is_reward_model", "base", "created_at")
     list_filter = ("method", "is_reward_model")
+
+
+@admin.register(models.ScoringJob)
+class ScoringJobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "project",
+        "model_version",
+        "selection",
+        "status",
+        "candidates_scored",
+        "created_at",
+    )
+    list_filter = ("status", "project")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def run_execute(*, run_id: int) -> None:
     _finish(run, status, error)
 
 
-def _supervise(run: Run, process: Any, output: Path) -> tuple[str, str]:
+def _supervise(run: Run, process: subprocess.Popen, output: Path) -> tuple[str, str]:
     clock = (time.time(), run.step)
     end_event: dict[str, Any] = {}
 

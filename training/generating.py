@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -288,7 +289,7 @@ def _prompt_ingest(job: GenerationJob, prompt_id: int, samples: list[dict[str, A
         )
 
 
-def _supervise(job: GenerationJob, process: Any, output: Path) -> tuple[str, str]:
+def _supervise(job: GenerationJob, process: subprocess.Popen, output: Path) -> tuple[str, str]:
     collector = _Collector(job)
     outcome = engine_supervise(
         process=process,

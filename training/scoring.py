@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -89,7 +90,10 @@ def scoring_launch(
     """Saves a queued job scoring the project's candidates (all, one round's, or those this version has
     not scored) with a reward model version of the project, and queues it on `gpu` once committed. The
     candidates are frozen now. Raises ValidationFailed naming the field."""
-    if model_version is None or not selectors.model_version_list(project=project).filter(pk=model_version.pk):
+    if (
+        model_version is None
+        or not selectors.model_version_list(project=project).filter(pk=model_version.pk).exists()
+    ):
         raise _invalid("model_version", "choose a model version of this project")
     if not model_version.is_reward_model:
         raise _invalid("model_version", "is not a reward model")
@@ -233,7 +237,7 @@ def scores_store(*, job: ScoringJob, records: list[dict[str, Any]]) -> None:
             )
 
 
-def _supervise(job: ScoringJob, process: Any, output: Path) -> tuple[str, str]:
+def _supervise(job: ScoringJob, process: subprocess.Popen, output: Path) -> tuple[str, str]:
     outcome = engine_supervise(
         process=process,
         job_model=ScoringJob,
