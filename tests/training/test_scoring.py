@@ -8,11 +8,14 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.errors import Conflict, ValidationFailed
@@ -122,6 +125,21 @@ def test_cancel_a_queued_job_then_a_finished_one_conflicts(project: Project, dat
     scoring_execute(job_id=job.pk)  # a cancelled job is not run
     job.refresh_from_db()
     assert job.status == ScoringJob.Status.CANCELLED and job.started_at is None
+
+
+def test_a_job_whose_worker_died_is_failed_and_keeps_its_scores(
+    project: Project, alice, data_dir: Path
+) -> None:
+    candidate = CandidateFactory(prompt=PromptFactory(project=project))
+    job = scoring_launch(project=project, model_version=reward_version(project))
+    scores_store(job=job, records=[{"candidate_id": candidate.pk, "score": 1.0}])
+    stale = timezone.now() - timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS + 5)
+    ScoringJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=stale)
+    api = APIClient()
+    api.force_authenticate(alice)
+    state = api.get(reverse("training-api:scoring-detail", args=[project.slug, job.pk])).json()
+    assert state["status"] == "failed" and "lost worker" in state["error"]
+    assert CandidateScore.objects.filter(job=job).count() == 1
 
 
 def test_score_lines_are_stored_once_per_candidate_and_version(project: Project, data_dir: Path) -> None:
