@@ -1,6 +1,6 @@
 """Active learning pays: reward-model held-out accuracy against labels spent, random vs uncertainty order.
 
-    .venv/bin/python bench/active_learning.py                    # tiny local model, 36 reward models
+    .venv/bin/python bench/active_learning.py                    # tiny local model, 42 reward models, ~5 min
     .venv/bin/python bench/active_learning.py --seeds 0 --rounds 3  # a quick look
 
 Simulated annotators label pairs of the synthetic task (training/engine/synthetic.py `synthetic_pool`) by a
@@ -154,14 +154,18 @@ def simulate(
     root: Path,
     args: argparse.Namespace,
 ) -> list[Point]:
-    """Accuracy after each round of one strategy."""
+    """Accuracy after each round of one strategy: at seed + k × batch labels, and for random sampling also
+    at the `--random-extra` label counts (how many random labels reach what uncertainty reached)."""
     rng = random.Random(seed)
     order = list(range(len(pool)))
     rng.shuffle(order)
     labelled = order[: args.seed_labels]  # the same seed labels for every strategy
+    schedule = [args.seed_labels + args.batch * r for r in range(1, args.rounds + 1)]
+    if strategy == "random":
+        schedule += [n for n in args.random_extra if n > schedule[-1]]
     closing = [i for i, pair in enumerate(test) if pair["kind"] == "closing"]
     curve = []
-    for round_ in range(args.rounds + 1):
+    for round_ in range(len(schedule) + 1):
         work = root / f"{strategy}-s{seed}-r{round_}"
         final = train(model, [label(pool[i]) for i in labelled], work, args, seed)
         test_scores = scores(final, test, work / "test")
@@ -178,17 +182,18 @@ def simulate(
             f"(closing pairs {point.closing_accuracy:.3f})",
             flush=True,
         )
-        if round_ == args.rounds:
+        if round_ == len(schedule):
             break
+        wanted = schedule[round_] - len(labelled)
         taken = set(labelled)
         rest = [i for i in range(len(pool)) if i not in taken]
         if strategy == "random":
             rng.shuffle(rest)
-            chosen = rest[: args.batch]
+            chosen = rest[:wanted]
         else:
             pair_scores = scores(final, [pool[i] for i in rest], work / "pool")
             gaps = {i: abs(a - b) for i, (a, b) in zip(rest, pair_scores, strict=True)}
-            chosen = uncertainty_order(gaps)[: args.batch]
+            chosen = uncertainty_order(gaps)[:wanted]
         labelled = labelled + chosen
     return curve
 
@@ -227,6 +232,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=3, help="epochs over the labels per reward model")
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--targets", type=float, nargs="+", default=[0.96, 0.97, 0.98, 0.99])
+    parser.add_argument(
+        "--random-extra",
+        type=int,
+        nargs="+",
+        default=[160, 256],
+        help="more label counts for random sampling only, past the rounds",
+    )
     args = parser.parse_args()
     quiet()
 
@@ -242,8 +254,9 @@ def main() -> None:
             for strategy in STRATEGIES:
                 curves[strategy].append(simulate(strategy, model, pool, test, seed, root, args))
 
-    def mean(strategy: str, r: int, field: str) -> float:
-        return statistics.mean(getattr(run[r], field) for run in curves[strategy])
+    def mean(strategy: str, labels: int, field: str) -> float | None:
+        values = [getattr(p, field) for run in curves[strategy] for p in run if p.labels == labels]
+        return statistics.mean(values) if len(values) == len(args.seeds) else None
 
     print(
         f"\npool {args.pool} pairs ({args.subtle:.0%} differ only in the closing), {args.test} held-out, "
@@ -252,25 +265,25 @@ def main() -> None:
     )
     print(f"{'labels':>7} | {'accuracy':^23} | {'closing pairs':^23} | {'closing labels':^23}")
     print(f"{'':>7} | " + " | ".join(" ".join(f"{s:>11}" for s in STRATEGIES) for _ in range(3)))
-    rows = range(args.rounds + 1)
-    for r in rows:
-        labels = curves["random"][0][r].labels
-        cells = [
-            " ".join(f"{mean(s, r, field):>11.{digits}f}" for s in STRATEGIES)
-            for field, digits in (("accuracy", 3), ("closing_accuracy", 3), ("closing_labels", 1))
-        ]
+    counts = sorted({p.labels for runs in curves.values() for run in runs for p in run})
+    for labels in counts:
+        cells = []
+        for field, digits in (("accuracy", 3), ("closing_accuracy", 3), ("closing_labels", 1)):
+            values = [mean(s, labels, field) for s in STRATEGIES]
+            cells.append(" ".join(f"{v:>11.{digits}f}" if v is not None else f"{'-':>11}" for v in values))
         print(f"{labels:>7} | " + " | ".join(cells))
-    print(f"\nlabels to reach a held-out accuracy (mean over seeds; '>' when not within {labels} labels):")
+    means = {
+        s: [(n, mean(s, n, "accuracy")) for n in counts if mean(s, n, "accuracy") is not None]
+        for s in STRATEGIES
+    }
+    print("\nlabels to reach a held-out accuracy (mean over seeds; '>N': not within the N labels it bought):")
     print(f"{'accuracy':>9} {'random':>8} {'uncertainty':>12} {'ratio':>7}")
     for target in args.targets:
-        need = {
-            s: labels_to_reach([(curves[s][0][r].labels, mean(s, r, "accuracy")) for r in rows], target)
-            for s in STRATEGIES
-        }
-        shown = {s: str(need[s]) if need[s] else f">{labels}" for s in STRATEGIES}
+        need = {s: labels_to_reach(means[s], target) for s in STRATEGIES}
+        shown = {s: str(need[s]) if need[s] else f">{means[s][-1][0]}" for s in STRATEGIES}
         ratio = "-"
         if need["uncertainty"]:
-            ratio = f"{(need['random'] or labels) / need['uncertainty']:.2f}"
+            ratio = f"{(need['random'] or means['random'][-1][0]) / need['uncertainty']:.2f}"
             ratio = ratio if need["random"] else f">{ratio}"
         print(f"{target:>9.3f} {shown['random']:>8} {shown['uncertainty']:>12} {ratio:>7}")
     start, end = (" ".join(f"{value:.1f}" for value in values) for values in (load, os.getloadavg()))
