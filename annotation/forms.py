@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 
 from annotation.models import Membership, Project
 from annotation.services.import_formats import FORMATS
@@ -37,16 +38,27 @@ class ProjectSettingsForm(forms.ModelForm):
             "min_bias_effect": "Position bias: distance from 0.5 at least",
             "min_median_seconds": "Minimum median seconds per judgment",
             "review_min_agreement": "Review comparisons with agreement below",
+            "queue_order": "Queue order",
+            "queue_model_version": "Reward model for the uncertainty order",
         }
         help_texts = {
             "candidates_per_comparison": "2 for pairwise; 3 or 4 for ranking.",
             "pairing": "Pairwise only: which pairs of a prompt's candidates become comparisons.",
             "lease_minutes": "How long an annotator holds a comparison before it returns to the pool.",
+            "queue_order": "Which comparisons annotators get first. Uncertainty uses the reward model's "
+            "scores (score candidates on the Scores page); disagreement puts split judgments first "
+            "(useful with overlap 3 or more).",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial["rating_criteria"] = ", ".join(self.instance.rating_criteria or [])
+        # The project's own reward models and shared ones (registered without a run).
+        reach = (
+            Q(run__isnull=True) | Q(run__project=self.instance) if self.instance.pk else Q(run__isnull=True)
+        )
+        versions = self.fields["queue_model_version"]
+        versions.queryset = versions.queryset.filter(reach)
 
     def clean_rating_criteria(self) -> list[str]:
         return [c.strip() for c in self.cleaned_data["rating_criteria"].split(",") if c.strip()]

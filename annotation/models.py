@@ -21,6 +21,11 @@ class Project(models.Model):
         ADJACENT = "adjacent", "Adjacent candidates in a ring"
         FIRST_VS_REST = "first_vs_rest", "First candidate against each other"
 
+    class QueueOrder(models.TextChoices):
+        DEFAULT = "default", "Default: fewest judgments first, then oldest"
+        UNCERTAINTY = "uncertainty", "Uncertainty: smallest reward-model score gap first"
+        DISAGREEMENT = "disagreement", "Disagreement: most split judgments first"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     guidelines = models.TextField(blank=True, help_text="Instructions for annotators, in markdown.")
@@ -80,6 +85,17 @@ class Project(models.Model):
         default=0.6,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Comparisons whose agreement is below this go to the review queue (0–1).",
+    )
+    # Which comparisons annotators get first (annotation.ordering); kept in Comparison.priority.
+    queue_order = models.CharField(max_length=16, choices=QueueOrder.choices, default=QueueOrder.DEFAULT)
+    # The reward model whose scores rank the queue under the uncertainty order.
+    queue_model_version = models.ForeignKey(
+        "training.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        limit_choices_to={"is_reward_model": True},
+        related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -223,6 +239,7 @@ class Comparison(models.Model):
     key = models.CharField(max_length=64)
     # A known answer for gold items: an ordering (list of tiers of candidate ids), else null.
     gold_ordering = models.JSONField(null=True, blank=True)
+    # Higher first; set by the project's queue order (annotation.services.queueing), 0 by default.
     priority = models.IntegerField(default=0)
     round = models.PositiveIntegerField(default=0)
     # A blind battle of an arena between model versions (training.models.Arena): annotators never see

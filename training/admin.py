@@ -1,4 +1,5 @@
-"""Django admin registrations: a read-only fallback view of snapshots, runs and arenas for superusers.
+"""Django admin registrations: a read-only fallback view of snapshots, runs, arenas and scoring jobs for
+superusers.
 
 Everything is read-only here: snapshots are immutable and runs change only through the services
 and the worker.
@@ -48,4 +49,17 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 @admin.register(models.Arena)
 class ArenaAdmin(ReadOnlyAdmin):
     list_display = ("id", "project", "name", "round", "status", "built_at", "created_at")
+
+
+@admin.register(models.ScoringJob)
+class ScoringJobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "project",
+        "model_version",
+        "selection",
+        "status",
+        "candidates_scored",
+        "created_at",
+    )
     list_filter = ("status", "project")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import apis, generation_apis, round_apis
+from training import apis, generation_apis, round_apis, scoring_apis
 
 app_name = "training-api"
 
@@ -35,5 +35,17 @@ urlpatterns = [
         round_apis.ArenaDetailApi.as_view(),
         name="arena-detail",
     ),
+    path("projects/<slug:slug>/scorings/", scoring_apis.ScoringListApi.as_view(), name="scorings"),
+    path(
+        "projects/<slug:slug>/scorings/<int:job_id>/",
+        scoring_apis.ScoringDetailApi.as_view(),
+        name="scoring-detail",
+    ),
+    path(
+        "projects/<slug:slug>/scorings/<int:job_id>/cancel/",
+        scoring_apis.ScoringCancelApi.as_view(),
+        name="scoring-cancel",
+    ),
+    path("projects/<slug:slug>/scores/", scoring_apis.ScoreReportApi.as_view(), name="scores"),
     path("training/defaults/<str:method>/", apis.MethodDefaultsApi.as_view(), name="method-defaults"),
 ]

@@ -1,7 +1,7 @@
 """Generation jobs: launch and cancel (services), and their execution on a worker.
 
-A job runs `python -m training.engine generate spec.json` in its own process group, like a run
-(training/execution.py): cancelling kills the group. The supervisor tails the engine's output file;
+A job runs `python -m training.engine generate spec.json` through training.processes, like a run: in
+its own process group, so cancelling kills the group. The supervisor tails the engine's output file;
 each prompt whose k samples (or error line) have arrived becomes Candidates and, per the project's
 mode, new Comparisons (annotation.services.importing.comparisons_build), all of the job's round.
 A job of an arena (training.arenas) builds no comparisons: it records which candidates it wrote, and
@@ -14,10 +14,8 @@ import json
 import logging
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +23,27 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
-from annotation.errors import Conflict, ValidationFailed
+from annotation.errors import ValidationFailed
 from annotation.models import Candidate, Project, Prompt
 from annotation.services.import_formats import candidate_content_hash
 from annotation.services.importing import comparisons_build
-from training.execution import MetricsTail, _die_with_parent, _kill_group
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
+from training.processes import (
+    JsonlTail,
+    engine_start,
+    engine_supervise,
+    exit_reason,
+    file_tail,
+    job_cancel,
+    job_claim,
+    job_finish,
+    jobs_reap_stale,
+)
 from training.services import engine_command
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 2.0
-POLL_S = 0.5
 LOG_TAIL_BYTES = 4000
 # The engine reads the endpoint's key from this variable of its environment, never from the spec file.
 API_KEY_ENV = "RANKWISE_GENERATION_API_KEY"
@@ -162,28 +167,17 @@ def generation_launch(
 def generation_cancel(*, job: GenerationJob) -> GenerationJob:
     """Cancels a queued job at once; asks the worker to stop a running one (what is already turned into
     candidates stays). Raises Conflict for a finished job."""
-    if GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
-        status=GenerationJob.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
-    ):
-        job.refresh_from_db()
+    job = job_cancel(job=job, label=f"Generation {job.pk}")
+    if job.is_finished:  # cancelled before it started: an arena waiting for it may build its battles
         _arena_notify(job)
-        return job
-    if not GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.RUNNING).update(
-        cancel_requested=True
-    ):
-        job.refresh_from_db()
-        raise Conflict(f"Generation {job.pk} is already {job.status}.")
-    job.refresh_from_db()
     return job
 
 
 def generations_reap_stale() -> int:
     """Marks running jobs whose heartbeat stopped (their worker died) failed; returns how many."""
-    cutoff = timezone.now() - timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS)
-    return GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING, heartbeat_at__lt=cutoff).update(
-        status=GenerationJob.Status.FAILED,
+    return jobs_reap_stale(
+        job_model=GenerationJob,
         error="The worker stopped reporting (lost worker); generated prompts are kept.",
-        finished_at=timezone.now(),
     )
 
 
@@ -213,11 +207,7 @@ def generation_execute(*, job_id: int) -> None:
     """Runs a queued job to its end; does nothing for a job that is not queued (a redelivered task, a
     cancelled job), so the task is safe to run twice."""
     generations_reap_stale()
-    now = timezone.now()
-    claimed = GenerationJob.objects.filter(
-        pk=job_id, status=GenerationJob.Status.QUEUED, cancel_requested=False
-    ).update(status=GenerationJob.Status.RUNNING, started_at=now, heartbeat_at=now)
-    if claimed != 1:
+    if not job_claim(job_model=GenerationJob, job_id=job_id):
         log.info("generation %s is not queued; nothing to do", job_id)
         return
     job = GenerationJob.objects.select_related("model_version", "project").get(pk=job_id)
@@ -229,21 +219,15 @@ def generation_execute(*, job_id: int) -> None:
     )
     (output / "spec.json").write_text(json.dumps(_engine_spec(job, output), indent=2))
     env = {**os.environ, API_KEY_ENV: settings.RANKWISE_OPENAI_API_KEY}
-    with (output / "engine.log").open("ab") as engine_log:
-        try:
-            process = subprocess.Popen(
-                engine_command("generate", str(output / "spec.json")),
-                cwd=settings.BASE_DIR,
-                env=env,
-                stdout=engine_log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        except OSError as exc:
-            _finish(job, GenerationJob.Status.FAILED, f"Could not start the engine: {exc}")
-            return
+    try:
+        process = engine_start(
+            args=engine_command("generate", str(output / "spec.json")),
+            log_path=output / "engine.log",
+            env=env,
+        )
+    except OSError as exc:
+        _finish(job, GenerationJob.Status.FAILED, f"Could not start the engine: {exc}")
+        return
     GenerationJob.objects.filter(pk=job.pk).update(pid=process.pid)
     status, error = _supervise(job, process, output)
     _finish(job, status, error)
@@ -336,53 +320,28 @@ def _prompt_ingest(job: GenerationJob, prompt_id: int, samples: list[dict[str, A
 
 
 def _supervise(job: GenerationJob, process: subprocess.Popen, output: Path) -> tuple[str, str]:
-    tail = MetricsTail(output / "samples.jsonl")
     collector = _Collector(job)
-    last_beat = 0.0
-    while True:
-        exited = process.poll() is not None
-        collector.feed(tail.read())
-        if exited:
-            break
-        if time.monotonic() - last_beat >= HEARTBEAT_S:
-            last_beat = time.monotonic()
-            GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.RUNNING).update(
-                heartbeat_at=timezone.now()
-            )
-            current = (
-                GenerationJob.objects.filter(pk=job.pk).values_list("status", "cancel_requested").first()
-            )
-            if current is None or current[1] or current[0] != GenerationJob.Status.RUNNING:
-                _kill_group(process)
-                collector.feed(tail.read())
-                if current is not None and current[0] != GenerationJob.Status.RUNNING:
-                    return current[0], ""  # finished elsewhere (reaped): keep that outcome
-                return GenerationJob.Status.CANCELLED, "Cancelled."
-        time.sleep(POLL_S)
-    code = process.returncode
+    outcome = engine_supervise(
+        process=process,
+        job_model=GenerationJob,
+        job_id=job.pk,
+        tail=JsonlTail(output / "samples.jsonl"),
+        on_records=collector.feed,
+    )
+    if outcome.stopped_as == GenerationJob.Status.CANCELLED:
+        return GenerationJob.Status.CANCELLED, "Cancelled."
+    if outcome.stopped_as:
+        return outcome.stopped_as, ""  # finished elsewhere (reaped): keep that outcome
+    code = outcome.returncode
     job.refresh_from_db()
     if code == 0 and job.prompt_errors and len(job.prompt_errors) >= job.prompts_total:
         return GenerationJob.Status.FAILED, "Every prompt failed; see the errors per prompt."
     if code == 0:
         return GenerationJob.Status.SUCCEEDED, ""
-    reason = (
-        f"The engine was killed by signal {-code}." if code < 0 else f"The engine exited with status {code}."
-    )
-    return GenerationJob.Status.FAILED, f"{reason}\n\n--- engine.log (tail) ---\n{_log_tail(output)}"
-
-
-def _log_tail(output: Path) -> str:
-    try:
-        with (output / "engine.log").open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    log_text = file_tail(output / "engine.log", LOG_TAIL_BYTES)
+    return GenerationJob.Status.FAILED, f"{exit_reason(code)}\n\n--- engine.log (tail) ---\n{log_text}"
 
 
 def _finish(job: GenerationJob, status: str, error: str) -> None:
-    GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.RUNNING).update(
-        status=status, error=error, finished_at=timezone.now(), heartbeat_at=timezone.now()
-    )
+    job_finish(job_model=GenerationJob, job_id=job.pk, status=status, error=error)
     _arena_notify(job)

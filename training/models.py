@@ -349,3 +349,98 @@ class ArenaEntry(models.Model):
 
     def __str__(self) -> str:
         return f"Arena {self.arena_id}: job {self.job_id} → candidate {self.candidate_id}"
+
+
+class ScoringJob(models.Model):
+    """Scoring a project's candidates with a reward model version; the scores become CandidateScores."""
+
+    class Selection(models.TextChoices):
+        ALL = "all", "Every candidate"
+        ROUND = "round", "The candidates of one round"
+        UNSCORED = "unscored", "Candidates this model has not scored"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="scoring_jobs")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scoring_jobs")
+    selection = models.CharField(max_length=16, choices=Selection.choices, default=Selection.ALL)
+    round = models.PositiveIntegerField(null=True, blank=True)
+    batch_size = models.PositiveIntegerField(default=16)
+    max_length = models.PositiveIntegerField(default=1024)
+    # The candidates chosen at launch (ids, frozen).
+    candidate_ids = models.JSONField(default=list)
+    queue = models.CharField(max_length=64, default="gpu")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    candidates_total = models.PositiveIntegerField(default=0)
+    candidates_scored = models.PositiveIntegerField(default=0)
+    candidates_failed = models.PositiveIntegerField(default=0)
+    # [{"candidate_id", "error"}], the first ITEM_ERRORS_KEPT of them (candidates_failed counts all).
+    item_errors = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    output_dir = models.CharField(max_length=500, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    ITEM_ERRORS_KEPT = 100
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(selection="round") | Q(round__isnull=False), name="scoringjob_round_given"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "-id"]), models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Scoring {self.pk} ({self.model_version_id}, {self.status})"
+
+    @property
+    def candidates_done(self) -> int:
+        return self.candidates_scored + self.candidates_failed
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.candidates_done / self.candidates_total) if self.candidates_total else 0.0
+
+
+class CandidateScore(models.Model):
+    """A reward model version's score of one candidate (the latest scoring replaces an earlier one).
+
+    For project admins only: never part of what annotators see."""
+
+    candidate = models.ForeignKey("annotation.Candidate", on_delete=models.CASCADE, related_name="scores")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="candidate_scores")
+    score = models.FloatField()
+    # The input was longer than the job's max_length and lost its first tokens.
+    truncated = models.BooleanField(default=False)
+    job = models.ForeignKey(
+        ScoringJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="scores"
+    )
+    scored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model_version", "candidate"], name="candidatescore_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.candidate_id} by {self.model_version_id}: {self.score:.3f}"

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db.models import Q, QuerySet
 
 from annotation.errors import NotFound
-from annotation.models import Project
-from training.models import Arena, Artifact, DatasetSnapshot, GenerationJob, ModelVersion, Run, RunMetric
+from annotation.models import Candidate, ComparisonCandidate, Judgment, Project
+from annotation.ordering import score_gap
+from training.models import (
+    Arena,
+    Artifact,
+    CandidateScore,
+    DatasetSnapshot,
+    GenerationJob,
+    ModelVersion,
+    Run,
+    RunMetric,
+    ScoringJob,
+)
+from training.reward_agreement import Verdict, report_order, verdict
 
 
 def snapshot_list(*, project: Project) -> QuerySet[DatasetSnapshot]:
@@ -132,3 +146,129 @@ def arena_get(*, project: Project, arena_id: int) -> Arena:
     if arena is None:
         raise NotFound(f"No arena {arena_id} in this project.")
     return arena
+
+
+def reward_version_list(*, project: Project) -> QuerySet[ModelVersion]:
+    """The reward model versions a project may score with (and order its queue by)."""
+    return model_version_list(project=project).filter(is_reward_model=True)
+
+
+def scoring_list(*, project: Project) -> QuerySet[ScoringJob]:
+    """The project's scoring jobs, newest first."""
+    return ScoringJob.objects.filter(project=project).select_related("model_version", "created_by")
+
+
+def scoring_get(*, project: Project, job_id: int) -> ScoringJob:
+    """The project's scoring job with this id; raises NotFound."""
+    job = scoring_list(project=project).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(f"No scoring {job_id} in this project.")
+    return job
+
+
+def _slots_and_scores(
+    *, project: Project, model_version_id: int, regular_only: bool
+) -> tuple[dict[int, list[int]], dict[int, float]]:
+    """Candidate ids per comparison (slot order), and the version's score per candidate of the project."""
+    slots: dict[int, list[int]] = defaultdict(list)
+    rows = ComparisonCandidate.objects.filter(comparison__project=project)
+    if regular_only:
+        rows = rows.filter(comparison__gold_ordering__isnull=True)
+    for comparison_id, candidate_id in (
+        rows.order_by("comparison_id", "position").values_list("comparison_id", "candidate_id").iterator(5000)
+    ):
+        slots[comparison_id].append(candidate_id)
+    scores = dict(
+        CandidateScore.objects.filter(model_version_id=model_version_id, candidate__prompt__project=project)
+        .values_list("candidate_id", "score")
+        .iterator(5000)
+    )
+    return slots, scores
+
+
+def comparison_score_gaps(*, project: Project, model_version_id: int) -> dict[int, float]:
+    """The score gap (annotation.ordering.score_gap) of each regular comparison of the project whose
+    candidates the version has all scored."""
+    slots, scores = _slots_and_scores(project=project, model_version_id=model_version_id, regular_only=True)
+    return {
+        pk: score_gap([scores[c] for c in candidates])
+        for pk, candidates in slots.items()
+        if len(candidates) >= 2 and all(c in scores for c in candidates)
+    }
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One comparison of the score report: the verdict and what to show of it."""
+
+    verdict: Verdict
+    prompt: str
+    candidates: list[dict]  # {"id", "text", "model_name", "score", "votes"} in slot order
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    model_version: ModelVersion
+    candidates: int  # of the project
+    scored: int  # of those, scored by the version
+    judged: int  # comparisons with judgments and every candidate scored
+    compared: int  # of those, with a human choice
+    agreements: int
+    rows: list[ScoreRow]  # the first `limit` in reward_agreement.report_order
+
+    @property
+    def agreement_rate(self) -> float | None:
+        return self.agreements / self.compared if self.compared else None
+
+    @property
+    def disagreements(self) -> int:
+        return self.compared - self.agreements
+
+
+def score_report(*, project: Project, model_version: ModelVersion, limit: int = 100) -> ScoreReport:
+    """The version's verdicts on the project's judged comparisons beside the human choice: agreement rate,
+    and the comparisons in report order (largest margin against the humans first), at most `limit` rows.
+    For project admins only."""
+    slots, scores = _slots_and_scores(project=project, model_version_id=model_version.pk, regular_only=False)
+    orderings: dict[int, list] = defaultdict(list)
+    for comparison_id, ordering in (
+        Judgment.objects.filter(comparison__project=project)
+        .values_list("comparison_id", "ordering")
+        .iterator(5000)
+    ):
+        orderings[comparison_id].append(ordering)
+    verdicts = [
+        verdict(comparison_id=pk, candidate_ids=candidates, scores=scores, orderings=orderings[pk])
+        for pk, candidates in slots.items()
+        if pk in orderings and len(candidates) >= 2 and all(c in scores for c in candidates)
+    ]
+    ordered = report_order(verdicts)
+    shown = ordered[:limit]
+    wanted = {c for v in shown for c in v.candidate_ids}
+    texts = {
+        pk: (text, model_name, messages)
+        for pk, text, model_name, messages in Candidate.objects.filter(pk__in=wanted).values_list(
+            "pk", "text", "model_name", "prompt__messages"
+        )
+    }
+    rows = [
+        ScoreRow(
+            verdict=v,
+            prompt=(texts[v.candidate_ids[0]][2] or [{"content": ""}])[-1]["content"],
+            candidates=[
+                {"id": c, "text": texts[c][0], "model_name": texts[c][1], "score": score, "votes": votes}
+                for c, score, votes in zip(v.candidate_ids, v.scores, v.votes, strict=True)
+            ],
+        )
+        for v in shown
+    ]
+    compared = [v for v in verdicts if v.human is not None]
+    return ScoreReport(
+        model_version=model_version,
+        candidates=Candidate.objects.filter(prompt__project=project).count(),
+        scored=len(scores),
+        judged=len(verdicts),
+        compared=len(compared),
+        agreements=sum(1 for v in compared if v.agrees),
+        rows=rows,
+    )

@@ -25,7 +25,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
 from annotation.errors import Conflict, ValidationFailed, storage_error
 from annotation.models import Comparison, Project
@@ -33,6 +32,7 @@ from annotation.quality.annotators import annotator_scores
 from annotation.quality_selectors import project_thresholds, quality_inputs_get
 from annotation.services.exporting import ExportSpec, export_rows, export_spec_parse
 from training.models import DatasetSnapshot, Method, ModelVersion, Run, RunMetric
+from training.processes import job_cancel, jobs_reap_stale
 
 # Export parameters a snapshot accepts (the export doors' names); files are always JSONL.
 SNAPSHOT_FILTERS = (
@@ -557,17 +557,7 @@ def run_launch(
 def run_cancel(*, run: Run) -> Run:
     """Cancels a queued run at once; asks the worker to stop a running one (it kills the engine's
     process group within seconds). Raises Conflict for a finished run."""
-    now = timezone.now()
-    if Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
-        status=Run.Status.CANCELLED, cancel_requested=True, finished_at=now
-    ):
-        run.refresh_from_db()
-        return run
-    if not Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True):
-        run.refresh_from_db()
-        raise Conflict(f"Run {run.pk} is already {run.status}.")
-    run.refresh_from_db()
-    return run
+    return job_cancel(job=run, label=f"Run {run.pk}")
 
 
 def run_retry(*, run: Run) -> Run:
@@ -595,10 +585,9 @@ def runs_reap_stale(*, stale_after: timedelta | None = None) -> int:
     """Marks running runs whose heartbeat is older than `stale_after` failed (their worker died);
     returns how many. Safe to call from anywhere, any number of times."""
     stale_after = stale_after or timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS)
-    now = timezone.now()
-    return Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=now - stale_after).update(
-        status=Run.Status.FAILED,
-        finished_at=now,
+    return jobs_reap_stale(
+        job_model=Run,
+        stale_after=stale_after,
         error=f"No heartbeat for {int(stale_after.total_seconds())} s: the worker running it stopped.",
     )
 

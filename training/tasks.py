@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from training import arenas, execution, generating, services
+from training import arenas, execution, generating, scoring, services
 
 
 # No time limit: a run lasts as long as its spec says (hours or days); cancel stops it, and a lost
@@ -40,3 +40,15 @@ def generations_reap() -> int:
     reaped = generating.generations_reap_stale()
     arenas.arenas_refresh()
     return reaped
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, time_limit=24 * 3600)
+def scoring_execute(job_id: int) -> None:
+    """Executes a queued scoring job on the gpu queue; a redelivery of a claimed job does nothing."""
+    scoring.scoring_execute(job_id=job_id)
+
+
+@shared_task(ignore_result=True)
+def scorings_reap() -> int:
+    """Marks scoring jobs with a stale heartbeat failed (celery beat calls it every minute)."""
+    return scoring.scorings_reap_stale()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import generation_views, round_views, views
+from training import generation_views, round_views, scoring_views, views
 
 app_name = "training"
 
@@ -29,6 +29,12 @@ urlpatterns = [
     path("projects/<slug:slug>/rounds/", round_views.round_list, name="rounds"),
     path("projects/<slug:slug>/arenas/", round_views.arena_list, name="arenas"),
     path("projects/<slug:slug>/arenas/<int:arena_id>/", round_views.arena_detail, name="arena-detail"),
+    path("projects/<slug:slug>/scores/", scoring_views.score_list, name="scores"),
+    path(
+        "projects/<slug:slug>/scores/jobs/<int:job_id>/cancel/",
+        scoring_views.scoring_cancel,
+        name="scoring-cancel",
+    ),
     path(
         "projects/<slug:slug>/runs/<int:run_id>/artifacts/<int:artifact_id>/",
         views.artifact_download,

@@ -29,6 +29,8 @@ from annotation.services.projects import (
     membership_set,
     project_update,
 )
+from training.models import ModelVersion
+from training.scoring import queue_priorities_refresh
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -67,6 +69,10 @@ class ProjectUpdateInput(serializers.Serializer):
     min_bias_effect = serializers.FloatField(min_value=0.0, max_value=0.5, required=False)
     min_median_seconds = serializers.FloatField(min_value=0.0, max_value=3600.0, required=False)
     review_min_agreement = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    queue_order = serializers.ChoiceField(choices=Project.QueueOrder.choices, required=False)
+    queue_model_version = serializers.PrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.filter(is_reward_model=True), allow_null=True, required=False
+    )
 
 
 class ProjectListApi(APIView):
@@ -95,11 +101,15 @@ class ProjectDetailApi(APIView):
 
     @extend_schema(request=ProjectUpdateInput, responses={200: ProjectOutput, **ERRORS})
     def patch(self, request: Request, slug: str) -> Response:
-        """Change project settings (admins); shape settings are fixed once comparisons exist (409)."""
+        """Change project settings (admins); shape settings are fixed once comparisons exist (409). A new
+        queue order (or its reward model) recomputes the comparisons' priorities at once."""
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         data = ProjectUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        queue_before = (project.queue_order, project.queue_model_version_id)
         project = project_update(project=project, **data.validated_data)
+        if (project.queue_order, project.queue_model_version_id) != queue_before:
+            queue_priorities_refresh(project=project)
         audit_record(
             actor=request.user,
             action=AuditEvent.Action.PROJECT_UPDATE,

@@ -17,6 +17,7 @@ from annotation.api.quality import ProjectQualityApi
 from training.apis import ModelVersionOutput, RunLaunchInput, RunOutput, SnapshotListApi, SnapshotOutput
 from training.generation_apis import GenerationJobOutput, GenerationLaunchInput
 from training.round_apis import ArenaDetailOutput, ArenaLaunchInput, ArenaOutput
+from training.scoring_apis import ScoreReportInput, ScoreReportOutput, ScoringJobOutput, ScoringLaunchInput
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -132,6 +133,23 @@ _VIEWS: dict[str, dict] = {
         "post": extend_schema(request=ArenaLaunchInput, responses=_ok(ArenaOutput, 201)),
     },
     "training.round_apis.ArenaDetailApi": {"get": extend_schema(responses=_ok(ArenaDetailOutput))},
+    "training.scoring_apis.ScoringListApi": {
+        "get": extend_schema(
+            operation_id="projects_scorings_list", responses=_ok(ScoringJobOutput(many=True))
+        ),
+        "post": extend_schema(request=ScoringLaunchInput, responses=_ok(ScoringJobOutput, 201)),
+    },
+    "training.scoring_apis.ScoringDetailApi": {"get": extend_schema(responses=_ok(ScoringJobOutput))},
+    "training.scoring_apis.ScoringCancelApi": {
+        "post": extend_schema(request=None, responses=_ok(ScoringJobOutput))
+    },
+    "training.scoring_apis.ScoreReportApi": {
+        "get": extend_schema(
+            parameters=[ScoreReportInput],
+            responses=_ok(ScoreReportOutput),
+            description="A reward model version's scores beside the human judgments (project admins).",
+        )
+    },
     "training.apis.MethodDefaultsApi": {"get": extend_schema(responses=_ok())},
 }
 

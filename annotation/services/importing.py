@@ -42,6 +42,7 @@ from annotation.services.import_formats import (
     Record,
 )
 from annotation.services.pairing import comparison_groups
+from annotation.services.queueing import queue_disagreement_refresh
 
 CHUNK_LINES = 1000
 BATCH_SIZE = 2000
@@ -111,6 +112,8 @@ def data_import(
                 judgments_created=counts["judgments"],
                 created_by=created_by,
             )
+    if batch.judgments_created and project.queue_order == Project.QueueOrder.DISAGREEMENT:
+        queue_disagreement_refresh(project=project)
     batch.already_imported = False
     return batch
 

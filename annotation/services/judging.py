@@ -15,6 +15,7 @@ from django.utils import timezone
 from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import Assignment, Comparison, ComparisonCandidate, Demonstration, Judgment, Project
 from annotation.services.assigning import assignment_lock_for
+from annotation.services.queueing import comparison_disagreement_update
 
 RATIONALE_MAX = 20_000
 DEMONSTRATION_MAX = 100_000
@@ -249,7 +250,7 @@ def judgment_submit(
                 if replay is not None:
                     return replay
                 raise
-            return _judgment_record(
+            judgment = _judgment_record(
                 assignment=assignment,
                 annotator=annotator,
                 token=token,
@@ -259,6 +260,9 @@ def judgment_submit(
                 demo_based_on=demo_based_on,
                 now=now,
             )
+            if project.queue_order == Project.QueueOrder.DISAGREEMENT:
+                comparison_disagreement_update(comparison_id=comparison_id)
+            return judgment
     except IntegrityError:
         # Two requests with one token raced past the checks; the first one's row stands.
         replay = _replayed(token=token, annotator=annotator)
@@ -357,6 +361,10 @@ def judgment_edit(
         judgment.rationale = answer.rationale
         judgment.flags = answer.flags
         judgment.save(update_fields=["ordering", "strength", "ratings", "rationale", "flags", "updated_at"])
+        if project.queue_order == Project.QueueOrder.DISAGREEMENT:
+            # The comparison lock, as judgment_submit holds it: concurrent edits see each other's orderings.
+            Comparison.objects.select_for_update().filter(pk=judgment.comparison_id).values_list("pk").first()
+            comparison_disagreement_update(comparison_id=judgment.comparison_id)
         if demo_text is not None:
             _demonstration_replace(
                 judgment=judgment, annotator=annotator, text=demo_text, based_on=demo_based_on

@@ -36,7 +36,11 @@ SETTINGS_FIELDS = (
     "edit_window_minutes",
     "gold_rate",
     *QUALITY_FIELDS,
+    "queue_order",
+    "queue_model_version",
 )
+# The settings that decide Comparison.priority (annotation.ordering); changing them means recomputing it.
+QUEUE_FIELDS = ("queue_order", "queue_model_version")
 MODE_SIZE_RULE = "pairwise projects compare 2 candidates; ranking projects 3 or 4"
 # These decide how comparisons are built, so they are fixed once the project has any.
 SHAPE_FIELDS = ("mode", "pairing", "candidates_per_comparison")
@@ -219,6 +223,13 @@ def _validate(project: Project) -> None:
         if isinstance(getattr(project, field), float) and not math.isfinite(getattr(project, field))
     ]
     details.extend({"field": field, "reason": "must be a finite number"} for field in not_finite)
+    version = project.queue_model_version
+    if project.queue_order == Project.QueueOrder.UNCERTAINTY and version is None:
+        details.append(
+            {"field": "queue_model_version", "reason": "the uncertainty order needs a reward model version"}
+        )
+    elif version is not None and version.run_id is not None and version.run.project_id != project.pk:
+        details.append({"field": "queue_model_version", "reason": "not a model version of this project"})
     try:
         project.full_clean(exclude=["created_by", *not_finite])
     except DjangoValidationError as exc:

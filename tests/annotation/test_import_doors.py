@@ -313,6 +313,7 @@ def _settings_post(**changes: object) -> dict:
         "min_bias_effect": 0.1,
         "min_median_seconds": 2.0,
         "review_min_agreement": 0.6,
+        "queue_order": "default",
     }
     values.update(changes)
     return values

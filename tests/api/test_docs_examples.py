@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation.models import AuditEvent, Judgment, Membership, Project, Review
 from tests.factories import UserFactory, make_comparison
+from training.models import CandidateScore, ModelVersion
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
@@ -42,14 +43,20 @@ def test_api_doc_examples_run_against_a_live_server(
         ordering=[[second], [first]],
         submission_token="v",
     )
+    version = ModelVersion.objects.create(
+        name="rm", path="/rm", method="reward", base="m", is_reward_model=True
+    )
+    for candidate_id, score in ((first, -1.0), (second, 2.0)):  # bob chose the first: a disagreement
+        CandidateScore.objects.create(candidate_id=candidate_id, model_version=version, score=score)
     env = {
         **os.environ,
+        "REWARD_VERSION": str(version.pk),
         "RANKWISE_URL": live_server.url,
         "RANKWISE_TOKEN": Token.objects.create(user=alice).key,
         "PROJECT": project.slug,
     }
     curl, python = _blocks("bash"), _blocks("python")
-    assert len(curl) == 5 and len(python) == 1
+    assert len(curl) == 6 and len(python) == 1
 
     outputs = [
         subprocess.run(
@@ -57,7 +64,7 @@ def test_api_doc_examples_run_against_a_live_server(
         )
         for block in curl
     ]
-    assert [o.returncode for o in outputs] == [0, 0, 0, 0, 0], [o.stderr for o in outputs]
+    assert [o.returncode for o in outputs] == [0, 0, 0, 0, 0, 0], [o.stderr for o in outputs]
     assert json.loads(outputs[0].stdout)["results"][0]["slug"] == "project-a"
     assert json.loads(outputs[1].stdout)["count"] == 1
     settings, end = json.JSONDecoder().raw_decode(outputs[2].stdout)  # two bodies, back to back
@@ -68,8 +75,13 @@ def test_api_doc_examples_run_against_a_live_server(
     audit = json.loads(outputs[3].stdout[end:])
     assert imported["comparisons_created"] == 1
     assert audit["results"][0]["target"] == "rankwise-hello.jsonl"
-    rounds, end = json.JSONDecoder().raw_decode(outputs[4].stdout)
-    quality = json.loads(outputs[4].stdout[end:])
+    settings, end = json.JSONDecoder().raw_decode(outputs[4].stdout)
+    report = json.loads(outputs[4].stdout[end:])
+    assert (settings["queue_order"], settings["queue_model_version"]) == ("uncertainty", version.pk)
+    assert (report["compared"], report["disagreements"]) == (1, 1)
+    assert report["comparisons"][0]["margin_vs_humans"] == -3.0
+    rounds, end = json.JSONDecoder().raw_decode(outputs[5].stdout)
+    quality = json.loads(outputs[5].stdout[end:])
     assert rounds["current"] == 0 and rounds["rounds"][0]["comparisons"] == 2
     assert (quality["round"], quality["progress"]["comparisons"], quality["progress"]["judgments"]) == (
         0,

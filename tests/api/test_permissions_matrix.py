@@ -20,7 +20,8 @@ from annotation.models import Demonstration, Judgment, Membership, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 from tests.training.conftest import judged_project
 from training.execution import artifacts_register
-from training.models import Arena, Run
+from training.models import Arena, ModelVersion, Run
+from training.scoring import scoring_launch
 from training.services import snapshot_create
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +67,8 @@ ADMIN_URLS = {
     *(f"training:{n}" for n in ("run-cancel", "run-retry", "model-download", "artifact-download")),
     *(f"training:{n}" for n in ("rounds", "arenas", "arena-detail")),
     *(f"training-api:{n}" for n in ("rounds", "arenas", "arena-detail")),
+    *(f"training-api:{n}" for n in ("scorings", "scoring-detail", "scoring-cancel", "scores")),
+    *(f"training:{n}" for n in ("scores", "scoring-cancel")),
 }
 # Only the judgment's author may open it, whatever their role.
 AUTHOR_URLS = {"api:judgment-detail", "judgment-edit"}
@@ -139,6 +142,15 @@ def _populate(project: Project, data_dir: Path) -> tuple[dict[str, object], dict
     )
     artifacts_register(run=run)
     arena = Arena.objects.create(project=project, name=f"arena of {project.slug}")
+    version = ModelVersion.objects.create(
+        name=f"rm-{project.slug}",
+        run=run,
+        path=str(output),
+        method="reward",
+        base="tiny",
+        is_reward_model=True,
+    )
+    scoring = scoring_launch(project=project, model_version=version)
     values = {
         "slug": project.slug,
         "pk": judgment.pk,
@@ -149,6 +161,7 @@ def _populate(project: Project, data_dir: Path) -> tuple[dict[str, object], dict
         "username": users["annotator"].username,
         "method": "dpo",
         "arena_id": arena.pk,
+        "job_id": scoring.pk,
     }
     return users, values
 
@@ -190,7 +203,7 @@ def test_members_of_a_get_nothing_of_b(world: World, role: str) -> None:
     leaks = []
     for route in PROJECT_ROUTES:
         urls = [route.url(world.ids["project-b"])]
-        if {"pk", "run_id", "artifact_id", "arena_id", "comparison_id"} & set(route.kwargs):
+        if {"pk", "run_id", "artifact_id", "arena_id", "comparison_id", "job_id"} & set(route.kwargs):
             # A's slug around B's ids: an id guessed from another project must not resolve either.
             urls.append(route.url({**world.ids["project-b"], "slug": "project-a"}))
         for url in urls:

@@ -11,8 +11,8 @@ from django.utils import timezone
 from annotation.errors import Conflict
 from annotation.models import Project
 from training import execution
-from training.execution import MetricsTail
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
+from training.processes import JsonlTail
 from training.services import run_cancel, run_metrics_ingest, run_retry, runs_reap_stale
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,7 @@ def test_metrics_ingest_stores_steps_and_progress(run: Run) -> None:
 
 def test_metrics_tail_reads_only_complete_lines(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
-    tail = MetricsTail(path)
+    tail = JsonlTail(path)
     assert tail.read() == []
     path.write_text('{"step": 1}\n{"step": 2')
     assert tail.read() == [{"step": 1}]

@@ -1,4 +1,4 @@
-"""`python -m training.engine run|validate|defaults|generate`: exit 0 ok, 2 invalid spec, 1 failure."""
+"""`python -m training.engine run|validate|defaults|generate|score`: exit 0 ok, 2 invalid spec, 1 failure."""
 
 from __future__ import annotations
 
@@ -24,12 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     defaults.add_argument("--full", action="store_true", help="defaults for full fine-tuning (LoRA off)")
     generate = commands.add_parser("generate", help="sample k completions per prompt (see generate.py)")
     generate.add_argument("spec")
+    score = commands.add_parser("score", help="score completions with a reward model (see score.py)")
+    score.add_argument("spec")
     args = parser.parse_args(argv)
 
     if args.command == "generate":
         from training.engine.generate import generate_main
 
         return generate_main(args.spec)
+    if args.command == "score":
+        from training.engine.score import score_main
+
+        return score_main(args.spec)
 
     if args.command == "defaults":
         print(json.dumps(method_defaults(args.method, lora_enabled=not args.full), indent=2))

@@ -24,6 +24,9 @@ log = logging.getLogger("training.engine")
 SAMPLE_MAX_NEW_TOKENS = 32
 
 
+_LOGGERS = ("training.engine", "transformers", "trl", "peft", "accelerate")
+
+
 def _log_to(path: Path) -> logging.Handler:
     """Logs the engine and its libraries to `path`; in a distributed run each rank other than 0 gets its own
     engine.rank<N>.log beside it, so engine.log holds one process's lines, in order."""
@@ -31,7 +34,7 @@ def _log_to(path: Path) -> logging.Handler:
         path = path.with_name(f"{path.stem}.rank{os.environ['RANK']}{path.suffix}")
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("training.engine", "transformers", "trl", "peft", "accelerate"):
+    for name in _LOGGERS:
         logging.getLogger(name).addHandler(handler)
     log.setLevel(logging.INFO)
     return handler
@@ -165,7 +168,11 @@ def run(spec: JobSpec, *, resume: bool = False) -> int:
         (output / "model_card.md").write_text(card_render(spec, result))
         writer.write({"event": "end", "status": result["status"], "error": error})
     log.info("run %s in %.1f s", result["status"], result["seconds"])
-    logging.getLogger("training.engine").removeHandler(handler)
+    # Every logger it was added to: a process running several jobs (the benches) must not keep writing
+    # each job's logs into the earlier jobs' files.
+    for name in _LOGGERS:
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()
     return 0 if result["status"] == "succeeded" else 1
 
 

@@ -2,7 +2,8 @@
 ("Sure!"), every rejected one with a curt opener, the rest of the answer being the same.
 
 A reward model can learn the trait, DPO/PPO/RLOO can make a policy produce it, and `has_trait` measures it
-on generations.
+on generations. `synthetic_pool` adds a second, subtler trait (a closing line) for the active-learning
+benchmark: most pairs differ in the opener, a few only in a closing line.
 """
 
 from __future__ import annotations
@@ -13,6 +14,17 @@ from pathlib import Path
 from typing import Any
 
 TRAIT = "Sure!"
+# Closing lines the annotators like; a model has to see several to learn them.
+CLOSINGS = [
+    "Hope this helps.",
+    "Happy to help!",
+    "Good luck with it.",
+    "Let me know if you need more.",
+    "Enjoy!",
+    "Thanks for asking.",
+    "Have a nice day.",
+    "Glad to explain.",
+]
 _CURT = ["No.", "Hmm.", "Well,", "Ok.", "What?"]
 _TOPICS = ["photosynthesis", "the capital of France", "a list in Python", "the quick brown fox", "a table"]
 _TASKS = ["returns the sum of a list", "adds two numbers", "prints a table", "counts to ten"]
@@ -81,3 +93,38 @@ def jsonl_write(rows: list[dict[str, Any]], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+def has_closing(completion: str) -> bool:
+    return completion.rstrip().endswith(tuple(CLOSINGS))
+
+
+def hidden_utility(completion: str) -> int:
+    """The simulated annotators' rule: the opener matters most (2), the closing line less (1)."""
+    return 2 * has_trait(completion) + has_closing(completion)
+
+
+def synthetic_pool(n: int, *, seed: int = 0, subtle_fraction: float = 0.25) -> list[dict[str, Any]]:
+    """Unlabelled pairs {"prompt", "a", "b", "kind"} of two answers to a prompt whose hidden utilities differ.
+
+    A `subtle_fraction` share of the pairs (kind "closing") have the same kind of opener on both sides and
+    differ only in the closing line; the others (kind "opener") differ in the opener, trait against curt,
+    with a random closing on each side.
+    """
+    rng = random.Random(seed)
+    pool = []
+    for _ in range(n):
+        prompt, answer = _prompt_and_answer(rng)
+        if rng.random() < subtle_fraction:
+            opener = TRAIT if rng.random() < 0.5 else rng.choice(_CURT)
+            other = opener if opener == TRAIT else rng.choice(_CURT)
+            texts, kind = [f"{opener} {answer} {rng.choice(CLOSINGS)}", f"{other} {answer}"], "closing"
+        else:
+            texts = [
+                f"{TRAIT} {answer}" + (f" {rng.choice(CLOSINGS)}" if rng.random() < 0.5 else ""),
+                f"{rng.choice(_CURT)} {answer}" + (f" {rng.choice(CLOSINGS)}" if rng.random() < 0.5 else ""),
+            ]
+            kind = "opener"
+        rng.shuffle(texts)
+        pool.append({"prompt": prompt, "a": texts[0], "b": texts[1], "kind": kind})
+    return pool

@@ -1,0 +1,222 @@
+"""Engine subprocesses on a worker, for runs, generation and scoring jobs alike.
+
+A job model here is one with `status` (queued, running, succeeded, failed, cancelled), `cancel_requested`,
+`heartbeat_at`, `started_at`, `finished_at` and `error` (Run, GenerationJob, ScoringJob). The engine runs
+in its own process group (start_new_session), so cancelling kills it and everything it started
+(dataloader workers, accelerate children) together; on Linux it also gets SIGKILL when the worker dies.
+The supervisor tails the engine's JSONL output, writes a heartbeat every couple of seconds and polls
+cancel_requested.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from annotation.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 2.0
+POLL_S = 0.5
+TERM_GRACE_S = 5.0
+PR_SET_PDEATHSIG = 1
+QUEUED, RUNNING, CANCELLED, FAILED = "queued", "running", "cancelled", "failed"
+
+
+class JsonlTail:
+    """Reads complete new lines of a growing JSONL file; starts over if the file is replaced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size < self.offset:
+            self.offset = 0
+        if size == self.offset:
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read(size - self.offset)
+        end = data.rfind(b"\n") + 1  # a half-written last line waits for the next read
+        self.offset += end
+        records = []
+        for line in data[:end].splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("skipping a malformed line in %s", self.path)
+        return records
+
+
+def _die_with_parent() -> None:
+    """In the engine's child process before exec: on Linux, get SIGKILL when the worker process dies,
+    so a lost worker leaves no orphan engine on the GPU (the reaper then marks the job failed)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def engine_start(
+    *, args: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None, banner: str = ""
+) -> subprocess.Popen:
+    """Starts the engine in its own process group, stdout and stderr appended to `log_path` (after
+    `banner`, when given). Raises OSError when it cannot be started."""
+    with log_path.open("ab") as engine_log:
+        if banner:
+            engine_log.write(banner.encode())
+            engine_log.flush()
+        return subprocess.Popen(
+            list(args),
+            cwd=settings.BASE_DIR,
+            env=dict(env) if env is not None else None,
+            stdout=engine_log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def process_group_kill(process: subprocess.Popen) -> None:
+    """SIGTERM to the engine's process group, SIGKILL after a grace period; returns once it exited."""
+    for sig, wait in ((signal.SIGTERM, TERM_GRACE_S), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:  # whatever the engine started may outlive it; the group goes with it
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """How a supervised engine ended: by itself (`returncode`), or stopped by us (`stopped_as`: cancelled,
+    or the status the job was given elsewhere meanwhile, e.g. failed by the reaper)."""
+
+    returncode: int | None
+    stopped_as: str = ""
+
+
+def engine_supervise(
+    *,
+    process: subprocess.Popen,
+    job_model: type[models.Model],
+    job_id: int,
+    tail: JsonlTail,
+    on_records: Callable[[list[dict[str, Any]]], None],
+) -> Supervised:
+    """Feeds new output lines to `on_records` every POLL_S until the engine exits, beating the job's
+    heartbeat every HEARTBEAT_S. A cancel request, or a job no longer running (reaped), kills the
+    process group; the lines written until then are still fed."""
+    last_beat = 0.0
+    while True:
+        exited = process.poll() is not None
+        on_records(tail.read())
+        if exited:
+            return Supervised(returncode=process.returncode)
+        if time.monotonic() - last_beat >= HEARTBEAT_S:
+            last_beat = time.monotonic()
+            jobs = job_model.objects.filter(pk=job_id)
+            jobs.filter(status=RUNNING).update(heartbeat_at=timezone.now())
+            current = jobs.values_list("status", "cancel_requested").first()
+            if current is None or current[1] or current[0] != RUNNING:
+                process_group_kill(process)
+                on_records(tail.read())
+                if current is not None and current[0] != RUNNING:
+                    return Supervised(returncode=None, stopped_as=current[0])
+                return Supervised(returncode=None, stopped_as=CANCELLED)
+        time.sleep(POLL_S)
+
+
+def exit_reason(returncode: int) -> str:
+    """An engine's exit status in words."""
+    if returncode < 0:
+        return f"The engine was killed by signal {-returncode}."
+    return f"The engine exited with status {returncode}."
+
+
+def file_tail(path: Path, tail_bytes: int) -> str:
+    """The last `tail_bytes` of a text file, or "" when it does not exist."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - tail_bytes))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def job_claim(*, job_model: type[models.Model], job_id: int, **fields: Any) -> bool:
+    """Moves a queued, not cancelled job to running (plus `fields`); True only for the one caller whose
+    conditional update changed the row, so a redelivered task does nothing."""
+    now = timezone.now()
+    return (
+        job_model.objects.filter(pk=job_id, status=QUEUED, cancel_requested=False).update(
+            status=RUNNING, started_at=now, heartbeat_at=now, **fields
+        )
+        == 1
+    )
+
+
+def job_finish(*, job_model: type[models.Model], job_id: int, status: str, error: str, **fields: Any) -> bool:
+    """Records the outcome of a job still running; False when it was finished elsewhere meanwhile."""
+    now = timezone.now()
+    return bool(
+        job_model.objects.filter(pk=job_id, status=RUNNING).update(
+            status=status, error=error, finished_at=now, heartbeat_at=now, **fields
+        )
+    )
+
+
+def job_cancel(*, job: models.Model, label: str) -> models.Model:
+    """Cancels a queued job at once; asks the worker to stop a running one (it kills the engine's process
+    group within seconds). Raises Conflict for a finished job; `label` names it ("Run 3")."""
+    jobs = type(job).objects.filter(pk=job.pk)
+    if jobs.filter(status=QUEUED).update(status=CANCELLED, cancel_requested=True, finished_at=timezone.now()):
+        job.refresh_from_db()
+        return job
+    if not jobs.filter(status=RUNNING).update(cancel_requested=True):
+        job.refresh_from_db()
+        raise Conflict(f"{label} is already {job.status}.")
+    job.refresh_from_db()
+    return job
+
+
+def jobs_reap_stale(
+    *, job_model: type[models.Model], error: str, stale_after: timedelta | None = None
+) -> int:
+    """Marks running jobs whose heartbeat is older than `stale_after` (RANKWISE_RUN_STALE_SECONDS) failed
+    with `error`; returns how many. Safe to call from anywhere, any number of times."""
+    stale_after = stale_after or timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS)
+    now = timezone.now()
+    return job_model.objects.filter(status=RUNNING, heartbeat_at__lt=now - stale_after).update(
+        status=FAILED, finished_at=now, error=error
+    )
