@@ -1,4 +1,4 @@
-"""Shared fixtures: named users per role, and a real Celery worker on the test database."""
+"""Shared fixtures: named users per role, a real Celery worker on the test database, and headless Chromium."""
 
 from __future__ import annotations
 
@@ -197,3 +197,26 @@ def celery_worker_process(
     worker.start()
     yield worker
     worker.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Debian's headless Chromium through Playwright, one per test module (Playwright's own browser
+    download does not work offline)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs {CHROMIUM} (scripts/test installs it)")
+    # Playwright's sync API runs an event loop in this thread while it is open, and Django then
+    # refuses ORM calls from it, though they are still plain sync code. Allowed for exactly that
+    # long: set process-wide, it would leak into other tests' subprocesses (check --deploy refuses it).
+    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()

@@ -17,9 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(live_server, project: Project, alice) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
+def page(browser, live_server, project: Project, alice) -> Iterator:
     comparison = make_comparison(project=project)
     order = list(comparison.slots.values_list("candidate_id", flat=True))
     Judgment.objects.create(
@@ -31,17 +29,12 @@ def page(live_server, project: Project, alice) -> Iterator:
     client = Client()
     client.force_login(alice)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(accept_downloads=True)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        page = context.new_page()
-        page.goto(f"{live_server.url}/projects/project-a/export/")
-        yield page
-        browser.close()
+    context = browser.new_context(accept_downloads=True)
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/projects/project-a/export/")
+    yield page
+    context.close()
 
 
 def test_export_page_shows_options_for_the_kind_and_downloads(page) -> None:

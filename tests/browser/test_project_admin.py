@@ -26,24 +26,6 @@ GOOD = "".join(
 BAD = GOOD + b'{"prompt": "x", "candidates": [{"text": "only one"}]}\n'
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs /usr/bin/chromium (scripts/test installs it)")
-    # Playwright's sync API runs an event loop in this thread, while the ORM calls here are plain
-    # sync code. Set only while this module runs: set at import, it would leak into subprocesses
-    # of other tests (manage.py check --deploy refuses it).
-    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def admin_page(browser, live_server) -> Iterator:
     project = ProjectFactory(name="Chat", slug="chat")

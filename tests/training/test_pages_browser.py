@@ -35,24 +35,14 @@ def make_run(project: Project, snapshot: DatasetSnapshot, losses: list[float], *
 
 
 @pytest.fixture
-def browser_page(live_server, alice, monkeypatch) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    # The tests change rows while the page polls; Playwright's sync API keeps an event loop in this
-    # thread, which Django would otherwise take for an async context.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def browser_page(browser, live_server, alice) -> Iterator:
     client = Client()
     client.force_login(alice)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context()
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        yield context.new_page()
-        browser.close()
+    context = browser.new_context()
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    yield context.new_page()
+    context.close()
 
 
 def test_run_page_draws_curves_and_follows_the_run(
