@@ -56,6 +56,8 @@ SNAPSHOT_KINDS = ("preference", "unpaired")
 # exclude_flagged: leave out annotators the quality scores flag, "gold" (low gold accuracy) or "any".
 EXCLUDE_FLAGGED = {"gold": ("low gold accuracy",), "any": None}
 ENGINE_TIMEOUT_S = 60
+# Prompts a policy run samples before and after training when its launch names none.
+DEFAULT_SAMPLE_PROMPTS = 3
 
 
 def _snapshots_root() -> Path:
@@ -425,7 +427,9 @@ def run_spec_build(
     sample_prompts: Sequence[str] = (),
     output_dir: str = "",
 ) -> dict[str, Any]:
-    """The engine spec for a run, checked by the engine (`validate`) and normalised.
+    """The engine spec for a run, checked by the engine (`validate`) and normalised. A policy run
+    (not reward) without sample prompts samples the first prompts of the snapshot's eval file (else
+    its train file), so every run shows what its training did to the generations, not only margins.
 
     Raises ValidationFailed naming the field: a base model (text or version) is required, ppo/rloo
     need a reward model version, sft needs a snapshot with demonstrations, and the snapshot must be ready.
@@ -467,11 +471,35 @@ def run_spec_build(
         "precision": precision,
         "device": device,
         "snapshot": {"id": snapshot.pk, "sha256": snapshot.sha256},
-        "sample_prompts": list(sample_prompts),
+        "sample_prompts": list(sample_prompts) or _snapshot_sample_prompts(snapshot, method=method),
     }
     if lora is not None:
         spec["lora"] = dict(lora)
     return spec_validate(spec=spec)
+
+
+def _snapshot_sample_prompts(snapshot: DatasetSnapshot, *, method: str) -> list[Any]:
+    """Up to DEFAULT_SAMPLE_PROMPTS distinct prompts (text or message lists) of the snapshot, eval
+    rows first; none for reward runs, which generate nothing."""
+    if method == Method.REWARD:
+        return []
+    directory = Path(snapshot.directory)
+    names = ("sft.jsonl",) if method == Method.SFT else ("eval.jsonl", "train.jsonl")
+    prompts: list[Any] = []
+    for name in names:
+        path = directory / name
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8") as rows:
+            for line in rows:
+                row = json.loads(line)
+                # SFT rows are conversations: the prompt is everything before the last (assistant) turn.
+                prompt = row["messages"][:-1] if method == Method.SFT else row["prompt"]
+                if prompt and prompt not in prompts:
+                    prompts.append(prompt)
+                if len(prompts) == DEFAULT_SAMPLE_PROMPTS:
+                    return prompts
+    return prompts
 
 
 def run_command(*, run: Run) -> str:

@@ -75,9 +75,17 @@ function renderResult(result) {
   samples.replaceChildren();
   for (const sample of result.samples || []) {
     const row = document.createElement("tr");
-    cells(row, [sample.prompt, sample.before, sample.after]);
+    cells(row, [promptText(sample.prompt), sample.before, sample.after]);
     samples.append(row);
   }
+  document.getElementById("result-samples-section").hidden = !(result.samples || []).length;
+}
+
+// A sample prompt is a text or a conversation; a conversation shows as its last turn.
+function promptText(prompt) {
+  if (!Array.isArray(prompt)) return String(prompt);
+  const last = prompt[prompt.length - 1];
+  return last ? String(last.content) : "";
 }
 
 function redraw() {

@@ -58,8 +58,11 @@ def test_run_page_draws_curves_and_follows_the_run(
     RunMetric.objects.create(run=run, step=4, data={"step": 4, "loss": 0.5})
     output = data_dir / "runs" / "browser"
     output.mkdir(parents=True)
+    conversation = [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hey."},
+                    {"role": "user", "content": "And now?"}]  # fmt: skip
     result = {"seconds": 2.5, "peak_memory_mb": 321.0, "final_metrics": {"loss": 0.5},
-              "samples": [{"prompt": "Hi?", "before": "noise", "after": "Hello!"}]}  # fmt: skip
+              "samples": [{"prompt": "Hi?", "before": "noise", "after": "Hello!"},
+                          {"prompt": conversation, "before": "x", "after": "Now."}]}  # fmt: skip
     (output / "result.json").write_text(json.dumps(result))
     Run.objects.filter(pk=run.pk).update(
         status=Run.Status.FAILED, step=4, error="boom", output_dir=str(output)
@@ -70,6 +73,8 @@ def test_run_page_draws_curves_and_follows_the_run(
     assert "boom" in page.locator("#run-error").inner_text()
     assert "peak memory 321 MB" in page.locator("#result-summary").inner_text()
     assert "Hello!" in page.locator("#result-samples").inner_text()
+    # A conversation's sample shows its last turn.
+    assert page.locator("#result-samples tbody tr").nth(1).locator("td").first.inner_text() == "And now?"
 
 
 def test_launch_form_prefills_defaults_and_previews_the_spec(

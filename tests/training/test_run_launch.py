@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,25 @@ def test_method_defaults_come_from_the_engine() -> None:
     assert method_defaults(method="dpo")["beta"] > 0
     with pytest.raises(ValidationFailed):
         method_defaults(method="magic")
+
+
+def test_a_policy_run_without_sample_prompts_samples_the_snapshot_s_first_prompts(
+    project: Project, snapshot: DatasetSnapshot
+) -> None:
+    rows = [
+        json.loads(line)
+        for name in ("eval.jsonl", "train.jsonl")
+        for line in (Path(snapshot.directory) / name).read_text().splitlines()
+    ]
+    first = list(dict.fromkeys(row["prompt"] for row in rows))[:3]
+    dpo = run_launch(project=project, method="dpo", snapshot=snapshot, base_model="m")
+    assert dpo.spec["sample_prompts"] == first and len(first) == 3
+    given = run_launch(
+        project=project, method="dpo", snapshot=snapshot, base_model="m", sample_prompts=["Why?"]
+    )
+    assert given.spec["sample_prompts"] == ["Why?"]
+    # A reward model generates nothing.
+    assert (
+        run_launch(project=project, method="reward", snapshot=snapshot, base_model="m").spec["sample_prompts"]
+        == []
+    )
