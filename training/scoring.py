@@ -2,8 +2,8 @@
 
 Launch and cancel (services); execution on a `gpu` worker, which runs `python -m training.engine score
 spec.json` through training.processes (own process group, heartbeat, cancel) and stores each score line
-as a CandidateScore as it arrives; and queue_priorities_refresh, which keeps Comparison.priority in step
-with the project's queue order (annotation.ordering). Scores are for project admins only: the scores page
+as a CandidateScore as it arrives, then re-ranks the queue when the project orders it by this model's
+uncertainty (annotation.services.queueing). Scores are for project admins only: the scores page
 and API show them, nothing annotators see includes them.
 """
 
@@ -14,7 +14,6 @@ import logging
 import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,8 @@ from django.db import transaction
 from django.db.models import F
 
 from annotation.errors import ValidationFailed
-from annotation.models import Candidate, Comparison, Project
-from annotation.ordering import uncertainty_priorities
-from annotation.services.queueing import comparison_priorities_write, disagreement_priorities
+from annotation.models import Candidate, Project
+from annotation.services.queueing import queue_priorities_refresh
 from training import selectors
 from training.models import CandidateScore, ModelVersion, ScoringJob
 from training.processes import (
@@ -258,34 +256,4 @@ def _supervise(job: ScoringJob, process: subprocess.Popen, output: Path) -> tupl
     return (
         ScoringJob.Status.FAILED,
         f"{exit_reason(outcome.returncode)}\n\n--- engine.log (tail) ---\n{log_text}",
-    )
-
-
-@dataclass(frozen=True)
-class QueueState:
-    """What a refresh of the queue order found: how many of the project's regular comparisons it ranks."""
-
-    order: str
-    ranked: int
-    comparisons: int
-
-
-def queue_priorities_refresh(*, project: Project) -> QueueState:
-    """Recomputes Comparison.priority for the project's queue order: 0 everywhere for `default`, the
-    disagreement of the judgments, or the uncertainty rank under the chosen reward model's scores
-    (comparisons it has not fully scored get 0, after the ranked ones)."""
-    if project.queue_order == Project.QueueOrder.UNCERTAINTY and project.queue_model_version_id:
-        gaps = selectors.comparison_score_gaps(
-            project=project, model_version_id=project.queue_model_version_id
-        )
-        priorities = uncertainty_priorities(gaps)
-    elif project.queue_order == Project.QueueOrder.DISAGREEMENT:
-        priorities = disagreement_priorities(project=project)
-    else:
-        priorities = {}
-    comparison_priorities_write(project=project, priorities=priorities)
-    return QueueState(
-        order=project.queue_order,
-        ranked=sum(1 for value in priorities.values() if value > 0),
-        comparisons=Comparison.objects.filter(project=project, gold_ordering__isnull=True).count(),
     )

@@ -11,7 +11,6 @@ from django.db.models import Q, QuerySet
 
 from annotation.errors import NotFound
 from annotation.models import Candidate, ComparisonCandidate, Judgment, Project
-from annotation.ordering import score_gap
 from training.models import (
     Arena,
     Artifact,
@@ -167,13 +166,12 @@ def scoring_get(*, project: Project, job_id: int) -> ScoringJob:
 
 
 def _slots_and_scores(
-    *, project: Project, model_version_id: int, regular_only: bool
+    *, project: Project, model_version_id: int
 ) -> tuple[dict[int, list[int]], dict[int, float]]:
-    """Candidate ids per comparison (slot order), and the version's score per candidate of the project."""
+    """Candidate ids per judged comparison (slot order), and the version's score per candidate of the
+    project."""
     slots: dict[int, list[int]] = defaultdict(list)
-    rows = ComparisonCandidate.objects.filter(comparison__project=project)
-    if regular_only:
-        rows = rows.filter(comparison__gold_ordering__isnull=True)
+    rows = ComparisonCandidate.objects.filter(comparison__project=project, comparison__judgment_count__gt=0)
     for comparison_id, candidate_id in (
         rows.order_by("comparison_id", "position").values_list("comparison_id", "candidate_id").iterator(5000)
     ):
@@ -184,17 +182,6 @@ def _slots_and_scores(
         .iterator(5000)
     )
     return slots, scores
-
-
-def comparison_score_gaps(*, project: Project, model_version_id: int) -> dict[int, float]:
-    """The score gap (annotation.ordering.score_gap) of each regular comparison of the project whose
-    candidates the version has all scored."""
-    slots, scores = _slots_and_scores(project=project, model_version_id=model_version_id, regular_only=True)
-    return {
-        pk: score_gap([scores[c] for c in candidates])
-        for pk, candidates in slots.items()
-        if len(candidates) >= 2 and all(c in scores for c in candidates)
-    }
 
 
 @dataclass(frozen=True)
@@ -229,7 +216,7 @@ def score_report(*, project: Project, model_version: ModelVersion, limit: int = 
     """The version's verdicts on the project's judged comparisons beside the human choice: agreement rate,
     and the comparisons in report order (largest margin against the humans first), at most `limit` rows.
     For project admins only."""
-    slots, scores = _slots_and_scores(project=project, model_version_id=model_version.pk, regular_only=False)
+    slots, scores = _slots_and_scores(project=project, model_version_id=model_version.pk)
     orderings: dict[int, list] = defaultdict(list)
     for comparison_id, ordering in (
         Judgment.objects.filter(comparison__project=project)

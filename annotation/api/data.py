@@ -43,6 +43,7 @@ class ComparisonOutput(serializers.ModelSerializer):
 
     prompt = PromptOutput()
     candidates = serializers.SerializerMethodField()
+    priority = serializers.SerializerMethodField()
     gold_ordering = serializers.SerializerMethodField()
 
     class Meta:
@@ -70,6 +71,16 @@ class ComparisonOutput(serializers.ModelSerializer):
             }
             for slot in comparison.slots.all()
         ]
+
+    @extend_schema_field(
+        serializers.IntegerField(
+            allow_null=True,
+            help_text="reviewers and admins only: under a queue order it ranks reward-model "
+            "uncertainty or the annotators' disagreement",
+        )
+    )
+    def get_priority(self, comparison: Comparison) -> int | None:
+        return comparison.priority if self.context["privileged"] else None
 
     @extend_schema_field(serializers.JSONField(allow_null=True, help_text="reviewers and admins only"))
     def get_gold_ordering(self, comparison: Comparison) -> list | None:

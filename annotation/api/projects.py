@@ -30,7 +30,6 @@ from annotation.services.projects import (
     project_update,
 )
 from training.models import ModelVersion
-from training.scoring import queue_priorities_refresh
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -106,10 +105,7 @@ class ProjectDetailApi(APIView):
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         data = ProjectUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        queue_before = (project.queue_order, project.queue_model_version_id)
         project = project_update(project=project, **data.validated_data)
-        if (project.queue_order, project.queue_model_version_id) != queue_before:
-            queue_priorities_refresh(project=project)
         audit_record(
             actor=request.user,
             action=AuditEvent.Action.PROJECT_UPDATE,

@@ -15,6 +15,7 @@ from django.db import transaction
 from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Membership, Project
 from annotation.quality.annotators import Thresholds
+from annotation.services.queueing import queue_priorities_refresh
 
 # The annotator flags' thresholds (project fields named as Thresholds' fields), and the review
 # queue's agreement cut-off.
@@ -39,8 +40,6 @@ SETTINGS_FIELDS = (
     "queue_order",
     "queue_model_version",
 )
-# The settings that decide Comparison.priority (annotation.ordering); changing them means recomputing it.
-QUEUE_FIELDS = ("queue_order", "queue_model_version")
 MODE_SIZE_RULE = "pairwise projects compare 2 candidates; ranking projects 3 or 4"
 # These decide how comparisons are built, so they are fixed once the project has any.
 SHAPE_FIELDS = ("mode", "pairing", "candidates_per_comparison")
@@ -74,7 +73,8 @@ def project_create(
 
 def project_update(*, project: Project, **changes: Any) -> Project:
     """Changes any of SETTINGS_FIELDS. Mode, pairing and group size are refused (Conflict) once
-    the project has comparisons, since those were built under the old settings."""
+    the project has comparisons, since those were built under the old settings. A new queue order
+    (or its reward model) re-ranks the queue at once."""
     _check_field_names(changes)
     with transaction.atomic():
         project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
@@ -84,11 +84,20 @@ def project_update(*, project: Project, **changes: Any) -> Project:
                 f"{', '.join(shape_changes)} cannot change once the project has comparisons.",
                 details=[{"field": f, "reason": "fixed once comparisons exist"} for f in shape_changes],
             )
+        queue_before = _queue_settings(project)
         for field, value in changes.items():
             setattr(project, field, value)
         _validate(project)
         project.save()
+    if _queue_settings(project) != queue_before:
+        # After the commit: the refresh writes priorities in batches that each commit on their own.
+        queue_priorities_refresh(project=project)
     return project
+
+
+def _queue_settings(project: Project) -> tuple[str, int | None]:
+    """The settings that decide Comparison.priority (annotation.ordering)."""
+    return project.queue_order, project.queue_model_version_id
 
 
 def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:

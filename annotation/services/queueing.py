@@ -3,7 +3,8 @@
 The lease query already sorts by priority (index comparison_pool_order), so the order costs nothing
 when items are handed out; these services recompute priorities when their inputs change instead: the
 judging and importing services call them for new or edited judgments under the disagreement order,
-training.scoring when scores arrive and when the setting changes. Gold items keep their priority.
+project_update when the setting changes, training.scoring when scores arrive. Gold items keep their
+priority.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Mapping
 
 from django.db import transaction
 
-from annotation.models import Comparison, Judgment, Project
-from annotation.ordering import disagreement_priority
+from annotation.models import Candidate, Comparison, ComparisonCandidate, Judgment, Project
+from annotation.ordering import disagreement_priority, score_gap, uncertainty_priorities
 
 WRITE_BATCH = 1000
 
@@ -62,3 +63,40 @@ def comparison_disagreement_update(*, comparison_id: int) -> None:
     Comparison.objects.filter(pk=comparison_id, gold_ordering__isnull=True).update(
         priority=disagreement_priority(list(orderings))
     )
+
+
+def queue_priorities_refresh(*, project: Project) -> int:
+    """Recomputes Comparison.priority for the project's queue order: 0 everywhere for `default`, the
+    disagreement of the judgments, or the uncertainty rank under the chosen reward model's scores
+    (comparisons it has not fully scored get 0, after the ranked ones). Returns how many rows changed."""
+    if project.queue_order == Project.QueueOrder.UNCERTAINTY and project.queue_model_version_id:
+        gaps = comparison_score_gaps(project=project, model_version_id=project.queue_model_version_id)
+        priorities = uncertainty_priorities(gaps)
+    elif project.queue_order == Project.QueueOrder.DISAGREEMENT:
+        priorities = disagreement_priorities(project=project)
+    else:
+        priorities = {}
+    return comparison_priorities_write(project=project, priorities=priorities)
+
+
+def comparison_score_gaps(*, project: Project, model_version_id: int) -> dict[int, float]:
+    """The score gap (annotation.ordering.score_gap) of each regular comparison of the project whose
+    candidates the reward model version has all scored (its training.CandidateScore rows)."""
+    slots: dict[int, list[int]] = defaultdict(list)
+    regular = ComparisonCandidate.objects.filter(
+        comparison__project=project, comparison__gold_ordering__isnull=True
+    )
+    for comparison_id, candidate_id in regular.values_list("comparison_id", "candidate_id").iterator(
+        chunk_size=5000
+    ):
+        slots[comparison_id].append(candidate_id)
+    scores = dict(
+        Candidate.objects.filter(prompt__project=project, scores__model_version_id=model_version_id)
+        .values_list("pk", "scores__score")
+        .iterator(chunk_size=5000)
+    )
+    return {
+        pk: score_gap([scores[c] for c in candidates])
+        for pk, candidates in slots.items()
+        if len(candidates) >= 2 and all(c in scores for c in candidates)
+    }

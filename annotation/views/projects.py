@@ -24,7 +24,6 @@ from annotation.services.projects import (
     project_create,
     project_update,
 )
-from training.scoring import queue_priorities_refresh
 
 
 @login_required
@@ -58,8 +57,6 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    # Before the form validates: that writes the posted values onto the project instance.
-    queue_before = _queue_settings(project)
     form = _settings_form(project, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -74,8 +71,8 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
                 target=project.slug,
             )
             messages.success(request, "Settings saved.")
-            if _queue_settings(updated) != queue_before:
-                state = queue_priorities_refresh(project=updated)
+            if {"queue_order", "queue_model_version"} & set(form.changed_data):
+                state = project_selectors.queue_state(project=updated)
                 messages.info(
                     request,
                     f"Queue order {state.order}: {state.ranked} of {state.comparisons} comparisons "
@@ -206,10 +203,6 @@ def _settings_form(project: Project, data: QueryDict | None = None) -> ProjectSe
         for field in SHAPE_FIELDS:
             form.fields[field].disabled = True
     return form
-
-
-def _queue_settings(project: Project) -> tuple[str, int | None]:
-    return project.queue_order, project.queue_model_version_id
 
 
 def _add_errors(form: Form, exc: RankwiseError) -> None:

@@ -12,15 +12,16 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotation.models import Comparison, Judgment, Project
+from annotation.project_selectors import queue_state
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.importing import data_import
 from annotation.services.judging import judgment_edit, judgment_submit
 from annotation.services.projects import project_update
+from annotation.services.queueing import queue_priorities_refresh
 from tests.annotation.test_import_doors import _settings_post
 from tests.factories import ProjectFactory, UserFactory, make_comparison
 from tests.training.test_scoring import reward_version, score
 from training.models import ModelVersion
-from training.scoring import queue_priorities_refresh
 
 
 def _ids(comparison: Comparison) -> list[int]:
@@ -54,7 +55,8 @@ def test_split_votes_come_first_and_a_new_judgment_reranks_at_once(project: Proj
     c, d = _ids(split)
     _judge(split, c, d)
     _judge(split, d, c)
-    state = queue_priorities_refresh(project=project)
+    queue_priorities_refresh(project=project)
+    state = queue_state(project=project)
     assert (state.ranked, state.comparisons) == (1, 3)
     assert Comparison.objects.get(pk=gold.pk).priority == 0
     assert _next(project, bob) == split.pk

@@ -20,13 +20,13 @@ from rest_framework.test import APIClient
 
 from annotation.errors import Conflict, ValidationFailed
 from annotation.models import Candidate, Comparison, Judgment, Project
+from annotation.project_selectors import queue_state
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.projects import project_update
 from tests.factories import CandidateFactory, ProjectFactory, PromptFactory, UserFactory, make_comparison
 from training import selectors
 from training.models import CandidateScore, DatasetSnapshot, ModelVersion, Run, ScoringJob
 from training.scoring import (
-    queue_priorities_refresh,
     scores_store,
     scoring_cancel,
     scoring_execute,
@@ -200,8 +200,9 @@ def test_uncertainty_order_serves_the_smallest_gap_first(project: Project, bob) 
     score(version, wide, 2.0, -2.0)
     score(version, close, 0.30, 0.25)
     score(version, middle, 1.0, 0.0)
+    # The new setting re-ranks the queue at once.
     project = project_update(project=project, queue_order="uncertainty", queue_model_version=version)
-    state = queue_priorities_refresh(project=project)
+    state = queue_state(project=project)
     assert (state.order, state.ranked, state.comparisons) == ("uncertainty", 3, 4)
     served = []
     for _ in range(4):
@@ -210,7 +211,7 @@ def test_uncertainty_order_serves_the_smallest_gap_first(project: Project, bob) 
         assignment_skip(project=project, annotator=bob, assignment_id=lease.pk, reason="next")
     assert served == [close.pk, middle.pk, wide.pk, unscored.pk]
     project = project_update(project=project, queue_order="default")
-    assert queue_priorities_refresh(project=project).ranked == 0
+    assert queue_state(project=project).ranked == 0
     assert set(Comparison.objects.values_list("priority", flat=True)) == {0}
 
 
@@ -273,7 +274,6 @@ def test_annotators_never_see_a_score(project: Project, alice, bob) -> None:
     version = reward_version(project)
     score(version, comparison, SECRET_SCORE, 0.1)
     project = project_update(project=project, queue_order="uncertainty", queue_model_version=version)
-    queue_priorities_refresh(project=project)
     api = APIClient()
     api.force_authenticate(bob)
     slug = project.slug
@@ -289,6 +289,9 @@ def test_annotators_never_see_a_score(project: Project, alice, bob) -> None:
     for response in responses:
         body = response.content.decode()
         assert str(SECRET_SCORE)[:6] not in body and '"score' not in body and "/scores/" not in body
+    # The queue order the scores set is an answer key too: annotators see no priority.
+    assert Comparison.objects.get(pk=comparison.pk).priority != 0
+    assert [c["priority"] for c in responses[1].json()["results"]] == [None]
     for name, args in (("training-api:scorings", [slug]), ("training-api:scores", [slug])):
         assert api.get(reverse(name, args=args)).status_code == 403
 
