@@ -20,6 +20,11 @@ class ValidationFailed(RankwiseError):
     """Input that does not fit; `details` lists each problem as {"line"?, "field", "reason"}."""
 
 
+def invalid(field: str, reason: str) -> ValidationFailed:
+    """One field's problem, as "field: reason." with that one detail."""
+    return ValidationFailed(f"{field}: {reason}.", details=[{"field": field, "reason": reason}])
+
+
 class NotAllowed(RankwiseError):
     status_code = 403
 

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.errors import serializer_error
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
@@ -20,23 +21,6 @@ from training import selectors, services
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
 
 LOG_TAIL_BYTES = 8000
-
-
-def _admin_project(request: Request, slug: str) -> Project:
-    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-
-
-def _invalid(serializer: serializers.Serializer) -> ValidationFailed:
-    details = [
-        {
-            "field": field,
-            "reason": " ".join(str(m) for m in (messages if isinstance(messages, list) else [messages])),
-        }
-        for field, messages in serializer.errors.items()
-    ]
-    return ValidationFailed(
-        "Invalid input: " + "; ".join(f"{d['field']} {d['reason']}" for d in details), details=details
-    )
 
 
 class SnapshotOutput(serializers.ModelSerializer):
@@ -78,11 +62,11 @@ class SnapshotListApi(APIView):
         projects = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
 
     def get(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         return Response(SnapshotOutput(selectors.snapshot_list(project=project), many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         data = snapshot_input(request, project, request.data)
         snapshot = services.snapshot_queue(**data, created_by=request.user)
         return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)
@@ -92,7 +76,7 @@ def snapshot_input(request: Request, project: Project, raw: object) -> dict:
     """Parsed snapshot_create arguments; extra projects are checked for the admin role."""
     serializer = SnapshotListApi.Input(data=raw)
     if not serializer.is_valid():
-        raise _invalid(serializer)
+        raise serializer_error(serializer)
     data = dict(serializer.validated_data)
     extra = [s for s in data.pop("projects") if s != project.slug]
     data["projects"] = [project] + [
@@ -172,7 +156,7 @@ def run_launch_input(*, project: Project, raw: object) -> dict:
     """run_launch keyword arguments from raw input: ids resolved within the project's reach."""
     serializer = RunLaunchInput(data=raw)
     if not serializer.is_valid():
-        raise _invalid(serializer)
+        raise serializer_error(serializer)
     data = dict(serializer.validated_data)
     data["snapshot"] = selectors.snapshot_get(project=project, snapshot_id=data["snapshot"])
     versions = selectors.model_version_list(project=project)
@@ -190,7 +174,7 @@ class RunListApi(APIView):
     """GET ?status=&method=: the project's runs. POST (RunLaunchInput): launches a run (201)."""
 
     def get(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         services.runs_reap_stale()
         runs = selectors.run_list(
             project=project,
@@ -200,7 +184,7 @@ class RunListApi(APIView):
         return Response(RunOutput(runs, many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         run = services.run_launch(
             project=project, launched_by=request.user, **run_launch_input(project=project, raw=request.data)
         )
@@ -212,7 +196,7 @@ class RunPreviewApi(APIView):
     """POST (RunLaunchInput): the spec the engine would run and the command, without launching."""
 
     def post(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         data = run_launch_input(project=project, raw=request.data)
         data.pop("name")
         data.pop("round")
@@ -225,7 +209,7 @@ class RunDetailApi(APIView):
     """GET: a run's state, log tail, artifacts and model card (the run page polls it)."""
 
     def get(self, request: Request, slug: str, run_id: int) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         services.runs_reap_stale()
         run = selectors.run_get(project=project, run_id=run_id)
         return Response(run_detail(run))
@@ -263,7 +247,7 @@ class RunMetricsApi(APIView):
     """GET ?after=<step>: metric records after that step (train and eval), for incremental polling."""
 
     def get(self, request: Request, slug: str, run_id: int) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         run = selectors.run_get(project=project, run_id=run_id)
         try:
             after = int(request.query_params.get("after", -1))
@@ -280,7 +264,7 @@ class RunCancelApi(APIView):
     """POST: cancels a queued run, or stops a running one within seconds (409 if finished)."""
 
     def post(self, request: Request, slug: str, run_id: int) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         run = services.run_cancel(run=selectors.run_get(project=project, run_id=run_id))
         return Response(RunOutput(run).data)
 
@@ -289,7 +273,7 @@ class RunRetryApi(APIView):
     """POST: queues a failed or cancelled run again; it resumes from its newest checkpoint (409 otherwise)."""
 
     def post(self, request: Request, slug: str, run_id: int) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         run = services.run_retry(run=selectors.run_get(project=project, run_id=run_id))
         return Response(RunOutput(run).data)
 
@@ -304,7 +288,7 @@ class ModelVersionListApi(APIView):
     """GET: model versions trained in the project (and shared ones registered without a run)."""
 
     def get(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         return Response(ModelVersionOutput(selectors.model_version_list(project=project), many=True).data)
 
 

@@ -19,17 +19,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotation.errors import ValidationFailed
+from annotation.errors import invalid
 from annotation.models import Comparison, Project
 from annotation.services.importing import comparison_pairs_build
-from training.generating import generation_launch, prompt_ids_select
+from training.generating import generation_launch, generations_reap_stale, prompt_ids_select
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 
 MAX_CONTESTANTS = 8
-
-
-def _invalid(field: str, reason: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {reason}.", details=[{"field": field, "reason": reason}])
 
 
 def project_current_round(*, project: Project) -> int:
@@ -63,18 +59,18 @@ def arena_launch(
     bases = list(dict.fromkeys(b.strip() for b in base_models if b.strip()))
     versions = list({v.pk: v for v in model_versions}.values())
     if any(v.is_reward_model for v in versions):
-        raise _invalid("model_versions", "a reward model scores answers, it does not write them")
+        raise invalid("model_versions", "a reward model scores answers, it does not write them")
     names = [v.name for v in versions] + bases
     if len(names) < 2:
-        raise _invalid("contestants", "choose at least two model versions or base models")
+        raise invalid("contestants", "choose at least two model versions or base models")
     if len(names) > MAX_CONTESTANTS:
-        raise _invalid("contestants", f"at most {MAX_CONTESTANTS}")
+        raise invalid("contestants", f"at most {MAX_CONTESTANTS}")
     if len(set(names)) != len(names):
-        raise _invalid(
+        raise invalid(
             "contestants", "two contestants have the same name; the leaderboard could not tell them apart"
         )
     if round is not None and round < 0:
-        raise _invalid("round", "must be 0 or more")
+        raise invalid("round", "must be 0 or more")
     ids = prompt_ids_select(project=project, prompt_ids=prompt_ids, prompt_round=prompt_round, limit=limit)
     round = project_current_round(project=project) if round is None else round
     sampling = {
@@ -167,7 +163,8 @@ def arena_comparisons_build(*, arena: Arena) -> int:
 
 def arenas_refresh(*, project: Project | None = None) -> int:
     """Builds the battles of every generating arena (of the project, or all) whose jobs have all
-    finished, including jobs failed by the reaper; returns how many arenas it built."""
+    finished, after failing the generation jobs whose worker died; returns how many arenas it built."""
+    generations_reap_stale()
     waiting = Arena.objects.filter(status=Arena.Status.GENERATING).exclude(
         generation_jobs__status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING]
     )

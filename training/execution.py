@@ -6,10 +6,8 @@ own process group, heartbeat, cancel); the supervisor tails metrics.jsonl into R
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -19,13 +17,21 @@ from django.db import transaction
 
 from annotation.errors import storage_error
 from training.models import Artifact, ModelVersion, Run
-from training.processes import JsonlTail, engine_start, engine_supervise, exit_reason, job_claim, job_finish
-from training.selectors import run_text_file
+from training.processes import (
+    EngineNotStarted,
+    JsonlTail,
+    engine_failure,
+    engine_launch,
+    engine_supervise,
+    exit_reason,
+    job_claim,
+    job_finish,
+    write_problem,
+)
 from training.services import engine_command, file_sha256, run_metrics_ingest, runs_reap_stale
 
 log = logging.getLogger(__name__)
 
-LOG_TAIL_BYTES = 4000
 # Files registered as artifacts (relative to output_dir), by kind; plus every file under final/.
 ARTIFACT_FILES = {
     "model_card.md": "card",
@@ -48,14 +54,16 @@ def run_execute(*, run_id: int) -> None:
     output = Path(run.output_dir)
     args = engine_command("run", str(output / "spec.json")) + (["--resume"] if run.attempt > 1 else [])
     try:
-        output.mkdir(parents=True, exist_ok=True)
-        (output / "spec.json").write_text(json.dumps(run.spec, indent=2))
-        process = engine_start(
-            args=args, log_path=output / "run.log", banner=f"\n=== attempt {run.attempt}: {' '.join(args)}\n"
+        process = engine_launch(
+            label="run",
+            output=output,
+            prepare=lambda: (output / "spec.json").write_text(json.dumps(run.spec, indent=2)),
+            args=args,
+            log_path=output / "run.log",
+            banner=f"\n=== attempt {run.attempt}: {' '.join(args)}\n",
         )
-    except OSError as exc:
-        # A claimed run that raised here would stay "running" until the reaper blamed its heartbeat.
-        _finish(run, Run.Status.FAILED, _start_error(exc, output))
+    except EngineNotStarted as exc:
+        _finish(run, Run.Status.FAILED, str(exc))
         return
     Run.objects.filter(pk=run.pk).update(pid=process.pid)
     status, error = _supervise(run, process, output)
@@ -79,44 +87,17 @@ def _supervise(run: Run, process: subprocess.Popen, output: Path) -> tuple[str, 
         tail=JsonlTail(output / "metrics.jsonl"),
         on_records=ingest,
     )
-    if outcome.stopped_as == Run.Status.CANCELLED:
-        return Run.Status.CANCELLED, "Cancelled."
-    if outcome.stopped_as:
-        return outcome.stopped_as, ""  # already finished elsewhere (reaped): keep that outcome
+    if outcome.stopped_end:
+        return outcome.stopped_end
     code = outcome.returncode
     if code == 0 and end_event.get("status", "succeeded") == "succeeded":
         return Run.Status.SUCCEEDED, ""
     reason = end_event.get("error") or exit_reason(code)
-    unwritable = _write_problem(output)
+    unwritable = write_problem(output)
     if unwritable is not None:
         # The engine's own last words (its end event, its log) may not have reached the disk.
         reason = storage_error(unwritable, writing=f"the run's output directory {output}") + f" {reason}"
-    log_text = run_text_file(run=run, name="run.log", tail_bytes=LOG_TAIL_BYTES)
-    return Run.Status.FAILED, f"{reason}\n\n--- run.log (tail) ---\n{log_text}"
-
-
-def _start_error(exc: OSError, output: Path) -> str:
-    """Why the engine could not be started; a failed write (a full or read-only disk) is named as such."""
-    problem = _write_problem(output) if output.is_dir() else exc
-    if problem is None:
-        return f"Could not start the engine: {exc}"
-    return storage_error(problem, writing=f"the run's output directory {output}")
-
-
-def _write_problem(output: Path) -> OSError | None:
-    """Why a small file cannot be written in the output directory now (a full or read-only disk), if so."""
-    probe = output / f".write-check-{os.getpid()}"
-    try:
-        with probe.open("wb") as file:
-            file.write(b"\0" * 4096)
-            file.flush()
-            os.fsync(file.fileno())
-    except OSError as exc:
-        return exc
-    finally:
-        with contextlib.suppress(OSError):
-            probe.unlink()
-    return None
+    return engine_failure(reason, output / "run.log")
 
 
 def _finish(run: Run, status: str, error: str) -> None:

@@ -24,17 +24,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 
-from annotation.errors import ValidationFailed
+from annotation.errors import invalid
 from annotation.models import Candidate, Project, Prompt
 from annotation.services.import_formats import candidate_content_hash
 from annotation.services.importing import comparisons_build
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 from training.processes import (
+    EngineNotStarted,
     JsonlTail,
-    engine_start,
+    engine_failure,
+    engine_launch,
     engine_supervise,
     exit_reason,
-    file_tail,
     job_cancel,
     job_claim,
     job_finish,
@@ -44,7 +45,6 @@ from training.services import engine_command
 
 log = logging.getLogger(__name__)
 
-LOG_TAIL_BYTES = 4000
 # The engine reads the endpoint's key from this variable of its environment, never from the spec file.
 API_KEY_ENV = "RANKWISE_GENERATION_API_KEY"
 LIMITS = {"k": (1, 16), "max_new_tokens": (1, 8192), "batch_size": (1, 256), "seed": (0, 2**31 - 1)}
@@ -52,10 +52,6 @@ LIMITS = {"k": (1, 16), "max_new_tokens": (1, 8192), "batch_size": (1, 256), "se
 
 def generations_root() -> Path:
     return Path(settings.DATA_DIR) / "generations"
-
-
-def _invalid(field: str, reason: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {reason}.", details=[{"line": None, "field": field, "reason": reason}])
 
 
 def prompt_ids_select(
@@ -67,7 +63,7 @@ def prompt_ids_select(
     if prompt_ids:
         wanted = set(prompt_ids)
         if prompts.filter(pk__in=wanted).count() != len(wanted):
-            raise _invalid("prompt_ids", "not all are prompts of this project")
+            raise invalid("prompt_ids", "not all are prompts of this project")
         prompts = prompts.filter(pk__in=wanted)
     if prompt_round is not None:
         prompts = prompts.filter(round=prompt_round)
@@ -77,7 +73,7 @@ def prompt_ids_select(
         else list(prompts.values_list("id", flat=True))
     )
     if not ids:
-        raise _invalid("prompts", "no prompt of the project matches the selection")
+        raise invalid("prompts", "no prompt of the project matches the selection")
     return ids
 
 
@@ -107,13 +103,13 @@ def generation_launch(
     With `arena`, the job is one contestant of it (see training.arenas.arena_launch)."""
     base_model, endpoint_model = base_model.strip(), endpoint_model.strip()
     if sum([model_version is not None, bool(base_model), use_endpoint]) != 1:
-        raise _invalid("source", "choose exactly one of a model version, a base model and the endpoint")
+        raise invalid("source", "choose exactly one of a model version, a base model and the endpoint")
     if use_endpoint:
         if not settings.RANKWISE_OPENAI_BASE_URL:
-            raise _invalid("source", "no endpoint is configured (RANKWISE_OPENAI_BASE_URL)")
+            raise invalid("source", "no endpoint is configured (RANKWISE_OPENAI_BASE_URL)")
         endpoint_model = endpoint_model or settings.RANKWISE_OPENAI_MODEL
         if not endpoint_model:
-            raise _invalid("endpoint_model", "name the endpoint's model (or set RANKWISE_OPENAI_MODEL)")
+            raise invalid("endpoint_model", "name the endpoint's model (or set RANKWISE_OPENAI_MODEL)")
     for name, value in {
         "k": k,
         "max_new_tokens": max_new_tokens,
@@ -122,11 +118,11 @@ def generation_launch(
     }.items():
         low, high = LIMITS[name]
         if not low <= value <= high:
-            raise _invalid(name, f"must be from {low} to {high}")
+            raise invalid(name, f"must be from {low} to {high}")
     if not 0.0 <= temperature <= 5.0:
-        raise _invalid("temperature", "must be from 0 to 5")
+        raise invalid("temperature", "must be from 0 to 5")
     if not 0.0 < top_p <= 1.0:
-        raise _invalid("top_p", "must be above 0 and at most 1")
+        raise invalid("top_p", "must be above 0 and at most 1")
     ids = prompt_ids_select(project=project, prompt_ids=prompt_ids, prompt_round=prompt_round, limit=limit)
     source = (
         GenerationJob.Source.ENDPOINT
@@ -212,21 +208,25 @@ def generation_execute(*, job_id: int) -> None:
         return
     job = GenerationJob.objects.select_related("model_version", "project").get(pk=job_id)
     output = Path(job.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    prompts = Prompt.objects.filter(pk__in=job.prompt_ids).order_by("id").values_list("id", "messages")
-    (output / "prompts.jsonl").write_text(
-        "".join(json.dumps({"prompt_id": pk, "messages": messages}) + "\n" for pk, messages in prompts)
-    )
-    (output / "spec.json").write_text(json.dumps(_engine_spec(job, output), indent=2))
-    env = {**os.environ, API_KEY_ENV: settings.RANKWISE_OPENAI_API_KEY}
+
+    def prepare() -> None:
+        prompts = Prompt.objects.filter(pk__in=job.prompt_ids).order_by("id").values_list("id", "messages")
+        (output / "prompts.jsonl").write_text(
+            "".join(json.dumps({"prompt_id": pk, "messages": messages}) + "\n" for pk, messages in prompts)
+        )
+        (output / "spec.json").write_text(json.dumps(_engine_spec(job, output), indent=2))
+
     try:
-        process = engine_start(
+        process = engine_launch(
+            label="generation",
+            output=output,
+            prepare=prepare,
             args=engine_command("generate", str(output / "spec.json")),
             log_path=output / "engine.log",
-            env=env,
+            env={**os.environ, API_KEY_ENV: settings.RANKWISE_OPENAI_API_KEY},
         )
-    except OSError as exc:
-        _finish(job, GenerationJob.Status.FAILED, f"Could not start the engine: {exc}")
+    except EngineNotStarted as exc:
+        _finish(job, GenerationJob.Status.FAILED, str(exc))
         return
     GenerationJob.objects.filter(pk=job.pk).update(pid=process.pid)
     status, error = _supervise(job, process, output)
@@ -328,18 +328,15 @@ def _supervise(job: GenerationJob, process: subprocess.Popen, output: Path) -> t
         tail=JsonlTail(output / "samples.jsonl"),
         on_records=collector.feed,
     )
-    if outcome.stopped_as == GenerationJob.Status.CANCELLED:
-        return GenerationJob.Status.CANCELLED, "Cancelled."
-    if outcome.stopped_as:
-        return outcome.stopped_as, ""  # finished elsewhere (reaped): keep that outcome
+    if outcome.stopped_end:
+        return outcome.stopped_end
     code = outcome.returncode
     job.refresh_from_db()
     if code == 0 and job.prompt_errors and len(job.prompt_errors) >= job.prompts_total:
         return GenerationJob.Status.FAILED, "Every prompt failed; see the errors per prompt."
     if code == 0:
         return GenerationJob.Status.SUCCEEDED, ""
-    log_text = file_tail(output / "engine.log", LOG_TAIL_BYTES)
-    return GenerationJob.Status.FAILED, f"{exit_reason(code)}\n\n--- engine.log (tail) ---\n{log_text}"
+    return engine_failure(exit_reason(code), output / "engine.log")
 
 
 def _finish(job: GenerationJob, status: str, error: str) -> None:

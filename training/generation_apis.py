@@ -11,16 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.errors import serializer_error
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from training import generating, selectors
-from training.apis import _invalid
 from training.models import GenerationJob
-
-
-def _admin_project(request: Request, slug: str) -> Project:
-    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
 
 
 class GenerationLaunchInput(serializers.Serializer):
@@ -47,7 +43,7 @@ def generation_launch_input(*, project: Project, raw: object) -> dict:
     project's reach. Raises ValidationFailed."""
     serializer = GenerationLaunchInput(data=raw)
     if not serializer.is_valid():
-        raise _invalid(serializer)
+        raise serializer_error(serializer)
     data = dict(serializer.validated_data)
     source = data.pop("source")
     version_id = data.pop("model_version")
@@ -109,13 +105,13 @@ class GenerationJobOutput(serializers.ModelSerializer):
 
 class GenerationListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         generating.generations_reap_stale()
         jobs = selectors.generation_list(project=project)
         return Response(GenerationJobOutput(jobs[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         job = generating.generation_launch(
             project=project,
             created_by=request.user,
@@ -126,13 +122,13 @@ class GenerationListApi(APIView):
 
 class GenerationDetailApi(APIView):
     def get(self, request: Request, slug: str, job_id: int) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         generating.generations_reap_stale()
         return Response(GenerationJobOutput(selectors.generation_get(project=project, job_id=job_id)).data)
 
 
 class GenerationCancelApi(APIView):
     def post(self, request: Request, slug: str, job_id: int) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         job = generating.generation_cancel(job=selectors.generation_get(project=project, job_id=job_id))
         return Response(GenerationJobOutput(job).data)

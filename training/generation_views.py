@@ -9,21 +9,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.errors import ValidationFailed
-from annotation.models import Membership, Project
+from annotation.models import Membership
 from annotation.permissions import project_get_for
 from training import generating, selectors
 from training.generation_apis import generation_launch_input
 from training.services import default_model
 
 
-def _admin_project(request: HttpRequest, slug: str) -> Project:
-    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-
-
 @login_required
 def generation_list(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the project's generation jobs and the launch form; POST: launches a job."""
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     generating.generations_reap_stale()
     context = {
         "project": project,
@@ -50,7 +46,7 @@ def generation_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def generation_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     generating.generations_reap_stale()
     job = selectors.generation_get(project=project, job_id=job_id)
     return render(request, "training/generation.html", {"project": project, "job": job})
@@ -59,6 +55,6 @@ def generation_detail(request: HttpRequest, slug: str, job_id: int) -> HttpRespo
 @login_required
 @require_POST
 def generation_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     generating.generation_cancel(job=selectors.generation_get(project=project, job_id=job_id))
     return redirect("training:generation-detail", slug=project.slug, job_id=job_id)

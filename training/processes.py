@@ -10,6 +10,7 @@ cancel_requested.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -27,7 +28,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from annotation.errors import Conflict
+from annotation.errors import Conflict, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ POLL_S = 0.5
 TERM_GRACE_S = 5.0
 PR_SET_PDEATHSIG = 1
 QUEUED, RUNNING, CANCELLED, FAILED = "queued", "running", "cancelled", "failed"
+# How much of the engine's log a failed job's error quotes.
+LOG_TAIL_BYTES = 4000
 
 
 class JsonlTail:
@@ -98,6 +101,53 @@ def engine_start(
         )
 
 
+class EngineNotStarted(Exception):
+    """The engine of a claimed job could not be started; the message is the job's error."""
+
+
+def engine_launch(
+    *,
+    label: str,
+    output: Path,
+    prepare: Callable[[], None],
+    args: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    banner: str = "",
+) -> subprocess.Popen:
+    """Creates the job's output directory, writes the engine's inputs there (`prepare`) and starts it.
+
+    Raises EngineNotStarted instead of OSError, a failed write (a full or read-only disk) named as such,
+    so that the caller finishes the claimed job as failed rather than leave it running for the reaper;
+    `label` names the job in that sentence ("run")."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        prepare()
+        return engine_start(args=args, log_path=log_path, env=env, banner=banner)
+    except OSError as exc:
+        problem = write_problem(output) if output.is_dir() else exc
+        if problem is None:
+            raise EngineNotStarted(f"Could not start the engine: {exc}") from exc
+        writing = f"the {label}'s output directory {output}"
+        raise EngineNotStarted(storage_error(problem, writing=writing)) from exc
+
+
+def write_problem(directory: Path) -> OSError | None:
+    """Why a small file cannot be written in the directory now (a full or read-only disk), if so."""
+    probe = directory / f".write-check-{os.getpid()}"
+    try:
+        with probe.open("wb") as file:
+            file.write(b"\0" * 4096)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        return exc
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
+
+
 def process_group_kill(process: subprocess.Popen) -> None:
     """SIGTERM to the engine's process group, SIGKILL after a grace period; returns once it exited."""
     for sig, wait in ((signal.SIGTERM, TERM_GRACE_S), (signal.SIGKILL, 10.0)):
@@ -123,6 +173,16 @@ class Supervised:
 
     returncode: int | None
     stopped_as: str = ""
+
+    @property
+    def stopped_end(self) -> tuple[str, str] | None:
+        """The job's (status, error) when we stopped it: cancelled, or the outcome it was given elsewhere
+        (kept as it is); None when the engine ended by itself."""
+        if self.stopped_as == CANCELLED:
+            return CANCELLED, "Cancelled."
+        if self.stopped_as:
+            return self.stopped_as, ""
+        return None
 
 
 def engine_supervise(
@@ -161,6 +221,11 @@ def exit_reason(returncode: int) -> str:
     if returncode < 0:
         return f"The engine was killed by signal {-returncode}."
     return f"The engine exited with status {returncode}."
+
+
+def engine_failure(reason: str, log_path: Path) -> tuple[str, str]:
+    """A failed job's (status, error): the reason, then the tail of the engine's log."""
+    return FAILED, f"{reason}\n\n--- {log_path.name} (tail) ---\n{file_tail(log_path, LOG_TAIL_BYTES)}"
 
 
 def file_tail(path: Path, tail_bytes: int) -> str:

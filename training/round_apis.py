@@ -15,17 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.errors import serializer_error
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from annotation.services.auditing import audit_arena_launch
-from training import arenas, generating, round_selectors, selectors
-from training.apis import _invalid
+from training import arenas, round_selectors, selectors
 from training.models import Arena
-
-
-def _admin_project(request: Request, slug: str) -> Project:
-    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
 
 
 class ArenaLaunchInput(serializers.Serializer):
@@ -55,7 +51,7 @@ def arena_launch_input(*, project: Project, raw: object) -> dict[str, Any]:
     project's reach. Raises ValidationFailed naming the field."""
     serializer = ArenaLaunchInput(data=raw)
     if not serializer.is_valid():
-        raise _invalid(serializer)
+        raise serializer_error(serializer)
     data = dict(serializer.validated_data)
     wanted = set(data["model_versions"])
     versions = list(selectors.model_version_list(project=project).filter(pk__in=wanted))
@@ -147,12 +143,12 @@ class ArenaDetailOutput(ArenaOutput):
 
 class ArenaListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         arenas.arenas_refresh(project=project)
         return Response(ArenaOutput(selectors.arena_list(project=project)[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         arena = arenas.arena_launch(
             project=project, created_by=request.user, **arena_launch_input(project=project, raw=request.data)
         )
@@ -163,8 +159,7 @@ class ArenaListApi(APIView):
 
 class ArenaDetailApi(APIView):
     def get(self, request: Request, slug: str, arena_id: int) -> Response:
-        project = _admin_project(request, slug)
-        generating.generations_reap_stale()
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         arenas.arenas_refresh(project=project)
         return Response(ArenaDetailOutput(selectors.arena_get(project=project, arena_id=arena_id)).data)
 
@@ -194,5 +189,5 @@ def rounds_json(overview: dict[str, Any]) -> dict[str, Any]:
 
 class RoundListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         return Response(rounds_json(round_selectors.rounds_overview(project=project)))

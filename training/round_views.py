@@ -13,21 +13,16 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from annotation.errors import ValidationFailed
-from annotation.models import Membership, Project
+from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.services.auditing import audit_arena_launch
-from training import arenas, generating, round_selectors, selectors, services
+from training import arenas, round_selectors, selectors, services
 from training.round_apis import arena_launch_input
-
-
-def _admin_project(request: HttpRequest, slug: str) -> Project:
-    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
 
 
 @login_required
 def round_list(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _admin_project(request, slug)
-    generating.generations_reap_stale()
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     services.runs_reap_stale()
     arenas.arenas_refresh(project=project)
     overview = round_selectors.rounds_overview(project=project)
@@ -50,8 +45,7 @@ def round_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def arena_list(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the project's arenas and the launch form; POST: launches an arena."""
-    project = _admin_project(request, slug)
-    generating.generations_reap_stale()
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     arenas.arenas_refresh(project=project)
     context = {
         "project": project,
@@ -82,8 +76,7 @@ def arena_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def arena_detail(request: HttpRequest, slug: str, arena_id: int) -> HttpResponse:
-    project = _admin_project(request, slug)
-    generating.generations_reap_stale()
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     arenas.arenas_refresh(project=project)
     arena = selectors.arena_get(project=project, arena_id=arena_id)
     return render(

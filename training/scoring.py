@@ -21,18 +21,20 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
-from annotation.errors import ValidationFailed
+from annotation.errors import invalid
 from annotation.models import Candidate, Project
 from annotation.services.queueing import queue_priorities_refresh
 from training import selectors
 from training.models import CandidateScore, ModelVersion, ScoringJob
 from training.processes import (
+    EngineNotStarted,
     JsonlTail,
-    engine_start,
+    engine_failure,
+    engine_launch,
     engine_supervise,
     exit_reason,
-    file_tail,
     job_cancel,
     job_claim,
     job_finish,
@@ -43,17 +45,12 @@ from training.services import engine_command
 log = logging.getLogger(__name__)
 
 LIMITS = {"batch_size": (1, 1024), "max_length": (8, 32768)}
-LOG_TAIL_BYTES = 4000
 # Ids per query when reading frozen candidate lists back: far below PostgreSQL's parameter limit.
 ID_CHUNK = 5000
 
 
 def scorings_root() -> Path:
     return Path(settings.DATA_DIR) / "scorings"
-
-
-def _invalid(field: str, reason: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {reason}.", details=[{"field": field, "reason": reason}])
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -71,7 +68,7 @@ def _candidate_ids_select(
         candidates = candidates.exclude(scores__model_version=model_version)
     ids = list(candidates.values_list("id", flat=True))
     if not ids:
-        raise _invalid("selection", "no candidate of the project matches it")
+        raise invalid("selection", "no candidate of the project matches it")
     return ids
 
 
@@ -92,17 +89,17 @@ def scoring_launch(
         model_version is None
         or not selectors.model_version_list(project=project).filter(pk=model_version.pk).exists()
     ):
-        raise _invalid("model_version", "choose a model version of this project")
+        raise invalid("model_version", "choose a model version of this project")
     if not model_version.is_reward_model:
-        raise _invalid("model_version", "is not a reward model")
+        raise invalid("model_version", "is not a reward model")
     if selection not in ScoringJob.Selection.values:
-        raise _invalid("selection", f"one of {', '.join(ScoringJob.Selection.values)}")
+        raise invalid("selection", f"one of {', '.join(ScoringJob.Selection.values)}")
     if selection == ScoringJob.Selection.ROUND and (round is None or round < 0):
-        raise _invalid("round", "name the round to score (a whole number >= 0)")
+        raise invalid("round", "name the round to score (a whole number >= 0)")
     for name, value in {"batch_size": batch_size, "max_length": max_length}.items():
         low, high = LIMITS[name]
         if not low <= value <= high:
-            raise _invalid(name, f"must be from {low} to {high}")
+            raise invalid(name, f"must be from {low} to {high}")
     ids = _candidate_ids_select(
         project=project, model_version=model_version, selection=selection, round=round
     )
@@ -148,39 +145,46 @@ def scoring_execute(*, job_id: int) -> None:
         return
     job = ScoringJob.objects.select_related("model_version", "project").get(pk=job_id)
     output = Path(job.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    written = 0
-    with (output / "items.jsonl").open("w", encoding="utf-8") as items:
-        for chunk in _chunks(job.candidate_ids):
-            rows = (
-                Candidate.objects.filter(pk__in=chunk)
-                .order_by("id")
-                .values_list("id", "prompt__messages", "text")
-            )
-            for pk, messages, text in rows:
-                items.write(json.dumps({"candidate_id": pk, "messages": messages, "completion": text}) + "\n")
-                written += 1
-    # Candidates deleted since the launch are not scored, nor counted.
-    ScoringJob.objects.filter(pk=job.pk).update(candidates_total=written)
-    spec = {
-        "model": job.model_version.path,
-        "items_file": str(output / "items.jsonl"),
-        "output_file": str(output / "scores.jsonl"),
-        "batch_size": job.batch_size,
-        "max_length": job.max_length,
-    }
-    (output / "spec.json").write_text(json.dumps(spec, indent=2))
+
+    def prepare() -> None:
+        written = 0
+        with (output / "items.jsonl").open("w", encoding="utf-8") as items:
+            for chunk in _chunks(job.candidate_ids):
+                rows = (
+                    Candidate.objects.filter(pk__in=chunk)
+                    .order_by("id")
+                    .values_list("id", "prompt__messages", "text")
+                )
+                for pk, messages, text in rows:
+                    items.write(
+                        json.dumps({"candidate_id": pk, "messages": messages, "completion": text}) + "\n"
+                    )
+                    written += 1
+                # A large project takes a while to write out: the job is alive, not lost.
+                ScoringJob.objects.filter(pk=job.pk, status=ScoringJob.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        # Candidates deleted since the launch are not scored, nor counted.
+        ScoringJob.objects.filter(pk=job.pk).update(candidates_total=written)
+        spec = {
+            "model": job.model_version.path,
+            "items_file": str(output / "items.jsonl"),
+            "output_file": str(output / "scores.jsonl"),
+            "batch_size": job.batch_size,
+            "max_length": job.max_length,
+        }
+        (output / "spec.json").write_text(json.dumps(spec, indent=2))
+
     try:
-        process = engine_start(
-            args=engine_command("score", str(output / "spec.json")), log_path=output / "engine.log"
+        process = engine_launch(
+            label="scoring",
+            output=output,
+            prepare=prepare,
+            args=engine_command("score", str(output / "spec.json")),
+            log_path=output / "engine.log",
         )
-    except OSError as exc:
-        job_finish(
-            job_model=ScoringJob,
-            job_id=job.pk,
-            status=ScoringJob.Status.FAILED,
-            error=f"Could not start the engine: {exc}",
-        )
+    except EngineNotStarted as exc:
+        job_finish(job_model=ScoringJob, job_id=job.pk, status=ScoringJob.Status.FAILED, error=str(exc))
         return
     ScoringJob.objects.filter(pk=job.pk).update(pid=process.pid)
     status, error = _supervise(job, process, output)
@@ -243,17 +247,11 @@ def _supervise(job: ScoringJob, process: subprocess.Popen, output: Path) -> tupl
         tail=JsonlTail(output / "scores.jsonl"),
         on_records=lambda records: scores_store(job=job, records=records) if records else None,
     )
-    if outcome.stopped_as == ScoringJob.Status.CANCELLED:
-        return ScoringJob.Status.CANCELLED, "Cancelled."
-    if outcome.stopped_as:
-        return outcome.stopped_as, ""  # finished elsewhere (reaped): keep that outcome
+    if outcome.stopped_end:
+        return outcome.stopped_end
     job.refresh_from_db()
     if outcome.returncode == 0 and job.candidates_total and not job.candidates_scored:
         return ScoringJob.Status.FAILED, "Every candidate failed; see the errors per candidate."
     if outcome.returncode == 0:
         return ScoringJob.Status.SUCCEEDED, ""
-    log_text = file_tail(output / "engine.log", LOG_TAIL_BYTES)
-    return (
-        ScoringJob.Status.FAILED,
-        f"{exit_reason(outcome.returncode)}\n\n--- engine.log (tail) ---\n{log_text}",
-    )
+    return engine_failure(exit_reason(outcome.returncode), output / "engine.log")

@@ -13,19 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.errors import serializer_error
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from training import scoring, selectors
-from training.apis import _invalid
 from training.models import ModelVersion, ScoringJob
 from training.selectors import ScoreReport
 
 REPORT_LIMIT_MAX = 1000
-
-
-def _admin_project(request: Request, slug: str) -> Project:
-    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
 
 
 def _reward_version(project: Project, version_id: object, field: str = "model_version") -> ModelVersion:
@@ -55,7 +51,7 @@ def scoring_launch_input(*, project: Project, raw: object) -> dict:
     model versions. Raises ValidationFailed naming the field."""
     serializer = ScoringLaunchInput(data=raw)
     if not serializer.is_valid():
-        raise _invalid(serializer)
+        raise serializer_error(serializer)
     data = dict(serializer.validated_data)
     data["model_version"] = _reward_version(project, data["model_version"])
     return data
@@ -97,12 +93,12 @@ class ScoringJobOutput(serializers.ModelSerializer):
 
 class ScoringListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         scoring.scorings_reap_stale()
         return Response(ScoringJobOutput(selectors.scoring_list(project=project)[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         job = scoring.scoring_launch(
             project=project,
             created_by=request.user,
@@ -113,14 +109,14 @@ class ScoringListApi(APIView):
 
 class ScoringDetailApi(APIView):
     def get(self, request: Request, slug: str, job_id: int) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         scoring.scorings_reap_stale()
         return Response(ScoringJobOutput(selectors.scoring_get(project=project, job_id=job_id)).data)
 
 
 class ScoringCancelApi(APIView):
     def post(self, request: Request, slug: str, job_id: int) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         job = scoring.scoring_cancel(job=selectors.scoring_get(project=project, job_id=job_id))
         return Response(ScoringJobOutput(job).data)
 
@@ -171,7 +167,7 @@ def score_report_for(*, project: Project, raw: object) -> ScoreReport:
     """The score report a request asks for; raises ValidationFailed naming the field."""
     serializer = ScoreReportInput(data=raw)
     if not serializer.is_valid():
-        raise _invalid(serializer)
+        raise serializer_error(serializer)
     version = _reward_version(project, serializer.validated_data["model_version"])
     return selectors.score_report(
         project=project, model_version=version, limit=serializer.validated_data["limit"]
@@ -180,5 +176,5 @@ def score_report_for(*, project: Project, raw: object) -> ScoreReport:
 
 class ScoreReportApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
-        project = _admin_project(request, slug)
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         return Response(ScoreReportOutput(score_report_for(project=project, raw=request.query_params)).data)

@@ -10,22 +10,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotation.errors import ValidationFailed
-from annotation.models import Membership, Project
+from annotation.models import Membership
 from annotation.permissions import project_get_for
 from training import scoring, selectors
 from training.models import ScoringJob
 from training.scoring_apis import score_report_for, scoring_launch_input
 
 
-def _admin_project(request: HttpRequest, slug: str) -> Project:
-    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-
-
 @login_required
 def score_list(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the report of one reward model version (?model_version=, else the queue's or the newest), the
     jobs and the launch form; POST: launches a job."""
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     scoring.scorings_reap_stale()
     versions = list(selectors.reward_version_list(project=project))
     errors: list[dict] = []
@@ -69,7 +65,7 @@ def score_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def scoring_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     job = scoring.scoring_cancel(job=selectors.scoring_get(project=project, job_id=job_id))
     url = reverse("training:scores", args=[project.slug])
     return redirect(f"{url}?model_version={job.model_version_id}")

@@ -22,6 +22,7 @@ from training.models import (
     RunMetric,
     ScoringJob,
 )
+from training.processes import file_tail
 from training.reward_agreement import Verdict, report_order, verdict
 
 
@@ -86,11 +87,10 @@ def run_text_file(*, run: Run, name: str, tail_bytes: int | None = None) -> str:
     if not run.output_dir:
         return ""
     path = Path(run.output_dir) / name
+    if tail_bytes is not None:
+        return file_tail(path, tail_bytes)
     try:
-        with path.open("rb") as handle:
-            if tail_bytes is not None:
-                handle.seek(max(0, path.stat().st_size - tail_bytes))
-            return handle.read().decode("utf-8", errors="replace")
+        return path.read_bytes().decode("utf-8", errors="replace")
     except (FileNotFoundError, IsADirectoryError):
         return ""
 
@@ -134,7 +134,7 @@ def arena_list(*, project: Project) -> QuerySet[Arena]:
     """The project's arenas, newest first, with their contestants' jobs."""
     return (
         Arena.objects.filter(project=project)
-        .select_related("created_by")
+        .select_related("project", "created_by")
         .prefetch_related("generation_jobs__model_version")
     )
 
@@ -154,7 +154,12 @@ def reward_version_list(*, project: Project) -> QuerySet[ModelVersion]:
 
 def scoring_list(*, project: Project) -> QuerySet[ScoringJob]:
     """The project's scoring jobs, newest first."""
-    return ScoringJob.objects.filter(project=project).select_related("model_version", "created_by")
+    # candidate_ids (frozen at launch) can be megabytes: only the worker reads it.
+    return (
+        ScoringJob.objects.filter(project=project)
+        .select_related("model_version", "created_by")
+        .defer("candidate_ids")
+    )
 
 
 def scoring_get(*, project: Project, job_id: int) -> ScoringJob:
@@ -168,10 +173,9 @@ def scoring_get(*, project: Project, job_id: int) -> ScoringJob:
 def _slots_and_scores(
     *, project: Project, model_version_id: int
 ) -> tuple[dict[int, list[int]], dict[int, float]]:
-    """Candidate ids per judged comparison (slot order), and the version's score per candidate of the
-    project."""
+    """Candidate ids per comparison (slot order), and the version's score per candidate of the project."""
     slots: dict[int, list[int]] = defaultdict(list)
-    rows = ComparisonCandidate.objects.filter(comparison__project=project, comparison__judgment_count__gt=0)
+    rows = ComparisonCandidate.objects.filter(comparison__project=project)
     for comparison_id, candidate_id in (
         rows.order_by("comparison_id", "position").values_list("comparison_id", "candidate_id").iterator(5000)
     ):

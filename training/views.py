@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.errors import ValidationFailed
-from annotation.models import Membership, Project
+from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.services import exporting
 from annotation.services.auditing import audit_run_launch
@@ -21,14 +21,10 @@ from training import apis, selectors, services
 from training.models import DatasetSnapshot, Method, Run
 
 
-def _admin_project(request: HttpRequest, slug: str) -> Project:
-    return project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-
-
 @login_required
 def snapshot_list(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the snapshots and a form; POST: freezes a new snapshot."""
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     snapshots = list(selectors.snapshot_list(project=project))
     context = {
         "project": project,
@@ -63,7 +59,7 @@ def snapshot_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def run_list(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     services.runs_reap_stale()
     status, method = request.GET.get("status", ""), request.GET.get("method", "")
     return render(
@@ -83,7 +79,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def run_launch(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the launch form (hyperparameters prefilled by the page's script); POST: launches."""
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     versions = selectors.model_version_list(project=project)
     context = {
         "project": project,
@@ -115,7 +111,7 @@ def run_launch(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     services.runs_reap_stale()
     run = selectors.run_get(project=project, run_id=run_id)
     detail = apis.run_detail(run)
@@ -134,7 +130,7 @@ def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def run_cancel(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     services.run_cancel(run=selectors.run_get(project=project, run_id=run_id))
     return redirect("training:run-detail", slug=project.slug, run_id=run_id)
 
@@ -142,14 +138,14 @@ def run_cancel(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def run_retry(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     services.run_retry(run=selectors.run_get(project=project, run_id=run_id))
     return redirect("training:run-detail", slug=project.slug, run_id=run_id)
 
 
 @login_required
 def artifact_download(request: HttpRequest, slug: str, run_id: int, artifact_id: int) -> FileResponse:
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     path = selectors.artifact_path(
         run=selectors.run_get(project=project, run_id=run_id), artifact_id=artifact_id
     )
@@ -159,7 +155,7 @@ def artifact_download(request: HttpRequest, slug: str, run_id: int, artifact_id:
 @login_required
 def model_download(request: HttpRequest, slug: str, run_id: int) -> FileResponse:
     """The run's final/ directory (the adapter, or the model) as one zip file."""
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     final = selectors.model_directory(run=selectors.run_get(project=project, run_id=run_id))
     # Spooled to disk past 64 MiB: adapters are small, merged models are not. Stored, not deflated:
     # weights barely compress and deflating gigabytes would hold the request for minutes.
@@ -175,7 +171,7 @@ def model_download(request: HttpRequest, slug: str, run_id: int) -> FileResponse
 @login_required
 def run_compare(request: HttpRequest, slug: str) -> HttpResponse:
     """Overlays the curves of the runs named by ?run=<id>&run=<id>..."""
-    project = _admin_project(request, slug)
+    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     ids = [int(v) for v in request.GET.getlist("run") if v.isdigit()]
     runs = list(selectors.run_list(project=project).filter(pk__in=ids).order_by("pk"))
     return render(

@@ -10,10 +10,11 @@ import logging
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotation.errors import DATABASE_UNAVAILABLE, RankwiseError
+from annotation.errors import DATABASE_UNAVAILABLE, RankwiseError, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +35,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "details": [] if detail is not None else [response.data],
         }
     return response
+
+
+def serializer_error(serializer: serializers.Serializer) -> ValidationFailed:
+    """A serializer's errors as one ValidationFailed, a detail per field."""
+    details = [
+        {
+            "field": field,
+            "reason": " ".join(str(m) for m in (messages if isinstance(messages, list) else [messages])),
+        }
+        for field, messages in serializer.errors.items()
+    ]
+    return ValidationFailed(
+        "Invalid input: " + "; ".join(f"{d['field']} {d['reason']}" for d in details), details=details
+    )
