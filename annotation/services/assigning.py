@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from annotation import selectors
@@ -68,9 +68,13 @@ def _comparison_claim(*, project: Project, annotator: AbstractBaseUser, now: dat
         comparison_id = _first_locked(gold)
         if comparison_id is not None:
             return comparison_id
-    # One cheap look on the partial index first: most projects have no sent-back comparison, and
-    # trying an empty pool costs a savepoint and two selects.
-    if Comparison.objects.filter(project=project, extra_judgments__gt=0).exists():
+    # One cheap look on the partial index first: most projects have no sent-back comparison still
+    # short of judgments (extra_judgments stays set once they are in), and trying an empty pool
+    # costs a savepoint and two selects.
+    short = Comparison.objects.filter(
+        project=project, extra_judgments__gt=0, judgment_count__lt=project.overlap + F("extra_judgments")
+    )
+    if short.exists():
         sent_back = selectors.comparison_pool(
             project=project, annotator=annotator, now=now, gold=False, sent_back=True
         )
