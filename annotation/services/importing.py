@@ -52,9 +52,12 @@ _HASH_BLOCK = 1024 * 1024
 _SPOOL_BYTES = 8 * 1024 * 1024
 
 
-def comparison_key(candidate_ids: Iterable[int]) -> str:
-    """sha256 of the sorted candidate ids: one comparison per set of candidates in a project."""
-    return hashlib.sha256(",".join(str(i) for i in sorted(candidate_ids)).encode()).hexdigest()
+def comparison_key(candidate_ids: Iterable[int], *, arena: bool = False) -> str:
+    """sha256 of the sorted candidate ids: one comparison per set of candidates in a project, and
+    apart from it one arena battle per pair (a blind battle never reuses, nor hides from exports,
+    a regular comparison of the same two candidates)."""
+    members = ",".join(str(i) for i in sorted(candidate_ids))
+    return hashlib.sha256(f"arena:{members}".encode() if arena else members.encode()).hexdigest()
 
 
 def data_import(
@@ -173,8 +176,9 @@ def comparison_pairs_build(
     """One arena comparison (model names hidden, left out of exports) per pair of candidate ids,
     whatever the project's mode; both candidates of a pair must be of one prompt of the project.
 
-    A pair that is already a comparison (same two candidates) is reused and marked arena from now
-    on. Returns the comparison ids in the order of the pairs. Raises ValidationFailed otherwise.
+    A pair that is already an arena battle (same two candidates) is reused; a regular comparison of
+    the same pair stays as it was, apart. Returns the comparison ids in the order of the pairs.
+    Raises ValidationFailed otherwise.
     """
     wanted_ids = {c for pair in pairs for c in pair}
     prompt_of = dict(
@@ -188,7 +192,7 @@ def comparison_pairs_build(
     with transaction.atomic():
         # The project lock, as for imports: two builders never create the same key twice.
         Project.objects.select_for_update(no_key=True).get(pk=project.pk)
-        by_key = {comparison_key(pair): pair for pair in pairs}
+        by_key = {comparison_key(pair, arena=True): pair for pair in pairs}
         existing = dict(
             Comparison.objects.filter(project=project, key__in=list(by_key)).values_list("key", "id")
         )
@@ -215,9 +219,8 @@ def comparison_pairs_build(
             ],
             need_ids=False,
         )
-        Comparison.objects.filter(pk__in=existing.values(), arena=False).update(arena=True)
         existing.update(zip(new_keys, new_ids, strict=True))
-    return [existing[comparison_key(pair)] for pair in pairs]
+    return [existing[comparison_key(pair, arena=True)] for pair in pairs]
 
 
 def _format_check(format: str) -> None:

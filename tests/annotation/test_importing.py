@@ -544,6 +544,19 @@ def test_comparison_pairs_build_makes_arena_pairs_whatever_the_mode_and_reuses_e
     assert Comparison.objects.filter(project=project).count() == 3
 
 
+def test_an_arena_battle_never_takes_over_a_regular_comparison_of_the_same_pair(project: Project) -> None:
+    prompt = PromptFactory(project=project)
+    a, b = CandidateFactory(prompt=prompt), CandidateFactory(prompt=prompt)
+    assert comparisons_build(project=project, prompt=prompt, candidates=[a, b]) == 1
+    regular = Comparison.objects.get(project=project)
+    [battle] = comparison_pairs_build(project=project, pairs=[(b.pk, a.pk)], round=2)
+    assert battle != regular.pk and Comparison.objects.get(pk=battle).arena
+    regular.refresh_from_db()
+    assert (regular.arena, regular.round) == (False, 0)
+    assert comparisons_build(project=project, prompt=prompt, candidates=[b, a]) == 0
+    assert comparison_pairs_build(project=project, pairs=[(a.pk, b.pk)]) == [battle]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_imports_of_overlapping_files_do_not_collide() -> None:
     project = ProjectFactory(slug="concurrent")
