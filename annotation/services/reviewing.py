@@ -19,11 +19,11 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Greatest, Least
 
 from annotation.errors import Conflict, NotFound, ValidationFailed
-from annotation.models import AuditEvent, Comparison, Project, Review
+from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Membership, Project, Review
 from annotation.services import agreement
 from annotation.services.auditing import audit_record
 from annotation.services.judging import answer_check
@@ -118,7 +118,8 @@ def review_send_back(
     needs review.
 
     Raises NotFound, ValidationFailed (extra_judgments out of range, note too long) and Conflict
-    (no judgments yet, already settled, or already sent back and still waiting).
+    (no judgments yet, already settled, already sent back and still waiting, or fewer members
+    who have not seen it than judgments asked for: those would never come in).
     """
     note = _clean_note(note)
     if type(extra_judgments) is not int or not 1 <= extra_judgments <= EXTRA_JUDGMENTS_MAX:
@@ -143,6 +144,7 @@ def review_send_back(
                 "judgment(s), which have not all come in yet.",
                 details=[{"field": "extra_judgments", "reason": "already sent back, still waiting"}],
             )
+        _fresh_annotators_check(comparison=comparison, extra_judgments=extra_judgments)
         wanted = len(orderings) + extra_judgments - project.overlap
         Comparison.objects.filter(pk=comparison.pk).update(
             extra_judgments=Least(Greatest(F("extra_judgments"), wanted), _EXTRA_CEILING)
@@ -157,6 +159,25 @@ def review_send_back(
             judgment_count=len(orderings),
             extra_judgments=extra_judgments,
         )
+
+
+def _fresh_annotators_check(*, comparison: Comparison, extra_judgments: int) -> None:
+    """Conflict unless at least `extra_judgments` active members could still be handed the
+    comparison (the assigning service never gives anyone an item twice)."""
+    fresh = (
+        Membership.objects.filter(project_id=comparison.project_id, user__is_active=True)
+        .exclude(Exists(Assignment.objects.filter(comparison=comparison, annotator=OuterRef("user"))))
+        .exclude(Exists(Judgment.objects.filter(comparison=comparison, annotator=OuterRef("user"))))
+        .count()
+    )
+    if fresh >= extra_judgments:
+        return
+    left = f"only {fresh} member(s) of this project have not seen it" if fresh else "every member has seen it"
+    raise Conflict(
+        f"Sending this comparison back for {extra_judgments} more judgment(s) would wait forever: "
+        f"{left}, and nobody is handed an item twice. Add annotators to the project, or ask for fewer.",
+        details=[{"field": "extra_judgments", "reason": f"at most {fresh}: members who have not seen it"}],
+    )
 
 
 def _clean_note(note: Any) -> str:

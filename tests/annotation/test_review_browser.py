@@ -23,6 +23,8 @@ def disputed(transactional_db: None, settings) -> list[Comparison]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     project = Project.objects.create(name="Project A", slug="project-a", overlap=2)
     MembershipFactory(project=project, user=UserFactory(username="dave"), role=Membership.Role.REVIEWER)
+    # dave and erin have seen none of them: a send back for two can be met.
+    MembershipFactory(project=project, user=UserFactory(username="erin"))
     bob, charlie = UserFactory(username="bob"), UserFactory(username="charlie")
     comparisons = []
     for _ in range(3):

@@ -6,9 +6,10 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound, ValidationFailed
-from annotation.models import AuditEvent, Comparison, Judgment, Membership, Project, Review
+from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Membership, Project, Review
 from annotation.review_selectors import review_queue_get
 from annotation.services.assigning import comparison_lease
 from annotation.services.judging import judgment_submit
@@ -155,6 +156,29 @@ def test_a_bad_override_names_the_field_and_writes_nothing(
         review_override(project=project, reviewer=dave, comparison_id=disputed.pk, ordering=ordering)
     assert caught.value.details[0]["field"] == field
     assert not Review.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_send_back_is_refused_when_too_few_members_have_not_seen_it(
+    project: Project, dave, erin, disputed: Comparison
+) -> None:
+    # bob and charlie judged it; dave and erin could still be handed it, so three would never come in.
+    with pytest.raises(Conflict, match="only 2 member") as caught:
+        review_send_back(project=project, reviewer=dave, comparison_id=disputed.pk, extra_judgments=3)
+    assert caught.value.details[0]["field"] == "extra_judgments"
+    erin.is_active = False
+    erin.save()
+    # dave once held it and let it go: he is never handed it again.
+    now = timezone.now()
+    Assignment.objects.create(
+        comparison=disputed, annotator=dave, status="skipped", skip_reason="x", leased_at=now, expires_at=now
+    )
+    with pytest.raises(Conflict, match="every member has seen it"):
+        review_send_back(project=project, reviewer=dave, comparison_id=disputed.pk)
+    disputed.refresh_from_db()
+    assert (disputed.extra_judgments, Review.objects.count()) == (0, 0)
+    erin.is_active = True
+    erin.save()
+    assert review_send_back(project=project, reviewer=dave, comparison_id=disputed.pk).created
 
 
 def test_decisions_need_a_comparison_of_the_project_with_judgments(project: Project, dave) -> None:
