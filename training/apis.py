@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import serializer_error
+from annotation.api.errors import validated
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
@@ -74,10 +74,7 @@ class SnapshotListApi(APIView):
 
 def snapshot_input(request: Request, project: Project, raw: object) -> dict:
     """Parsed snapshot_create arguments; extra projects are checked for the admin role."""
-    serializer = SnapshotListApi.Input(data=raw)
-    if not serializer.is_valid():
-        raise serializer_error(serializer)
-    data = dict(serializer.validated_data)
+    data = validated(SnapshotListApi.Input(data=raw))
     extra = [s for s in data.pop("projects") if s != project.slug]
     data["projects"] = [project] + [
         project_get_for(user=request.user, slug=s, role=Membership.Role.ADMIN) for s in dict.fromkeys(extra)
@@ -154,10 +151,7 @@ class RunLaunchInput(serializers.Serializer):
 
 def run_launch_input(*, project: Project, raw: object) -> dict:
     """run_launch keyword arguments from raw input: ids resolved within the project's reach."""
-    serializer = RunLaunchInput(data=raw)
-    if not serializer.is_valid():
-        raise serializer_error(serializer)
-    data = dict(serializer.validated_data)
+    data = validated(RunLaunchInput(data=raw))
     data["snapshot"] = selectors.snapshot_get(project=project, snapshot_id=data["snapshot"])
     versions = selectors.model_version_list(project=project)
     for field in ("base_version", "reward_version"):

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import serializer_error
+from annotation.api.errors import validated
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
@@ -41,10 +41,7 @@ class GenerationLaunchInput(serializers.Serializer):
 def generation_launch_input(*, project: Project, raw: object) -> dict:
     """generation_launch keyword arguments from raw input; the model version is looked up within the
     project's reach. Raises ValidationFailed."""
-    serializer = GenerationLaunchInput(data=raw)
-    if not serializer.is_valid():
-        raise serializer_error(serializer)
-    data = dict(serializer.validated_data)
+    data = validated(GenerationLaunchInput(data=raw))
     source = data.pop("source")
     version_id = data.pop("model_version")
     data["model_version"] = None

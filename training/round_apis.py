@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import serializer_error
+from annotation.api.errors import validated
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
@@ -49,10 +49,7 @@ class ArenaLaunchInput(serializers.Serializer):
 def arena_launch_input(*, project: Project, raw: object) -> dict[str, Any]:
     """arena_launch keyword arguments from raw input; model versions are looked up within the
     project's reach. Raises ValidationFailed naming the field."""
-    serializer = ArenaLaunchInput(data=raw)
-    if not serializer.is_valid():
-        raise serializer_error(serializer)
-    data = dict(serializer.validated_data)
+    data = validated(ArenaLaunchInput(data=raw))
     wanted = set(data["model_versions"])
     versions = list(selectors.model_version_list(project=project).filter(pk__in=wanted))
     if len(versions) != len(wanted):

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import serializer_error
+from annotation.api.errors import validated
 from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
@@ -49,10 +49,7 @@ class ScoringLaunchInput(serializers.Serializer):
 def scoring_launch_input(*, project: Project, raw: object) -> dict:
     """scoring_launch keyword arguments from raw input, the version looked up among the project's reward
     model versions. Raises ValidationFailed naming the field."""
-    serializer = ScoringLaunchInput(data=raw)
-    if not serializer.is_valid():
-        raise serializer_error(serializer)
-    data = dict(serializer.validated_data)
+    data = validated(ScoringLaunchInput(data=raw))
     data["model_version"] = _reward_version(project, data["model_version"])
     return data
 
@@ -165,13 +162,9 @@ class ScoreReportInput(serializers.Serializer):
 
 def score_report_for(*, project: Project, raw: object) -> ScoreReport:
     """The score report a request asks for; raises ValidationFailed naming the field."""
-    serializer = ScoreReportInput(data=raw)
-    if not serializer.is_valid():
-        raise serializer_error(serializer)
-    version = _reward_version(project, serializer.validated_data["model_version"])
-    return selectors.score_report(
-        project=project, model_version=version, limit=serializer.validated_data["limit"]
-    )
+    data = validated(ScoreReportInput(data=raw))
+    version = _reward_version(project, data["model_version"])
+    return selectors.score_report(project=project, model_version=version, limit=data["limit"])
 
 
 class ScoreReportApi(APIView):

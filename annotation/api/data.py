@@ -16,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import api_selectors, selectors
+from annotation.api.errors import validated
 from annotation.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from annotation.api.schema import ERRORS
-from annotation.errors import ValidationFailed
 from annotation.models import Comparison, Demonstration, Judgment, Membership
 from annotation.permissions import has_role, project_get_for
 
@@ -95,17 +95,6 @@ class ComparisonFilters(serializers.Serializer):
     prompt = serializers.CharField(required=False, max_length=255, help_text="the prompt's external id")
 
 
-def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
-    if not serializer.is_valid():
-        raise ValidationFailed(
-            "Invalid query parameters.",
-            details=[
-                {"field": field, "reason": str(reasons[0])} for field, reasons in serializer.errors.items()
-            ],
-        )
-    return dict(serializer.validated_data)
-
-
 class ComparisonListApi(APIView):
     @extend_schema(
         parameters=[ComparisonFilters, *PAGE_PARAMETERS],
@@ -114,7 +103,7 @@ class ComparisonListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         """The project's comparisons in id order, filtered by round, gold, judgment counts or prompt."""
         project = project_get_for(user=request.user, slug=slug)
-        filters = _valid(ComparisonFilters(data=request.query_params))
+        filters = validated(ComparisonFilters(data=request.query_params))
         privileged = has_role(user=request.user, project=project, role=Membership.Role.REVIEWER)
         if not privileged:
             # Which items are gold is itself an answer key: annotators may not filter on it.

@@ -37,8 +37,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-def serializer_error(serializer: serializers.Serializer) -> ValidationFailed:
-    """A serializer's errors as one ValidationFailed, a detail per field."""
+def validated(serializer: serializers.Serializer) -> dict[str, Any]:
+    """The serializer's validated data, or one ValidationFailed with a detail per field."""
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
     details = [
         {
             "field": field,
@@ -46,6 +48,6 @@ def serializer_error(serializer: serializers.Serializer) -> ValidationFailed:
         }
         for field, messages in serializer.errors.items()
     ]
-    return ValidationFailed(
+    raise ValidationFailed(
         "Invalid input: " + "; ".join(f"{d['field']} {d['reason']}" for d in details), details=details
     )

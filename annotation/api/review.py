@@ -16,7 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import review_selectors
-from annotation.api.data import PromptOutput, _valid
+from annotation.api.data import PromptOutput
+from annotation.api.errors import validated
 from annotation.api.pagination import PAGE_PARAMETERS, _Pagination, page_of
 from annotation.api.schema import ERRORS
 from annotation.errors import NotFound
@@ -156,7 +157,7 @@ class ReviewQueueApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         """Comparisons that need review, lowest agreement first, each with every judgment of it."""
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
-        filters = _valid(ReviewQueueFilters(data=request.query_params))
+        filters = validated(ReviewQueueFilters(data=request.query_params))
         queue = review_selectors.review_queue_get(project=project, reason=filters.get("reason", ""))
         paginator = _Pagination()
         page = paginator.paginate_queryset([e.comparison_id for e in queue.entries], request, view=self)
@@ -203,7 +204,7 @@ class ReviewItemApi(APIView):
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
         # Another project's id is a 404 whatever the body, so ids cannot be probed by their errors.
         review_selectors.comparison_get(project=project, comparison_id=comparison_id)
-        data = _valid(ReviewDecisionInput(data=request.data))
+        data = validated(ReviewDecisionInput(data=request.data))
         common = {"project": project, "reviewer": request.user, "comparison_id": comparison_id}
         decision = data["decision"]
         if decision == Review.Decision.ACCEPT:
