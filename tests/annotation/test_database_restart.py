@@ -35,12 +35,16 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.integration
 
 ANNOTATORS = 6
+# A pause after each cycle: at most ANNOTATORS / THINK_SECONDS = 120 cycles/s, so however fast the
+# machine, the 400 × ANNOTATORS items (each annotator may judge every comparison) outlast the test
+# and nobody runs out of work before the outage.
+THINK_SECONDS = 0.05
 SEED = """
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from annotation.models import Membership, Project
 from tests.factories import make_comparison
-project = Project.objects.create(name="Restart", slug="restart")
+project = Project.objects.create(name="Restart", slug="restart", overlap={annotators})
 for _ in range(400):
     make_comparison(project=project)
 for i in range({annotators}):
@@ -183,8 +187,8 @@ class Annotator:
         while time.monotonic() < self.deadline:
             answer = self._until_answered("/api/projects/restart/next/", {})
             if answer is None or answer[0] != 200 or answer[1]["item"] is None:
-                if answer is not None and answer[0] != 200:
-                    self.failures.append(f"next: {answer}")
+                if answer is not None:
+                    self.failures.append(f"next: {answer}" if answer[0] != 200 else "ran out of items")
                 return
             item = answer[1]["item"]
             first, second = (c["id"] for c in item["candidates"])
@@ -206,6 +210,7 @@ class Annotator:
                 self.refused.append(token)
             else:
                 self.failures.append(f"submit: {answer}")
+            time.sleep(THINK_SECONDS)
 
 
 def _judgments(cluster: Cluster) -> list[tuple[str, int]]:

@@ -40,6 +40,12 @@ def launch(snapshot: tuple[Project, DatasetSnapshot], model: str, **hyperparamet
     )
 
 
+def checkpoint_saved(checkpoints: Path) -> bool:
+    """A whole checkpoint is on disk: the Trainer writes trainer_state.json after the weights,
+    optimizer and RNG state."""
+    return any(checkpoints.glob("checkpoint-*/trainer_state.json"))
+
+
 def wait_for(run: Run, condition: Callable[[Run], bool], timeout: float = 90) -> Run:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -122,10 +128,7 @@ def test_killed_engine_fails_the_run_with_its_log_then_retry_resumes(
 ) -> None:
     run = launch(judged_snapshot, tiny_model, max_steps=KILLED_RUN_STEPS, save_steps=2, **SLOW)
     checkpoints = Path(run.output_dir) / "checkpoints"
-    run = wait_for(
-        run, lambda r: r.is_finished or (checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*")))
-    )
-    time.sleep(0.5)  # let the checkpoint finish writing
+    run = wait_for(run, lambda r: r.is_finished or checkpoint_saved(checkpoints))
     os.kill(run.pid, signal.SIGKILL)
     saved = max(int(p.name.split("-")[-1]) for p in checkpoints.glob("checkpoint-*"))
     run = wait_for(run, lambda r: r.is_finished, timeout=15)
