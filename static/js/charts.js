@@ -76,11 +76,16 @@ export function figureFor(container, metric) {
 // Calls `tick` now and every `ms` while the tab is visible; stops when `tick` returns false.
 export function pollWhileVisible(tick, ms) {
   let timer = null;
+  let busy = false; // a tick in flight: the tab coming back meanwhile must not start a second loop
+  let done = false; // tick said false: nothing more will change
   const loop = async () => {
     timer = null;
-    if (document.hidden) return;
+    if (done || busy || document.hidden) return;
+    busy = true;
     const again = await tick().catch(() => true);
-    if (again !== false) timer = setTimeout(loop, ms);
+    busy = false;
+    if (again === false) done = true;
+    else timer = setTimeout(loop, ms);
   };
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && timer === null) loop();
