@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from training.engine.jsonl import batches, error_text, messages_check, records_read
 
 HTTP_TIMEOUT_S = 120.0
 
@@ -88,39 +89,9 @@ def generate_spec_parse(raw: dict[str, Any]) -> GenerateSpec:
 
 def prompts_read(path: str | Path) -> list[dict[str, Any]]:
     """The prompts file's records; raises GenerateSpecError naming the first bad line."""
-    records = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise GenerateSpecError(f"cannot read prompts_file: {exc}") from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GenerateSpecError(f"prompts_file line {number}: not JSON ({exc.msg})") from exc
-        if not isinstance(record, dict) or "prompt_id" not in record or "messages" not in record:
-            raise GenerateSpecError(f"prompts_file line {number}: needs prompt_id and messages")
-        records.append(record)
-    return records
-
-
-def _messages_check(messages: Any) -> None:
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("messages must be a non-empty list")
-    for message in messages:
-        if (
-            not isinstance(message, dict)
-            or not isinstance(message.get("content"), str)
-            or not message.get("role")
-        ):
-            raise ValueError("each message needs a role and a string content")
-
-
-def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    return records_read(
+        path, name="prompts_file", required=("prompt_id", "messages"), error=GenerateSpecError
+    )
 
 
 class LocalBackend:
@@ -148,7 +119,7 @@ class LocalBackend:
         encoded: list[tuple[int, list[int]]] = []
         for index, record in enumerate(batch):
             try:
-                _messages_check(record["messages"])
+                messages_check(record["messages"])
                 encoded.append((index, prompt_ids(self.tokenizer, record["messages"])))
             except Exception as exc:  # noqa: BLE001 - one bad prompt must not stop the others
                 results[index] = exc
@@ -218,7 +189,7 @@ class HttpBackend:
         results: list[list[str] | Exception] = []
         for record in batch:
             try:
-                _messages_check(record["messages"])
+                messages_check(record["messages"])
                 results.append(self._complete(record["messages"]))
             except Exception as exc:  # noqa: BLE001 - one failed prompt must not stop the others
                 results.append(exc)
@@ -247,10 +218,6 @@ class HttpBackend:
         return texts
 
 
-def _error_text(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
-
-
 def generate_run(spec: GenerateSpec) -> dict[str, int]:
     """Generates for every prompt, appending lines to output_file; returns counts of prompts, samples
     and errors. Raises GenerateSpecError for an unreadable prompts file."""
@@ -261,7 +228,7 @@ def generate_run(spec: GenerateSpec) -> dict[str, int]:
     output.parent.mkdir(parents=True, exist_ok=True)
     params = spec.params()
     with output.open("w", encoding="utf-8") as out:
-        for batch in _batches(prompts, spec.batch_size):
+        for batch in batches(prompts, spec.batch_size):
             for record, result in zip(batch, backend.generate(batch), strict=True):
                 _write_result(out, record["prompt_id"], result, spec.source_name, params, counts)
             out.flush()
@@ -273,7 +240,7 @@ def _write_result(
 ) -> None:
     if isinstance(result, Exception):
         counts["errors"] += 1
-        out.write(json.dumps({"prompt_id": prompt_id, "error": _error_text(result)}) + "\n")
+        out.write(json.dumps({"prompt_id": prompt_id, "error": error_text(result)}) + "\n")
         return
     for sample, text in enumerate(result):
         counts["samples"] += 1

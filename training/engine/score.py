@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+from training.engine.jsonl import batches, error_text, messages_check, records_read
 
 
 class ScoreSpecError(ValueError):
@@ -56,36 +57,14 @@ def score_spec_parse(raw: Any) -> ScoreSpec:
 
 def items_read(path: str | Path) -> list[dict[str, Any]]:
     """The items file's records; raises ScoreSpecError naming the first line that is not an item."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ScoreSpecError(f"cannot read items_file: {exc}") from exc
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ScoreSpecError(f"items_file line {number}: not JSON ({exc.msg})") from exc
-        if not isinstance(record, dict) or not {"candidate_id", "messages", "completion"} <= set(record):
-            raise ScoreSpecError(f"items_file line {number}: needs candidate_id, messages and completion")
-        records.append(record)
-    return records
+    return records_read(
+        path, name="items_file", required=("candidate_id", "messages", "completion"), error=ScoreSpecError
+    )
 
 
 def _item_check(record: dict[str, Any]) -> None:
-    messages, completion = record["messages"], record["completion"]
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("messages must be a non-empty list")
-    for message in messages:
-        if (
-            not isinstance(message, dict)
-            or not isinstance(message.get("content"), str)
-            or not message.get("role")
-        ):
-            raise ValueError("each message needs a role and a string content")
-    if not isinstance(completion, str):
+    messages_check(record["messages"])
+    if not isinstance(record["completion"], str):
         raise ValueError("completion must be a string")
 
 
@@ -122,15 +101,6 @@ class Scorer:
         return [float(value) for value in logits[:, 0].float().cpu()]
 
 
-def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _error_text(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
-
-
 def score_run(
     spec: ScoreSpec, *, scorer: Scorer | None = None, records: list[dict[str, Any]] | None = None
 ) -> dict[str, int]:
@@ -149,7 +119,7 @@ def score_run(
                 _item_check(record)
                 ids = item_ids(scorer.tokenizer, record["messages"], record["completion"])
             except Exception as exc:  # noqa: BLE001 - one bad item must not stop the others
-                _write(out, {"candidate_id": record["candidate_id"], "error": _error_text(exc)}, counts)
+                _write(out, {"candidate_id": record["candidate_id"], "error": error_text(exc)}, counts)
                 continue
             truncated = len(ids) > spec.max_length
             encoded.append((record["candidate_id"], ids[-spec.max_length :], truncated))
@@ -157,10 +127,10 @@ def score_run(
         # Similar lengths together: less padding, and the longest batches (most likely to run out of
         # memory) come last, after everything else is written.
         encoded.sort(key=lambda item: len(item[1]))
-        for batch in _batches(encoded, spec.batch_size):
+        for batch in batches(encoded, spec.batch_size):
             for (candidate_id, _, truncated), result in zip(batch, _batch_scores(scorer, batch), strict=True):
                 if isinstance(result, Exception):
-                    line = {"candidate_id": candidate_id, "error": _error_text(result)}
+                    line = {"candidate_id": candidate_id, "error": error_text(result)}
                 else:
                     line = {
                         "candidate_id": candidate_id,
@@ -202,7 +172,7 @@ def score_main(spec_path: str) -> int:
     try:
         scorer = Scorer(spec)
     except Exception as exc:  # noqa: BLE001 - any loading failure: say which and exit 1
-        print(f"cannot load the reward model {spec.model!r}: {_error_text(exc)}", file=sys.stderr)
+        print(f"cannot load the reward model {spec.model!r}: {error_text(exc)}", file=sys.stderr)
         return 1
     counts = score_run(spec, scorer=scorer, records=records)
     print(json.dumps({"event": "end", **counts, "spec": asdict(spec)}))
