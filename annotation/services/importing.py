@@ -42,7 +42,7 @@ from annotation.services.import_formats import (
     Record,
 )
 from annotation.services.pairing import comparison_groups
-from annotation.services.queueing import queue_disagreement_refresh
+from annotation.services.queueing import queue_priorities_refresh
 
 CHUNK_LINES = 1000
 BATCH_SIZE = 2000
@@ -116,7 +116,7 @@ def data_import(
                 created_by=created_by,
             )
     if batch.judgments_created and project.queue_order == Project.QueueOrder.DISAGREEMENT:
-        queue_disagreement_refresh(project=project)
+        queue_priorities_refresh(project=project)
     batch.already_imported = False
     return batch
 

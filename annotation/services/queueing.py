@@ -49,11 +49,6 @@ def disagreement_priorities(*, project: Project) -> dict[int, int]:
     return {pk: disagreement_priority(found) for pk, found in orderings.items()}
 
 
-def queue_disagreement_refresh(*, project: Project) -> int:
-    """Recomputes every disagreement priority of the project; returns how many rows changed."""
-    return comparison_priorities_write(project=project, priorities=disagreement_priorities(project=project))
-
-
 def comparison_disagreement_update(*, comparison_id: int) -> None:
     """Recomputes one comparison's disagreement priority from its judgments, for the judging service.
 

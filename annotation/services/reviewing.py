@@ -24,6 +24,7 @@ from django.db.models.functions import Greatest, Least
 
 from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Membership, Project, Review
+from annotation.review_selectors import comparison_get
 from annotation.services import agreement
 from annotation.services.auditing import audit_record
 from annotation.services.judging import answer_check
@@ -80,7 +81,7 @@ def review_override(
     settled by another decision or another ordering).
     """
     note = _clean_note(note)
-    comparison = _comparison_get(project=project, comparison_id=comparison_id)
+    comparison = comparison_get(project=project, comparison_id=comparison_id)
     candidate_ids = list(comparison.slots.values_list("candidate_id", flat=True))
     tiers = _canonical(answer_check(project=project, candidate_ids=candidate_ids, ordering=ordering).ordering)
     with transaction.atomic():
@@ -189,13 +190,6 @@ def _clean_note(note: Any) -> str:
             "The note is too long.", details=[{"field": "note", "reason": f"at most {NOTE_MAX} characters"}]
         )
     return note
-
-
-def _comparison_get(*, project: Project, comparison_id: int) -> Comparison:
-    comparison = Comparison.objects.filter(pk=comparison_id, project=project).first()
-    if comparison is None:
-        raise NotFound("This comparison is not part of this project.")
-    return comparison
 
 
 def _comparison_lock(*, project: Project, comparison_id: int) -> Comparison:

@@ -32,10 +32,11 @@ def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             details=[{"field": "round", "reason": "must be a whole number from 0"}],
         )
     report = project_quality_get(project=project, round=int(raw_round) if raw_round else None)
+    is_admin = has_role(user=request.user, project=project, role=Membership.Role.ADMIN)
     # Admins get the export form with the flagged annotators already left out (one click to check
     # the form, one to download); reviewers cannot export.
     export_without_flagged = snapshot_without_flagged = None
-    if report["flagged"] and has_role(user=request.user, project=project, role=Membership.Role.ADMIN):
+    if report["flagged"] and is_admin:
         query = urlencode([("exclude_annotator", annotator) for annotator in report["flagged"]])
         export_without_flagged = f"{reverse('project-export', args=[project.slug])}?{query}"
         # The fields of the snapshot form (training:snapshots), posted as they are in one click.
@@ -50,7 +51,7 @@ def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "report": report,
             "attribute_tables": attribute_tables(report),
-            "is_admin": has_role(user=request.user, project=project, role=Membership.Role.ADMIN),
+            "is_admin": is_admin,
             "export_without_flagged": export_without_flagged,
             "snapshot_without_flagged": snapshot_without_flagged,
         },
