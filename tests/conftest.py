@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,13 @@ from annotation.models import Membership, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -106,6 +114,22 @@ def bob(project: Project):
 def charlie(project: Project):
     """Annotator of project A."""
     user = UserFactory(username="charlie")
+    MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    return user
+
+
+@pytest.fixture
+def dave(project: Project):
+    """Reviewer of project A."""
+    user = UserFactory(username="dave")
+    MembershipFactory(project=project, user=user, role=Membership.Role.REVIEWER)
+    return user
+
+
+@pytest.fixture
+def erin(project: Project):
+    """Annotator of project A."""
+    user = UserFactory(username="erin")
     MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
     return user
 

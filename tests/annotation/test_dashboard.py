@@ -46,14 +46,6 @@ def _slots(comparison: Comparison) -> list[int]:
 
 
 @pytest.fixture
-def dave(project: Project) -> AbstractBaseUser:
-    """Reviewer of project A."""
-    user = UserFactory(username="dave")
-    MembershipFactory(project=project, user=user, role=Membership.Role.REVIEWER)
-    return user
-
-
-@pytest.fixture
 def judged(project: Project, bob: AbstractBaseUser, charlie: AbstractBaseUser) -> list[Comparison]:
     """12 pairwise comparisons, all gold (slot 0 is better, and model-0 wrote it), overlap 2.
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -52,12 +52,6 @@ for i in range({annotators}):
     Membership.objects.create(project=project, user=user)
     print(Token.objects.create(user=user).key)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -97,7 +91,7 @@ def cluster() -> Iterator[Cluster]:
         pytest.skip("running as root needs runuser to start PostgreSQL as the postgres user")
     root = Path(tempfile.mkdtemp(prefix="rankwise-pg-"))
     cluster = Cluster(
-        bin=Path(binaries[-1]).parent, data=root / "data", port=_free_port(), log=root / "pg.log"
+        bin=Path(binaries[-1]).parent, data=root / "data", port=free_port(), log=root / "pg.log"
     )
     cluster.data.mkdir()
     if os.geteuid() == 0:
@@ -230,7 +224,7 @@ def test_annotators_ride_out_a_database_restart(cluster: Cluster, tmp_path: Path
     )  # fmt: skip
     tokens = seeded.stdout.split()
     assert len(tokens) == ANNOTATORS, seeded.stdout
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(

@@ -19,14 +19,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def dave(project: Project) -> AbstractBaseUser:
-    """Reviewer of project A."""
-    user = UserFactory(username="dave", password=None)
-    MembershipFactory(project=project, user=user, role=Membership.Role.REVIEWER)
-    return user
-
-
-@pytest.fixture
 def victor(db: None) -> AbstractBaseUser:
     """Reviewer of another project only."""
     user = UserFactory(username="victor", password=None)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound, ValidationFailed
-from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Membership, Project, Review
+from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Project, Review
 from annotation.review_selectors import review_queue_get
 from annotation.services.assigning import comparison_lease
 from annotation.services.judging import judgment_submit
@@ -17,22 +17,6 @@ from annotation.services.reviewing import review_accept, review_override, review
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dave(project: Project) -> AbstractBaseUser:
-    """Reviewer of project A."""
-    user = UserFactory(username="dave", password=None)
-    MembershipFactory(project=project, user=user, role=Membership.Role.REVIEWER)
-    return user
-
-
-@pytest.fixture
-def erin(project: Project) -> AbstractBaseUser:
-    """Annotator of project A."""
-    user = UserFactory(username="erin", password=None)
-    MembershipFactory(project=project, user=user)
-    return user
 
 
 def _answer(project: Project, user: AbstractBaseUser, pick: str = "first", **fields: object) -> Judgment:

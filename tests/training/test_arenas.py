@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from annotation.errors import ValidationFailed
 from annotation.models import AuditEvent, Comparison, Project, Prompt
 from annotation.services.simulating import annotators_simulate
+from tests.conftest import ROOT
 from tests.factories import PromptFactory, make_comparison
 from training import generating
 from training.arenas import arena_comparisons_build, arena_launch, arenas_refresh, battle_pairs
@@ -25,7 +26,6 @@ from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 from training.round_selectors import arena_standing
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from training.services import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def launch(snapshot: tuple[Project, DatasetSnapshot], model: str, **hyperparameters: object) -> Run:

@@ -23,6 +23,7 @@ from annotation.models import Candidate, Comparison, Judgment, Project
 from annotation.project_selectors import queue_state
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.projects import project_update
+from tests.conftest import ROOT
 from tests.factories import CandidateFactory, ProjectFactory, PromptFactory, UserFactory, make_comparison
 from training import selectors
 from training.models import CandidateScore, DatasetSnapshot, ModelVersion, Run, ScoringJob
@@ -33,7 +34,6 @@ from training.scoring import (
     scoring_launch,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 # A score no other number on the pages is likely to show, to look for it in annotator responses.
 SECRET_SCORE = 0.8765432
 

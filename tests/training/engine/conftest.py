@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ROOT
 from training.engine.tiny import build_tiny_model
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +13,12 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import free_port
 from tests.training.engine.conftest import ROOT, metrics_read, reward_score, spec_write
 from training.engine.synthetic import jsonl_write, synthetic_preferences
 
 PROCESSES = 2
 BATCH = 4  # per process
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def accelerate_launch(spec: Path, *, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -40,7 +34,7 @@ def accelerate_launch(spec: Path, *, timeout: int = 300) -> subprocess.Completed
             str(PROCESSES),
             # Its own port, so runs of other test sessions on the machine cannot collide.
             "--main_process_port",
-            str(_free_port()),
+            str(free_port()),
             "-m",
             "training.engine",
             "run",
