@@ -1,23 +1,9 @@
 // Arena page: contestants' progress, the leaderboard and the win matrix, polled only while the tab is
 // visible and the arena is not failed; every value goes in as text.
-import { pollWhileVisible } from "./charts.js";
+import { pollWhileVisible, tableFill } from "./charts.js";
 
 const state = document.getElementById("arena-state");
 const fixed = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
-
-function fill(tableId, rows, empty, columns) {
-  const body = document.querySelector(`#${tableId} tbody`);
-  body.replaceChildren();
-  for (const row of rows) {
-    const tr = body.insertRow();
-    for (const value of columns(row)) tr.insertCell().textContent = value;
-  }
-  if (!rows.length) {
-    const cell = body.insertRow().insertCell();
-    cell.colSpan = 9;
-    cell.textContent = empty;
-  }
-}
 
 function renderMatrix(matrix) {
   const table = document.getElementById("matrix-table");
@@ -52,7 +38,7 @@ async function tick() {
   const error = document.getElementById("arena-error");
   error.hidden = !arena.error;
   error.textContent = arena.error;
-  fill("contestant-table", standing.contestants, "", (c) => [
+  tableFill(document.querySelector("#contestant-table tbody"), standing.contestants, (c) => [
     c.name, c.generation_job, c.status, `${c.prompts_done}/${c.prompts_total}`, c.candidates,
   ]);
   for (const [i, c] of standing.contestants.entries()) {
@@ -62,10 +48,10 @@ async function tick() {
     link.textContent = c.generation_job;
     cell.replaceChildren(link);
   }
-  fill("leaderboard-table", standing.leaderboard, "No judgment yet.", (m) => [
+  tableFill(document.querySelector("#leaderboard-table tbody"), standing.leaderboard, (m) => [
     m.rank, m.model, fixed(m.score, 0), `${fixed(m.ci_low, 0)} – ${fixed(m.ci_high, 0)}`,
     fixed(m.win_rate, 3), m.wins, m.losses, m.ties, m.battles,
-  ]);
+  ], "No judgment yet.");
   renderMatrix(standing.matrix);
   return arena.status !== "failed";
 }

@@ -92,3 +92,18 @@ export function pollWhileVisible(tick, ms) {
   });
   loop();
 }
+
+// Replaces a table body's rows: one per item, its cells the values `columns(item)` gives, inserted as
+// text (never HTML); with no items, one row across the table saying `empty`, when given.
+export function tableFill(body, items, columns, empty = "") {
+  body.replaceChildren();
+  for (const item of items) {
+    const row = body.insertRow();
+    for (const value of columns(item)) row.insertCell().textContent = value;
+  }
+  if (!items.length && empty) {
+    const cell = body.insertRow().insertCell();
+    cell.colSpan = body.closest("table").rows[0]?.cells.length || 1;
+    cell.textContent = empty;
+  }
+}

@@ -1,5 +1,5 @@
 // Generation page: progress, counts and errors, polled only while the tab is visible and the job runs.
-import { pollWhileVisible } from "./charts.js";
+import { pollWhileVisible, tableFill } from "./charts.js";
 
 const state = document.getElementById("generation-state");
 
@@ -8,18 +8,7 @@ function text(id, value) {
 }
 
 function renderErrors(errors) {
-  const body = document.querySelector("#prompt-errors tbody");
-  body.replaceChildren();
-  for (const item of errors) {
-    const row = body.insertRow();
-    row.insertCell().textContent = item.prompt_id;
-    row.insertCell().textContent = item.error;
-  }
-  if (!errors.length) {
-    const cell = body.insertRow().insertCell();
-    cell.colSpan = 2;
-    cell.textContent = "None.";
-  }
+  tableFill(document.querySelector("#prompt-errors tbody"), errors, (item) => [item.prompt_id, item.error], "None.");
 }
 
 async function tick() {

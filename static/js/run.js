@@ -1,5 +1,5 @@
 // Run page: live curves, progress, ETA, log tail and artifacts, polled only while the tab is visible.
-import { METRICS, draw, figureFor, points, pollWhileVisible } from "./charts.js";
+import { METRICS, draw, figureFor, points, pollWhileVisible, tableFill } from "./charts.js";
 
 const state = document.getElementById("run-state");
 const charts = document.getElementById("charts");
@@ -50,34 +50,16 @@ function render(detail) {
   }
 }
 
-function cells(row, values) {
-  for (const value of values) {
-    const cell = document.createElement("td");
-    cell.textContent = value;
-    row.append(cell);
-  }
-}
-
 // result.json: time, memory, final metrics and sample generations before and after training.
 function renderResult(result) {
   if (!result) return;
   document.getElementById("run-result").hidden = false;
   const memory = result.peak_memory_mb == null ? "?" : `${result.peak_memory_mb} MB`;
   text("result-summary", `${result.seconds ?? "?"} s of training on ${result.device ?? "?"} (${result.precision ?? "?"}), peak memory ${memory}`);
-  const metrics = document.querySelector("#result-metrics tbody");
-  metrics.replaceChildren();
-  for (const [name, value] of Object.entries(result.final_metrics || {})) {
-    const row = document.createElement("tr");
-    cells(row, [name, typeof value === "number" ? value.toPrecision(4) : String(value)]);
-    metrics.append(row);
-  }
-  const samples = document.querySelector("#result-samples tbody");
-  samples.replaceChildren();
-  for (const sample of result.samples || []) {
-    const row = document.createElement("tr");
-    cells(row, [promptText(sample.prompt), sample.before, sample.after]);
-    samples.append(row);
-  }
+  tableFill(document.querySelector("#result-metrics tbody"), Object.entries(result.final_metrics || {}),
+    ([name, value]) => [name, typeof value === "number" ? value.toPrecision(4) : String(value)]);
+  tableFill(document.querySelector("#result-samples tbody"), result.samples || [],
+    (sample) => [promptText(sample.prompt), sample.before, sample.after]);
   document.getElementById("result-samples-section").hidden = !(result.samples || []).length;
 }
 
