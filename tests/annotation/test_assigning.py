@@ -195,7 +195,7 @@ def test_queue_counts_stop_counting_at_the_cap(project: Project, bob, monkeypatc
     assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(2, 2, 3, True)
     lease = comparison_lease(project=project, annotator=bob)
     # Two open plus the held one is three again; after submitting it, two, counted exactly.
-    assert selectors.queue_counts(project=project, annotator=bob, holding=True).remaining == 3
+    assert selectors.queue_counts(project=project, annotator=bob).remaining == 3
     _submit(project, bob, lease, "token-cap-3")
     assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(3, 3, 2, False)
 
