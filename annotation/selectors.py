@@ -134,18 +134,21 @@ def queue_counts(
     params = {
         **pool_params(project=project, annotator=annotator, now=now),
         "today": connection.ops.adapt_datetimefield_value(start_of_day),
-        "cap": REMAINING_COUNT_MAX,
     }
+    counts = (
+        "SELECT d.total, d.today,"
+        f" (SELECT COUNT(*) FROM (SELECT c.id FROM {_C} c WHERE {POOL_OPEN}"
+        f" ORDER BY {POOL_ORDER} LIMIT {int(REMAINING_COUNT_MAX)}) o), {HOLDS_LEASE}"
+        " FROM (SELECT COUNT(*) AS total, COUNT(CASE WHEN j.created_at >= %(today)s THEN 1 END) AS today"
+        f" FROM {_J} j JOIN {_C} jc ON jc.id = j.comparison_id"
+        " WHERE j.annotator_id = %(annotator)s AND jc.project_id = %(project)s) d"
+    )
+    # The overlap and the cap go into the text, not in parameters: without them PostgreSQL's
+    # generic plan of the prepared statement looks costlier than it is, and it would plan the
+    # count anew on every request (about half of its cost).
+    counts = counts.replace("%(overlap)s", str(int(project.overlap)))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT d.total, d.today,"
-            f" (SELECT COUNT(*) FROM (SELECT c.id FROM {_C} c WHERE {POOL_OPEN}"
-            f" ORDER BY {POOL_ORDER} LIMIT %(cap)s) o), {HOLDS_LEASE}"
-            " FROM (SELECT COUNT(*) AS total, COUNT(CASE WHEN j.created_at >= %(today)s THEN 1 END) AS today"
-            f" FROM {_J} j JOIN {_C} jc ON jc.id = j.comparison_id"
-            " WHERE j.annotator_id = %(annotator)s AND jc.project_id = %(project)s) d",
-            params,
-        )
+        cursor.execute(counts, params)
         done_total, done_today, open_items, holding = cursor.fetchone()
     left = open_items + int(bool(holding))
     return QueueCounts(
