@@ -8,7 +8,6 @@ NotFound, so ids of other projects cannot be probed.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import CharField, OuterRef, Subquery, Value
 
 from annotation.errors import NotAllowed, NotFound
 from annotation.models import Membership, Project
@@ -25,15 +24,6 @@ def project_role(*, user: AbstractBaseUser | AnonymousUser, project: Project) ->
     return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
 
 
-def _role_of(user: AbstractBaseUser | AnonymousUser) -> Subquery | Value:
-    """The user's membership role in the outer query's project, as an annotation (one query, not two)."""
-    if not user.is_authenticated:
-        return Value(None, output_field=CharField())
-    return Subquery(
-        Membership.objects.filter(project=OuterRef("pk"), user=user).order_by("pk").values("role")[:1]
-    )
-
-
 def has_role(*, user: AbstractBaseUser | AnonymousUser, project: Project, role: str) -> bool:
     current = project_role(user=user, project=project)
     return current is not None and _RANK[current] >= _RANK[role]
@@ -47,7 +37,23 @@ def project_get_for(
     Raises NotFound when the project does not exist or the user is not a member, and NotAllowed
     when the user is a member with a lesser role.
     """
-    project = Project.objects.filter(slug=slug).annotate(member_role=_role_of(user)).first()
+    # Raw SQL: every door calls this, and building the ORM query cost more than running it.
+    member_role = "NULL"
+    params: list[object] = [slug]
+    if user.is_authenticated:
+        member_role = (
+            f"(SELECT m.role FROM {Membership._meta.db_table} m WHERE m.project_id = p.id AND m.user_id = %s)"
+        )
+        params.insert(0, user.pk)
+    project = next(
+        iter(
+            Project.objects.raw(
+                f"SELECT p.*, {member_role} AS member_role FROM {Project._meta.db_table} p WHERE p.slug = %s",
+                params,
+            )
+        ),
+        None,
+    )
     current = None
     if project is not None:
         current = Membership.Role.ADMIN if user.is_superuser else project.member_role

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from annotation.models import Assignment, Comparison, ComparisonCandidate, Demonstration, Judgment, Project
+from annotation.models import (
+    Assignment,
+    Candidate,
+    Comparison,
+    ComparisonCandidate,
+    Demonstration,
+    Judgment,
+    Project,
+    Prompt,
+)
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -21,74 +31,77 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return projects.filter(memberships__user=user).distinct()
 
 
-def comparison_pool(
-    *,
-    project: Project,
-    annotator: AbstractBaseUser,
-    now: datetime,
-    gold: bool,
-    sent_back: bool | None = False,
-) -> QuerySet[Comparison]:
-    """Comparisons this annotator could be handed now, best first: regular ones with room, gold
-    ones, (sent_back) the ones a reviewer sent back for more judgments, or (sent_back None, for
-    counting) regular and sent-back ones together.
+# The pools, written as SQL conditions on a comparison `c`: the claim and the counts run on every
+# "next item", and building these with the ORM cost several times more CPU than running them. Each
+# takes the parameters project, annotator, overlap and now (POOL_PARAMS). Correlated subqueries, not
+# GROUP BY, so that the claim can lock the rows it reads with FOR UPDATE.
+_A = Assignment._meta.db_table
+_C = Comparison._meta.db_table
+_J = Judgment._meta.db_table
+_ACTIVE = f"'{Assignment.Status.ACTIVE.value}'"
+# Never handed to this annotator before, whatever became of it, and not judged by them.
+_UNSEEN = (
+    f"NOT EXISTS (SELECT 1 FROM {_A} s WHERE s.comparison_id = c.id AND s.annotator_id = %(annotator)s)"
+    f" AND NOT EXISTS (SELECT 1 FROM {_J} j WHERE j.comparison_id = c.id AND j.annotator_id = %(annotator)s)"
+)
+# Judgments plus active, unexpired leases.
+_TAKEN = (
+    f"c.judgment_count + (SELECT COUNT(*) FROM {_A} l"
+    f" WHERE l.comparison_id = c.id AND l.status = {_ACTIVE} AND l.expires_at > %(now)s)"
+)
+# Regular comparisons with room. Sent-back rows are left to POOL_SENT_BACK, so that the room test
+# stays a constant bound the comparison_pool_order index applies (judgment_count < overlap).
+POOL_REGULAR = (
+    "c.project_id = %(project)s AND c.gold_ordering IS NULL AND c.extra_judgments = 0"
+    f" AND c.judgment_count < %(overlap)s AND {_UNSEEN} AND {_TAKEN} < %(overlap)s"
+)
+# Comparisons a reviewer sent back for more judgments: few rows, found on the partial index
+# comparison_sent_back.
+POOL_SENT_BACK = (
+    "c.project_id = %(project)s AND c.gold_ordering IS NULL AND c.extra_judgments > 0"
+    f" AND {_UNSEEN} AND {_TAKEN} < %(overlap)s + c.extra_judgments"
+)
+# Gold items are not bounded by overlap: each annotator may be checked on each once.
+POOL_GOLD = f"c.project_id = %(project)s AND c.gold_ordering IS NOT NULL AND {_UNSEEN}"
+# Regular and sent-back together, for counting: extra_judgments is 0 on regular rows, so one bound
+# covers both; the cheap column test first spares the lease subquery on full rows.
+POOL_OPEN = (
+    "c.project_id = %(project)s AND c.gold_ordering IS NULL"
+    " AND (c.judgment_count < %(overlap)s OR c.extra_judgments > 0)"
+    f" AND {_UNSEEN} AND {_TAKEN} < %(overlap)s + c.extra_judgments"
+)
+# Best first: higher priority, then the fewest judgments, then the oldest.
+POOL_ORDER = "c.priority DESC, c.judgment_count, c.id"
+# Whether some sent-back comparison is still short of judgments (extra_judgments stays set once
+# they are in): one look on the partial index spares the claim an empty sent-back pool.
+SENT_BACK_SHORT = (
+    f"EXISTS (SELECT 1 FROM {_C} b WHERE b.project_id = %(project)s AND b.extra_judgments > 0"
+    " AND b.judgment_count < %(overlap)s + b.extra_judgments)"
+)
+# The annotator's active, unexpired lease in the project.
+_CURRENT = (
+    f"SELECT a.id FROM {_A} a JOIN {_C} ac ON ac.id = a.comparison_id WHERE a.annotator_id = %(annotator)s"
+    f" AND ac.project_id = %(project)s AND a.status = {_ACTIVE} AND a.expires_at > %(now)s"
+)
+CURRENT_LEASE = f"{_CURRENT} ORDER BY a.leased_at LIMIT 1"
+HOLDS_LEASE = f"EXISTS ({_CURRENT})"
 
-    Room means judgments plus active unexpired leases below project.overlap, or below overlap plus
-    extra_judgments for sent-back comparisons. Written with correlated subqueries, not GROUP BY, so
-    that callers can lock rows with FOR UPDATE.
-    """
-    seen = Assignment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
-    judged = Judgment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
-    pool = (
-        Comparison.objects.filter(project=project, gold_ordering__isnull=not gold)
-        .exclude(Exists(seen))
-        .exclude(Exists(judged))
-        .order_by("-priority", "judgment_count", "id")
-    )
-    if gold:
-        return pool
-    leases = (
-        Assignment.objects.filter(
-            comparison=OuterRef("pk"), status=Assignment.Status.ACTIVE, expires_at__gt=now
-        )
-        .order_by()
-        .values("comparison")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    taken = F("judgment_count") + Coalesce(Subquery(leases, output_field=IntegerField()), Value(0))
-    if sent_back is None:
-        # extra_judgments is 0 on regular rows, so one bound covers both pools; the cheap column
-        # test first spares the lease subquery on full rows.
-        return (
-            pool.filter(Q(judgment_count__lt=project.overlap) | Q(extra_judgments__gt=0))
-            .alias(taken=taken)
-            .filter(taken__lt=project.overlap + F("extra_judgments"))
-        )
-    if sent_back:
-        # Few rows, found on the partial index comparison_sent_back.
-        wanted = project.overlap + F("extra_judgments")
-        return pool.filter(extra_judgments__gt=0).alias(taken=taken).filter(taken__lt=wanted)
-    # The regular pool leaves sent-back rows to the query above, so that its room test stays a
-    # constant bound the comparison_pool_order index applies (judgment_count < overlap).
-    return (
-        pool.filter(judgment_count__lt=project.overlap, extra_judgments=0)
-        .alias(taken=taken)
-        .filter(taken__lt=project.overlap)
-    )
+
+def pool_params(*, project: Project, annotator: AbstractBaseUser, now: datetime) -> dict[str, object]:
+    """The parameters of the POOL_* conditions."""
+    return {
+        "project": project.pk,
+        "annotator": annotator.pk,
+        "overlap": project.overlap,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
 
 
 def assignment_current(*, project: Project, annotator: AbstractBaseUser, now: datetime) -> Assignment | None:
     """The annotator's active, unexpired lease in the project, if any."""
-    return (
-        Assignment.objects.filter(
-            annotator=annotator,
-            comparison__project=project,
-            status=Assignment.Status.ACTIVE,
-            expires_at__gt=now,
-        )
-        .order_by("leased_at")
-        .first()
+    params = pool_params(project=project, annotator=annotator, now=now)
+    return next(
+        iter(Assignment.objects.raw(f"SELECT * FROM {_A} WHERE id = ({CURRENT_LEASE})", params)), None
     )
 
 
@@ -108,28 +121,41 @@ class QueueCounts:
 
 
 def queue_counts(
-    *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None, holding: bool | None = None
+    *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None
 ) -> QueueCounts:
     """The annotator's own progress in the project: judged today, judged in all, and still to do.
 
     `remaining` counts the regular items this annotator could still be handed plus the one they
     hold, up to REMAINING_COUNT_MAX; it is an estimate under concurrency, since others take items
-    too. Pass `holding` when the caller knows whether the annotator holds a lease (it saves a query).
+    too. One query.
     """
     now = now or timezone.now()
     start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    done = Judgment.objects.filter(annotator=annotator, comparison__project=project).aggregate(
-        total=Count("pk"), today=Count("pk", filter=Q(created_at__gte=start_of_day))
+    params = {
+        **pool_params(project=project, annotator=annotator, now=now),
+        "today": connection.ops.adapt_datetimefield_value(start_of_day),
+    }
+    counts = (
+        "SELECT d.total, d.today,"
+        f" (SELECT COUNT(*) FROM (SELECT c.id FROM {_C} c WHERE {POOL_OPEN}"
+        f" ORDER BY {POOL_ORDER} LIMIT {int(REMAINING_COUNT_MAX)}) o), {HOLDS_LEASE}"
+        " FROM (SELECT COUNT(*) AS total, COUNT(CASE WHEN j.created_at >= %(today)s THEN 1 END) AS today"
+        f" FROM {_J} j JOIN {_C} jc ON jc.id = j.comparison_id"
+        " WHERE j.annotator_id = %(annotator)s AND jc.project_id = %(project)s) d"
     )
-    if holding is None:
-        holding = assignment_current(project=project, annotator=annotator, now=now) is not None
-    pool = comparison_pool(project=project, annotator=annotator, now=now, gold=False, sent_back=None)
-    open_items = pool[:REMAINING_COUNT_MAX].count()
+    # The overlap and the cap go into the text, not in parameters: without them PostgreSQL's
+    # generic plan of the prepared statement looks costlier than it is, and it would plan the
+    # count anew on every request (about half of its cost).
+    counts = counts.replace("%(overlap)s", str(int(project.overlap)))
+    with connection.cursor() as cursor:
+        cursor.execute(counts, params)
+        done_total, done_today, open_items, holding = cursor.fetchone()
+    left = open_items + int(bool(holding))
     return QueueCounts(
-        done_today=done["today"],
-        done_total=done["total"],
-        remaining=min(open_items + int(holding), REMAINING_COUNT_MAX),
-        remaining_capped=open_items + int(holding) >= REMAINING_COUNT_MAX,
+        done_today=done_today,
+        done_total=done_total,
+        remaining=min(left, REMAINING_COUNT_MAX),
+        remaining_capped=left >= REMAINING_COUNT_MAX,
     )
 
 
@@ -140,14 +166,39 @@ def demonstration_for(*, judgment: Judgment) -> Demonstration | None:
     ).first()
 
 
-def assignment_item(*, assignment_id: int) -> Assignment:
-    """An assignment with everything the annotate page shows: project, prompt and candidates."""
-    return (
-        Assignment.objects.select_related("comparison__project", "comparison__prompt")
-        .prefetch_related(
-            Prefetch("comparison__slots", queryset=ComparisonCandidate.objects.select_related("candidate"))
+@dataclass(frozen=True)
+class ItemCandidate:
+    text: str
+    model_name: str
+
+
+@dataclass(frozen=True)
+class ComparisonItem:
+    """What the annotate page shows of a comparison, besides the project's settings."""
+
+    arena: bool
+    messages: list[dict]
+    # By candidate id, in slot order.
+    candidates: dict[int, ItemCandidate]
+
+
+def comparison_item(*, comparison_id: int) -> ComparisonItem:
+    """The comparison's prompt and candidates, in one query (it runs on every "next item")."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.arena, p.messages, k.id, k.text, k.model_name"
+            f" FROM {_C} c JOIN {Prompt._meta.db_table} p ON p.id = c.prompt_id"
+            f" JOIN {ComparisonCandidate._meta.db_table} s ON s.comparison_id = c.id"
+            f" JOIN {Candidate._meta.db_table} k ON k.id = s.candidate_id"
+            " WHERE c.id = %s ORDER BY s.position",
+            [comparison_id],
         )
-        .get(pk=assignment_id)
+        rows = cursor.fetchall()
+    arena, messages = rows[0][:2]
+    return ComparisonItem(
+        arena=bool(arena),
+        messages=json.loads(messages),
+        candidates={cid: ItemCandidate(text=text, model_name=model) for *_, cid, text, model in rows},
     )
 
 

@@ -102,8 +102,8 @@ def fill(comparisons: int, annotators: int) -> float:
                    'model-' || c % 2, '{{}}', md5('c' || c), 0, now()
             FROM generate_series(1, {2 * comparisons}) AS c""",
         f"""INSERT INTO {t["Comparison"]} (id, project_id, prompt_id, key, priority, round, judgment_count,
-                created_at)
-            SELECT i, {project.pk}, i, md5('k' || i), 0, 0, 0, now()
+                extra_judgments, arena, created_at)
+            SELECT i, {project.pk}, i, md5('k' || i), 0, 0, 0, 0, false, now()
             FROM generate_series(1, {comparisons}) AS i""",
         f"""INSERT INTO {t["ComparisonCandidate"]} (comparison_id, candidate_id, position)
             SELECT (c + 1) / 2, c, (c + 1) % 2 FROM generate_series(1, {2 * comparisons}) AS c""",

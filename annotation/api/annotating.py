@@ -19,15 +19,15 @@ from rest_framework.views import APIView
 
 from annotation import selectors
 from annotation.errors import NotFound
-from annotation.models import Assignment, Comparison, Project
+from annotation.models import Assignment, Project
 from annotation.permissions import project_get_for
 from annotation.rendering import markdown_render
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_edit, judgment_submit
 
 
-def _counts(project: Project, user: AbstractBaseUser, *, holding: bool | None) -> dict[str, int | bool]:
-    counts = selectors.queue_counts(project=project, annotator=user, holding=holding)
+def _counts(project: Project, user: AbstractBaseUser) -> dict[str, int | bool]:
+    counts = selectors.queue_counts(project=project, annotator=user)
     return {
         "done_today": counts.done_today,
         "done_total": counts.done_total,
@@ -36,31 +36,32 @@ def _counts(project: Project, user: AbstractBaseUser, *, holding: bool | None) -
     }
 
 
-def comparison_payload(*, comparison: Comparison, order: list[int]) -> dict[str, Any]:
+def comparison_payload(
+    *, project: Project, item: selectors.ComparisonItem, order: list[int]
+) -> dict[str, Any]:
     """What the page shows of a comparison: rendered context and candidates in the given order,
     with model names only where neither the project nor an arena hides them.
 
     Candidate text is sent raw too (for the demonstration editor and the diff, which the page
     only ever inserts as text) and rendered through the sanitiser for display.
     """
-    project = comparison.project
-    by_id = {slot.candidate_id: slot.candidate for slot in comparison.slots.all()}
     pairwise = project.mode == Project.Mode.PAIRWISE
     # An arena battle is blind whatever the project's setting: the name would give the answer away.
-    hidden = project.hides_model_names or comparison.arena
+    hidden = project.hides_model_names or item.arena
+    candidates = item.candidates
     return {
         "mode": project.mode,
         "messages": [
             {"role": m.get("role", "user"), "html": markdown_render(str(m.get("content", "")))}
-            for m in comparison.prompt.messages
+            for m in item.messages
         ],
         "candidates": [
             {
                 "id": cid,
                 "label": ascii_uppercase[i] if pairwise else str(i + 1),
-                "html": markdown_render(by_id[cid].text),
-                "text": by_id[cid].text,
-                "model": None if hidden else by_id[cid].model_name,
+                "html": markdown_render(candidates[cid].text),
+                "text": candidates[cid].text,
+                "model": None if hidden else candidates[cid].model_name,
             }
             for i, cid in enumerate(order)
         ],
@@ -70,14 +71,14 @@ def comparison_payload(*, comparison: Comparison, order: list[int]) -> dict[str,
     }
 
 
-def _item(assignment: Assignment | None) -> dict[str, Any] | None:
+def _item(project: Project, assignment: Assignment | None) -> dict[str, Any] | None:
     if assignment is None:
         return None
-    assignment = selectors.assignment_item(assignment_id=assignment.pk)
+    item = selectors.comparison_item(comparison_id=assignment.comparison_id)
     return {
         "assignment": assignment.pk,
         "expires_at": assignment.expires_at.isoformat(),
-        **comparison_payload(comparison=assignment.comparison, order=assignment.presented_order),
+        **comparison_payload(project=project, item=item, order=assignment.presented_order),
     }
 
 
@@ -101,8 +102,7 @@ class ItemNextApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug)
         assignment = comparison_lease(project=project, annotator=request.user)
-        counts = _counts(project, request.user, holding=assignment is not None)
-        return Response({"item": _item(assignment), "counts": counts})
+        return Response({"item": _item(project, assignment), "counts": _counts(project, request.user)})
 
 
 class JudgmentSubmitApi(APIView):
@@ -119,10 +119,8 @@ class JudgmentSubmitApi(APIView):
         judgment = judgment_submit(
             project=project, annotator=request.user, assignment_id=fields.pop("assignment"), **fields
         )
-        # One lease at a time per annotator and project: the one just answered was it (a replayed
-        # token may be a lease behind; the count is an estimate, and this is the hot path).
-        counts = _counts(project, request.user, holding=False)
-        return Response({"judgment": judgment.pk, "counts": counts}, status=201)
+        # No counts: the page asks for the next item at once, and that answer has them.
+        return Response({"judgment": judgment.pk}, status=201)
 
 
 class AssignmentSkipApi(APIView):
@@ -143,7 +141,7 @@ class AssignmentSkipApi(APIView):
         return Response(
             {
                 "skipped": data.validated_data["assignment"],
-                "counts": _counts(project, request.user, holding=None),
+                "counts": _counts(project, request.user),
             }
         )
 
@@ -156,7 +154,8 @@ class JudgmentDetailApi(APIView):
         judgment = selectors.judgment_item(project=project, judgment_id=pk)
         if judgment is None or judgment.annotator_id != request.user.pk:
             raise NotFound("No such judgment of yours in this project.")
-        order = judgment.presented_order or [s.candidate_id for s in judgment.comparison.slots.all()]
+        item = selectors.comparison_item(comparison_id=judgment.comparison_id)
+        order = judgment.presented_order or list(item.candidates)
         demonstration = selectors.demonstration_for(judgment=judgment)
         return Response(
             {
@@ -174,7 +173,7 @@ class JudgmentDetailApi(APIView):
                     "editable": timezone.now()
                     < judgment.created_at + timedelta(minutes=project.edit_window_minutes),
                 },
-                "item": comparison_payload(comparison=judgment.comparison, order=order),
+                "item": comparison_payload(project=project, item=item, order=order),
             }
         )
 

@@ -19,13 +19,14 @@ The rules, in one place:
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation import selectors
@@ -33,6 +34,11 @@ from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import Assignment, Comparison, ComparisonCandidate, Project
 
 _random = random.SystemRandom()
+_USERS = get_user_model()._meta.db_table
+_ASSIGNMENTS = Assignment._meta.db_table
+_COMPARISONS = Comparison._meta.db_table
+_SLOTS = ComparisonCandidate._meta.db_table
+_ACTIVE = f"'{Assignment.Status.ACTIVE.value}'"
 
 SKIP_REASON_MAX = 255
 
@@ -48,125 +54,213 @@ def comparison_lease(
     # In its own short transaction: the claim below may wait for a comparison lock, and must not
     # hold assignment locks meanwhile that a submission holding that comparison waits for.
     assignments_expire(project=project, now=now)
-    with transaction.atomic():
+    gold = project.gold_rate > 0 and _random.random() < project.gold_rate
+    claim = _Claim(project=project, annotator=annotator, now=now)
+    try:
+        with transaction.atomic():
+            claim.annotator_lock()
+            if not gold:
+                # The common case, one statement to lock and one to insert: no lease held, no
+                # sent-back comparison this annotator could be handed, and a free regular row.
+                lease = claim.take(claim.first_free(selectors.POOL_REGULAR, only_if_idle=True))
+                if lease is not None:
+                    return lease
+            return claim.careful(gold=gold)
+    except _RowFilled:
+        # The row locked above filled up before we held it, and a lock cannot be given back
+        # without the savepoint that the common case saves: start again, one savepoint per try.
+        with transaction.atomic():
+            claim.annotator_lock()
+            return claim.careful(gold=gold)
+
+
+class _RowFilled(Exception):
+    pass
+
+
+class _Claim:
+    """The statements of one claim. Every method must run inside a transaction."""
+
+    def __init__(self, *, project: Project, annotator: AbstractBaseUser, now: datetime) -> None:
+        self.project = project
+        self.annotator = annotator
+        self.now = now
+        self.params = selectors.pool_params(project=project, annotator=annotator, now=now)
+        features = connection.features
+        self.for_update = " FOR UPDATE" if features.has_select_for_update else ""
+        # SKIP LOCKED: concurrent annotators each lock a different row instead of queueing behind
+        # the first one, so "next item" stays fast under load (SQLite has no row locks and
+        # serialises writers with BEGIN IMMEDIATE anyway).
+        self.skip_locked = " FOR UPDATE SKIP LOCKED" if features.has_select_for_update_skip_locked else ""
+
+    def annotator_lock(self) -> None:
         # One claim at a time per annotator (a double click on "next", two tabs): without this lock
-        # two concurrent requests could each see no active lease and each take a new item.
-        get_user_model().objects.select_for_update().filter(pk=annotator.pk).values_list("pk").first()
-        current = selectors.assignment_current(project=project, annotator=annotator, now=now)
+        # two concurrent requests could each see no active lease and each take a new item. Every
+        # statement after it sees the leases such a request committed.
+        if self.for_update:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT id FROM {_USERS} WHERE id = %s{self.for_update}", [self.annotator.pk])
+
+    def careful(self, *, gold: bool) -> Assignment | None:
+        current = selectors.assignment_current(project=self.project, annotator=self.annotator, now=self.now)
         if current is not None:
             return current
-        comparison_id = _comparison_claim(project=project, annotator=annotator, now=now)
-        if comparison_id is None:
-            return None
-        return _assignment_create(project=project, annotator=annotator, comparison_id=comparison_id, now=now)
+        if gold and self._holds(f"EXISTS (SELECT 1 FROM {_COMPARISONS} c WHERE {selectors.POOL_REGULAR})"):
+            lease = self._first_taken(selectors.POOL_GOLD)
+            if lease is not None:
+                return lease
+        if self._holds(selectors.SENT_BACK_SHORT):
+            lease = self._first_taken(selectors.POOL_SENT_BACK)
+            if lease is not None:
+                return lease
+        return self._first_taken(selectors.POOL_REGULAR)
 
+    def first_free(
+        self, pool: str, *, only_if_idle: bool = False, tried: Sequence[int] = ()
+    ) -> tuple[int, list[int]] | None:
+        """Lock the first unlocked row of the pool: its id and candidate ids in slot order.
 
-def _comparison_claim(*, project: Project, annotator: AbstractBaseUser, now: datetime) -> int | None:
-    regular = selectors.comparison_pool(project=project, annotator=annotator, now=now, gold=False)
-    if project.gold_rate > 0 and _random.random() < project.gold_rate and regular.exists():
-        gold = selectors.comparison_pool(project=project, annotator=annotator, now=now, gold=True)
-        comparison_id = _first_locked(gold)
-        if comparison_id is not None:
-            return comparison_id
-    # One cheap look on the partial index first: most projects have no sent-back comparison still
-    # short of judgments (extra_judgments stays set once they are in), and trying an empty pool
-    # costs a savepoint and two selects.
-    short = Comparison.objects.filter(
-        project=project, extra_judgments__gt=0, judgment_count__lt=project.overlap + F("extra_judgments")
-    )
-    if short.exists():
-        sent_back = selectors.comparison_pool(
-            project=project, annotator=annotator, now=now, gold=False, sent_back=True
+        only_if_idle: none when the annotator holds a lease or could be handed a sent-back
+        comparison (then the careful path decides).
+        """
+        where = pool
+        if only_if_idle:
+            where += (
+                f" AND NOT EXISTS ({selectors.CURRENT_LEASE})"
+                f" AND NOT EXISTS (SELECT 1 FROM {_COMPARISONS} c WHERE {selectors.POOL_SENT_BACK})"
+            )
+        if tried:
+            where += f" AND c.id NOT IN ({', '.join(str(int(i)) for i in tried)})"
+        return self._locked(
+            f"SELECT c.id FROM {_COMPARISONS} c WHERE {where}"
+            f" ORDER BY {selectors.POOL_ORDER} LIMIT 1{self.skip_locked}"
         )
-        comparison_id = _first_locked(sent_back)
-        if comparison_id is not None:
-            return comparison_id
-    return _first_locked(regular)
 
-
-def _first_locked(pool: QuerySet[Comparison]) -> int | None:
-    """Lock the first comparison of the pool that still has room, and return its id.
-
-    Must run inside a transaction; the row lock is held until it ends.
-    """
-    tried: list[int] = []
-    while True:
-        # Each try runs in a savepoint: rolling it back releases the lock on a row found full, so a
-        # claimer never waits for one row while holding another (two claimers doing that in
-        # opposite order would deadlock).
-        savepoint = transaction.savepoint()
-        comparison_id = _lock_next(pool.exclude(pk__in=tried))
-        if comparison_id is None:
-            transaction.savepoint_commit(savepoint)
+    def _locked(self, pick: str, params: dict[str, object] | None = None) -> tuple[int, list[int]] | None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT picked.id, s.candidate_id FROM ({pick}) picked"
+                f" JOIN {_SLOTS} s ON s.comparison_id = picked.id ORDER BY s.position",
+                params or self.params,
+            )
+            rows = cursor.fetchall()
+        if not rows:
             return None
-        # We hold the row lock now, so every transaction that leased or judged this comparison has
-        # committed, and a new statement sees its rows (READ COMMITTED takes a snapshot per
-        # statement). The pool query above may have run on an older snapshot: check again.
-        if pool.filter(pk=comparison_id).exists():
+        return rows[0][0], [candidate_id for _, candidate_id in rows]
+
+    def take(
+        self, locked: tuple[int, list[int]] | None, pool: str = selectors.POOL_REGULAR
+    ) -> Assignment | None:
+        """A new lease on the locked comparison, if it is still in the pool; else raises _RowFilled.
+
+        We hold the row lock now, so every transaction that leased or judged this comparison has
+        committed, and a new statement sees its rows (READ COMMITTED takes a snapshot per
+        statement). The statement that locked it may have run on an older snapshot: the insert
+        checks the pool again.
+        """
+        if locked is None:
+            return None
+        comparison_id, order = locked
+        _random.shuffle(order)
+        expires_at = self.now + timedelta(minutes=self.project.lease_minutes)
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {_ASSIGNMENTS} (comparison_id, annotator_id, status, presented_order,"
+                " skip_reason, leased_at, expires_at)"
+                f" SELECT %(comparison)s, %(annotator)s, {_ACTIVE}, %(order)s, '', %(now)s, %(expires_at)s"
+                f" WHERE EXISTS (SELECT 1 FROM {_COMPARISONS} c WHERE c.id = %(comparison)s AND {pool})"
+                " RETURNING id",
+                {
+                    **self.params,
+                    "comparison": comparison_id,
+                    "order": json.dumps(order),
+                    "expires_at": adapt(expires_at),
+                },
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise _RowFilled
+        values = {
+            "id": row[0],
+            "comparison_id": comparison_id,
+            "annotator_id": self.annotator.pk,
+            "status": Assignment.Status.ACTIVE,
+            "presented_order": order,
+            "skip_reason": "",
+            "leased_at": self.now,
+            "expires_at": expires_at,
+            "finished_at": None,
+        }
+        return Assignment.from_db(connection.alias, list(values), list(values.values()))
+
+    def _first_taken(self, pool: str) -> Assignment | None:
+        """A lease on the first comparison of the pool that still has room."""
+        tried: list[int] = []
+        while True:
+            # Each try runs in a savepoint: rolling it back releases the lock on a row found full, so a
+            # claimer never waits for one row while holding another (two claimers doing that in
+            # opposite order would deadlock).
+            savepoint = transaction.savepoint()
+            locked = self.first_free(pool, tried=tried) or self._first_waited(pool, tried)
+            try:
+                lease = self.take(locked, pool)
+            except _RowFilled:
+                transaction.savepoint_rollback(savepoint)
+                tried.append(locked[0])
+                continue
             transaction.savepoint_commit(savepoint)
-            return comparison_id
-        transaction.savepoint_rollback(savepoint)
-        tried.append(comparison_id)
+            return lease
 
+    def _first_waited(self, pool: str, tried: Sequence[int]) -> tuple[int, list[int]] | None:
+        # Every eligible row may be locked by other claimers at this instant; SKIP LOCKED would then
+        # report an empty queue that is not empty. Wait for the first such row instead.
+        if not self.skip_locked:
+            return None
+        where = pool
+        if tried:
+            where += f" AND c.id NOT IN ({', '.join(str(int(i)) for i in tried)})"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT c.id FROM {_COMPARISONS} c WHERE {where} ORDER BY {selectors.POOL_ORDER} LIMIT 1",
+                self.params,
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return self._locked(
+            f"SELECT id FROM {_COMPARISONS} WHERE id = %(comparison)s{self.for_update}",
+            {"comparison": row[0]},
+        )
 
-def _lock_next(candidates: QuerySet[Comparison]) -> int | None:
-    # SKIP LOCKED: concurrent annotators each lock a different row instead of queueing behind the
-    # first one, so "next item" stays fast under load (a no-op on SQLite, which serialises writers
-    # with BEGIN IMMEDIATE anyway).
-    comparison_id = candidates.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
-    if comparison_id is not None:
-        return comparison_id
-    # Every eligible row may be locked by other claimers at this instant; SKIP LOCKED would then
-    # report an empty queue that is not empty. Wait for the first such row instead.
-    comparison_id = candidates.values_list("pk", flat=True).first()
-    if comparison_id is not None:
-        Comparison.objects.select_for_update().filter(pk=comparison_id).values_list("pk").first()
-    return comparison_id
-
-
-def _assignment_create(
-    *, project: Project, annotator: AbstractBaseUser, comparison_id: int, now: datetime
-) -> Assignment:
-    order = list(
-        ComparisonCandidate.objects.filter(comparison_id=comparison_id)
-        .order_by("position")
-        .values_list("candidate_id", flat=True)
-    )
-    _random.shuffle(order)
-    return Assignment.objects.create(
-        comparison_id=comparison_id,
-        annotator=annotator,
-        presented_order=order,
-        leased_at=now,
-        expires_at=now + timedelta(minutes=project.lease_minutes),
-    )
+    def _holds(self, condition: str) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {condition}", self.params)
+            return bool(cursor.fetchone()[0])
 
 
 def assignments_expire(*, project: Project, now: datetime | None = None) -> int:
     """Mark the project's leases that ran out as expired; returns how many were marked.
 
     Leases stop counting when their time is up whether or not this ran; this keeps the rows
-    truthful. Rows locked by a submission in progress are left for the next sweep.
+    truthful. Rows locked by a submission in progress are left for the next sweep. One statement,
+    in its own transaction.
     """
     now = now or timezone.now()
-    stale = Assignment.objects.filter(
-        comparison__project=project, status=Assignment.Status.ACTIVE, expires_at__lte=now
+    # Lock in id order and skip locked rows, so concurrent sweeps never deadlock or wait.
+    skip_locked = (
+        " FOR UPDATE OF a SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     )
-    # Every lease request sweeps: the common case, nothing ran out, costs one query and no transaction.
-    if not stale.exists():
-        return 0
-    with transaction.atomic():
-        # Lock in id order and skip locked rows, so concurrent sweeps never deadlock or wait.
-        locked = list(
-            stale.order_by("pk")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", flat=True)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_ASSIGNMENTS} SET status = %(expired)s, finished_at = %(now)s WHERE id IN ("
+            f"SELECT a.id FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
+            f" WHERE c.project_id = %(project)s AND a.status = {_ACTIVE} AND a.expires_at <= %(now)s"
+            f" ORDER BY a.id{skip_locked})",
+            {"expired": Assignment.Status.EXPIRED.value, "now": adapt(now), "project": project.pk},
         )
-        if not locked:
-            return 0
-        return Assignment.objects.filter(pk__in=locked).update(
-            status=Assignment.Status.EXPIRED, finished_at=now
-        )
+        return cursor.rowcount
 
 
 def assignment_lock_for(
@@ -177,11 +271,16 @@ def assignment_lock_for(
     Must run inside a transaction. Raises NotFound for another project's lease, NotAllowed for
     another annotator's, Conflict when it is no longer active or its time ran out.
     """
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("comparison")
-        .filter(pk=assignment_id, comparison__project=project)
-        .first()
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    assignment = next(
+        iter(
+            Assignment.objects.raw(
+                f"SELECT a.* FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
+                f" WHERE a.id = %s AND c.project_id = %s{lock}",
+                [assignment_id, project.pk],
+            )
+        ),
+        None,
     )
     if assignment is None:
         raise NotFound("This item is not part of this project.")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import Assignment, Comparison, ComparisonCandidate, Demonstration, Judgment, Project
 from annotation.services.assigning import assignment_lock_for
 from annotation.services.queueing import comparison_disagreement_update
+
+_ASSIGNMENTS = Assignment._meta.db_table
+_COMPARISONS = Comparison._meta.db_table
+_JUDGMENTS = Judgment._meta.db_table
 
 RATIONALE_MAX = 20_000
 DEMONSTRATION_MAX = 100_000
@@ -199,44 +203,41 @@ def judgment_submit(
     (NotFound) another project's. Saves a Demonstration when text is given.
     """
     token = _token_check(submission_token)
-    replay = _replayed(token=token, annotator=annotator)
-    if replay is not None:
-        return replay
-    if type(time_spent_ms) is not int or time_spent_ms < 0:
-        raise ValidationFailed(
-            "Time spent must be a whole number of milliseconds.",
-            details=[_problem("time_spent_ms", "a whole number >= 0")],
-        )
-    # The item and its candidates in one query: this runs on every submission.
-    slots = list(
-        ComparisonCandidate.objects.filter(
-            comparison__project=project, comparison__assignments__pk=assignment_id
-        )
-        .order_by("position")
-        .values_list("comparison_id", "candidate_id")
-    )
-    if not slots:
-        raise NotFound("This item is not part of this project.")
-    comparison_id = slots[0][0]
-    candidate_ids = [candidate_id for _, candidate_id in slots]
-    answer = answer_check(
-        project=project,
-        candidate_ids=candidate_ids,
-        ordering=ordering,
-        strength=strength,
-        ratings=ratings,
-        rationale=rationale,
-        flags=flags,
-    )
-    demo_text, demo_based_on = _demonstration_check(
-        project=project, candidate_ids=candidate_ids, text=demonstration_text, based_on=based_on
-    )
     try:
         with transaction.atomic():
             # Lock order: comparison, then assignment. The claim in assigning takes the same
             # comparison lock before counting room, so a lease cannot expire "between" this check
-            # and the judgment being counted.
-            Comparison.objects.select_for_update().filter(pk=comparison_id).values_list("pk").first()
+            # and the judgment being counted. The item's candidates and an earlier judgment with
+            # this token come in the same statement: this runs on every submission.
+            slots = _slots_locked(project=project, assignment_id=assignment_id, token=token)
+            if not slots:
+                replay = _replayed(token=token, annotator=annotator)
+                if replay is not None:
+                    return replay
+                raise NotFound("This item is not part of this project.")
+            comparison_id, prompt_id, _, replay_id, replay_annotator_id = slots[0]
+            if replay_id is not None:
+                if replay_annotator_id != annotator.pk:
+                    raise Conflict("This submission token was already used.")
+                return Judgment.objects.get(pk=replay_id)
+            if type(time_spent_ms) is not int or time_spent_ms < 0:
+                raise ValidationFailed(
+                    "Time spent must be a whole number of milliseconds.",
+                    details=[_problem("time_spent_ms", "a whole number >= 0")],
+                )
+            candidate_ids = [candidate_id for _, _, candidate_id, _, _ in slots]
+            answer = answer_check(
+                project=project,
+                candidate_ids=candidate_ids,
+                ordering=ordering,
+                strength=strength,
+                ratings=ratings,
+                rationale=rationale,
+                flags=flags,
+            )
+            demo_text, demo_based_on = _demonstration_check(
+                project=project, candidate_ids=candidate_ids, text=demonstration_text, based_on=based_on
+            )
             # The clock is read only once we hold the lock: a claim that saw this lease as expired
             # has committed by now, and read an earlier time than this.
             now = timezone.now()
@@ -252,6 +253,7 @@ def judgment_submit(
                 raise
             judgment = _judgment_record(
                 assignment=assignment,
+                prompt_id=prompt_id,
                 annotator=annotator,
                 token=token,
                 answer=answer,
@@ -271,9 +273,26 @@ def judgment_submit(
         return replay
 
 
+def _slots_locked(*, project: Project, assignment_id: int, token: str) -> list[tuple[Any, ...]]:
+    """(comparison id, prompt id, candidate id, id and annotator of the judgment with this token)
+    per slot of the assignment's comparison in this project, in slot order; locks the comparison."""
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.id, c.prompt_id, s.candidate_id, r.id, r.annotator_id"
+            f" FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
+            f" JOIN {ComparisonCandidate._meta.db_table} s ON s.comparison_id = c.id"
+            f" LEFT JOIN {_JUDGMENTS} r ON r.submission_token = %(token)s"
+            f" WHERE a.id = %(assignment)s AND c.project_id = %(project)s ORDER BY s.position{lock}",
+            {"token": token, "assignment": assignment_id, "project": project.pk},
+        )
+        return cursor.fetchall()
+
+
 def _judgment_record(
     *,
     assignment: Assignment,
+    prompt_id: int,
     annotator: AbstractBaseUser,
     token: str,
     answer: Answer,
@@ -283,31 +302,55 @@ def _judgment_record(
     now: Any,
 ) -> Judgment:
     """Write the judgment and its side rows. Needs the comparison and assignment locks held."""
-    judgment = Judgment.objects.create(
-        comparison_id=assignment.comparison_id,
-        assignment=assignment,
-        annotator=annotator,
-        ordering=answer.ordering,
-        strength=answer.strength,
-        ratings=answer.ratings,
-        rationale=answer.rationale,
-        flags=answer.flags,
-        presented_order=assignment.presented_order,
-        time_spent_ms=time_spent_ms,
-        submission_token=token,
-    )
-    Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, finished_at=now)
-    Comparison.objects.filter(pk=assignment.comparison_id).update(judgment_count=F("judgment_count") + 1)
+    values = {
+        "id": None,
+        "comparison_id": assignment.comparison_id,
+        "assignment_id": assignment.pk,
+        "annotator_id": annotator.pk,
+        "source": Judgment.Source.ANNOTATOR.value,
+        "ordering": answer.ordering,
+        "strength": answer.strength,
+        "ratings": answer.ratings,
+        "rationale": answer.rationale,
+        "flags": answer.flags,
+        "presented_order": assignment.presented_order,
+        "time_spent_ms": time_spent_ms,
+        "submission_token": token,
+        "created_at": now,
+        "updated_at": now,
+    }
+    json_fields = {"ordering", "ratings", "flags", "presented_order"}
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        name: json.dumps(value) if name in json_fields else adapt(value) if name.endswith("_at") else value
+        for name, value in values.items()
+        if name != "id"
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_JUDGMENTS} ({', '.join(params)}) VALUES"
+            f" ({', '.join(f'%({name})s' for name in params)}) RETURNING id",
+            params,
+        )
+        values["id"] = cursor.fetchone()[0]
+        cursor.execute(
+            f"UPDATE {_ASSIGNMENTS} SET status = %s, finished_at = %s WHERE id = %s",
+            [Assignment.Status.SUBMITTED.value, adapt(now), assignment.pk],
+        )
+        cursor.execute(
+            f"UPDATE {_COMPARISONS} SET judgment_count = judgment_count + 1 WHERE id = %s",
+            [assignment.comparison_id],
+        )
     if demo_text:
         Demonstration.objects.create(
-            prompt_id=assignment.comparison.prompt_id,
+            prompt_id=prompt_id,
             comparison_id=assignment.comparison_id,
             annotator=annotator,
             based_on_id=demo_based_on,
             text=demo_text,
             submission_token=token,
         )
-    return judgment
+    return Judgment.from_db(connection.alias, list(values), list(values.values()))
 
 
 def judgment_edit(

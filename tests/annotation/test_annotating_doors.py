@@ -108,7 +108,9 @@ def test_submit_then_replay_records_one_judgment(project: Project, bob) -> None:
     assert _submit(client, item, strength="clearly").json()["judgment"] == first.json()["judgment"]
     judgment = Judgment.objects.get()
     assert judgment.time_spent_ms == 1500
-    assert first.json()["counts"]["done_total"] == 1
+    # The submit answer carries no counts: the page asks for the next item, whose answer has them.
+    assert set(first.json()) == {"judgment"}
+    assert _next(client).json()["counts"]["done_total"] == 1
 
 
 def test_invalid_and_conflicting_submissions_get_clear_errors(project: Project, bob, charlie) -> None:
@@ -262,3 +264,19 @@ def test_pages_answer_a_plain_503_when_the_database_is_gone(
     response = client.get(reverse("guidelines", args=["project-a"]))
     assert response.status_code == 503 and response["Content-Type"].startswith("text/plain")
     assert b"cannot reach its database" in response.content
+
+
+def test_next_and_submit_stay_within_their_query_budget(project: Project, bob) -> None:
+    # Each cycle of an annotator runs these two doors: their statements are the hot path
+    # (bench/annotation_load.py). Counted with the session and user reads of the test client.
+    for _ in range(2):
+        make_comparison(project=project)
+    client = _client(bob)
+    with CaptureQueriesContext(connection) as next_queries:
+        item = _next(client).json()["item"]
+    with CaptureQueriesContext(connection) as submit_queries:
+        assert _submit(client, item).status_code == 201
+    # next: lease sweep, annotator lock, claim, lease insert, item, counts; submit: the item's
+    # candidates with the comparison lock, the lease lock, three writes; plus savepoints.
+    assert len(next_queries) <= 11
+    assert len(submit_queries) <= 10

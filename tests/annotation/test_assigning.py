@@ -11,6 +11,7 @@ from django.utils import timezone
 from annotation import selectors
 from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import Assignment, Comparison, Project
+from annotation.services import assigning
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_submit
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
@@ -195,7 +196,7 @@ def test_queue_counts_stop_counting_at_the_cap(project: Project, bob, monkeypatc
     assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(2, 2, 3, True)
     lease = comparison_lease(project=project, annotator=bob)
     # Two open plus the held one is three again; after submitting it, two, counted exactly.
-    assert selectors.queue_counts(project=project, annotator=bob, holding=True).remaining == 3
+    assert selectors.queue_counts(project=project, annotator=bob).remaining == 3
     _submit(project, bob, lease, "token-cap-3")
     assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(3, 3, 2, False)
 
@@ -207,3 +208,35 @@ def test_projects_do_not_share_leases(project: Project, bob) -> None:
     theirs = make_comparison(project=other)
     comparison_lease(project=project, annotator=bob)
     assert comparison_lease(project=other, annotator=bob).comparison == theirs
+
+
+def test_a_row_filled_before_the_claim_held_it_sends_the_claim_to_the_next_row(
+    project: Project, bob, charlie, monkeypatch
+) -> None:
+    # What a claim sees when another one leased its row after the claim's snapshot was taken: the
+    # locking statement returns a row that no longer has room, and the insert must not take it.
+    full = make_comparison(project=project, priority=1)
+    free = make_comparison(project=project)
+    assert comparison_lease(project=project, annotator=charlie).comparison == full
+    real_first_free = assigning._Claim.first_free
+
+    def stale_first_free(claim, pool, *, only_if_idle=False, tried=()):
+        if only_if_idle:
+            return full.pk, list(full.slots.values_list("candidate_id", flat=True))
+        return real_first_free(claim, pool, only_if_idle=only_if_idle, tried=tried)
+
+    monkeypatch.setattr(assigning._Claim, "first_free", stale_first_free)
+    assert comparison_lease(project=project, annotator=bob).comparison == free
+    assert full.assignments.count() == 1 and Assignment.objects.filter(annotator=bob).count() == 1
+
+
+def test_sent_back_and_gold_come_before_a_free_regular_row(project: Project, bob, charlie) -> None:
+    project.gold_rate = 1.0
+    project.save()
+    make_comparison(project=project, priority=5)
+    sent_back = make_comparison(project=project, extra_judgments=1, judgment_count=1)
+    gold = make_comparison(project=project, gold_ordering=[[1]])
+    assert comparison_lease(project=project, annotator=bob).comparison == gold
+    Project.objects.filter(pk=project.pk).update(gold_rate=0.0)
+    project.refresh_from_db()
+    assert comparison_lease(project=project, annotator=charlie).comparison == sent_back

@@ -36,6 +36,16 @@ def test_token_authentication_works_without_a_session(bob) -> None:
     assert client.get("/api/projects/").status_code == 403
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}")
     assert client.get("/api/projects/project-a/").json()["role"] == "annotator"
+    assert client.get("/api/projects/project-a/").wsgi_request.auth.user == bob
+
+
+def test_unknown_tokens_and_tokens_of_inactive_users_are_refused(bob) -> None:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert client.get("/api/projects/").status_code in (401, 403)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}")
+    type(bob).objects.filter(pk=bob.pk).update(is_active=False)
+    assert client.get("/api/projects/").status_code in (401, 403)
 
 
 def test_only_admins_update_settings_and_it_is_audited(alice, bob, project: Project) -> None:
