@@ -33,7 +33,7 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
 
 # The pools, written as SQL conditions on a comparison `c`: the claim and the counts run on every
 # "next item", and building these with the ORM cost several times more CPU than running them. Each
-# takes the parameters project, annotator, overlap and now (POOL_PARAMS). Correlated subqueries, not
+# takes the parameters project, annotator, overlap and now (pool_params). Correlated subqueries, not
 # GROUP BY, so that the claim can lock the rows it reads with FOR UPDATE.
 _A = Assignment._meta.db_table
 _C = Comparison._meta.db_table

@@ -94,44 +94,41 @@ def project(db: None) -> Project:
     return ProjectFactory(name="Project A", slug="project-a")
 
 
+def member(project: Project, username: str, role: str = Membership.Role.ANNOTATOR):
+    """A new user (password "password") with `role` in the project."""
+    user = UserFactory(username=username)
+    MembershipFactory(project=project, user=user, role=role)
+    return user
+
+
 @pytest.fixture
 def alice(project: Project):
     """Admin of project A."""
-    user = UserFactory(username="alice")
-    MembershipFactory(project=project, user=user, role=Membership.Role.ADMIN)
-    return user
+    return member(project, "alice", Membership.Role.ADMIN)
 
 
 @pytest.fixture
 def bob(project: Project):
     """Annotator of project A."""
-    user = UserFactory(username="bob")
-    MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
-    return user
+    return member(project, "bob")
 
 
 @pytest.fixture
 def charlie(project: Project):
     """Annotator of project A."""
-    user = UserFactory(username="charlie")
-    MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
-    return user
+    return member(project, "charlie")
 
 
 @pytest.fixture
 def dave(project: Project):
     """Reviewer of project A."""
-    user = UserFactory(username="dave")
-    MembershipFactory(project=project, user=user, role=Membership.Role.REVIEWER)
-    return user
+    return member(project, "dave", Membership.Role.REVIEWER)
 
 
 @pytest.fixture
 def erin(project: Project):
     """Annotator of project A."""
-    user = UserFactory(username="erin")
-    MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
-    return user
+    return member(project, "erin")
 
 
 @pytest.fixture

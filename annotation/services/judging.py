@@ -164,6 +164,23 @@ def _demonstration_check(
     return text.strip(), based_on
 
 
+def _answer_and_demonstration_check(
+    *,
+    project: Project,
+    candidate_ids: Sequence[int],
+    fields: dict[str, Any],
+    demonstration_text: str | None,
+    based_on: int | None,
+) -> tuple[Answer, str | None, int | None]:
+    """The answer (answer_check of `fields`) and the demonstration text and base, checked against
+    the item's candidates, as judgment_submit and judgment_edit both need them."""
+    answer = answer_check(project=project, candidate_ids=candidate_ids, **fields)
+    demo_text, demo_based_on = _demonstration_check(
+        project=project, candidate_ids=candidate_ids, text=demonstration_text, based_on=based_on
+    )
+    return answer, demo_text, demo_based_on
+
+
 def _token_check(token: Any) -> str:
     if not isinstance(token, str) or not 8 <= len(token) <= TOKEN_MAX:
         raise ValidationFailed(
@@ -225,18 +242,14 @@ def judgment_submit(
                     "Time spent must be a whole number of milliseconds.",
                     details=[_problem("time_spent_ms", "a whole number >= 0")],
                 )
-            candidate_ids = [candidate_id for _, _, candidate_id, _, _ in slots]
-            answer = answer_check(
+            answer, demo_text, demo_based_on = _answer_and_demonstration_check(
                 project=project,
-                candidate_ids=candidate_ids,
-                ordering=ordering,
-                strength=strength,
-                ratings=ratings,
-                rationale=rationale,
-                flags=flags,
-            )
-            demo_text, demo_based_on = _demonstration_check(
-                project=project, candidate_ids=candidate_ids, text=demonstration_text, based_on=based_on
+                candidate_ids=[candidate_id for _, _, candidate_id, _, _ in slots],
+                fields=dict(
+                    ordering=ordering, strength=strength, ratings=ratings, rationale=rationale, flags=flags
+                ),
+                demonstration_text=demonstration_text,
+                based_on=based_on,
             )
             # The clock is read only once we hold the lock: a claim that saw this lease as expired
             # has committed by now, and read an earlier time than this.
@@ -385,18 +398,14 @@ def judgment_edit(
             raise Conflict(
                 f"Judgments can be changed for {project.edit_window_minutes} minutes; this one is older."
             )
-        candidate_ids = _candidate_ids(judgment.comparison)
-        answer = answer_check(
+        answer, demo_text, demo_based_on = _answer_and_demonstration_check(
             project=project,
-            candidate_ids=candidate_ids,
-            ordering=ordering,
-            strength=strength,
-            ratings=ratings,
-            rationale=rationale,
-            flags=flags,
-        )
-        demo_text, demo_based_on = _demonstration_check(
-            project=project, candidate_ids=candidate_ids, text=demonstration_text, based_on=based_on
+            candidate_ids=_candidate_ids(judgment.comparison),
+            fields=dict(
+                ordering=ordering, strength=strength, ratings=ratings, rationale=rationale, flags=flags
+            ),
+            demonstration_text=demonstration_text,
+            based_on=based_on,
         )
         judgment.ordering = answer.ordering
         judgment.strength = answer.strength

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from annotation.models import Candidate, Comparison, Judgment, Membership, Project, Review
+from tests.conftest import member
 from tests.factories import MembershipFactory, UserFactory, make_comparison
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,7 @@ def disputed(transactional_db: None, settings) -> list[Comparison]:
     project = Project.objects.create(name="Project A", slug="project-a", overlap=2)
     MembershipFactory(project=project, user=UserFactory(username="dave"), role=Membership.Role.REVIEWER)
     # dave and erin have seen none of them: a send back for two can be met.
-    MembershipFactory(project=project, user=UserFactory(username="erin"))
+    member(project, "erin")
     bob, charlie = UserFactory(username="bob"), UserFactory(username="charlie")
     comparisons = []
     for _ in range(3):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotation.models import AuditEvent, Comparison, Judgment, Membership, Project, Review
+from tests.conftest import member
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +141,7 @@ def test_api_decisions_answer_201_then_200_on_retry_409_on_a_clash_400_on_bad_in
     # Only dave has not seen it: two more judgments would never come in.
     hopeless = client.post(other, {"decision": "send_back", "extra_judgments": 2}, format="json")
     assert hopeless.status_code == 409 and hopeless.json()["details"][0]["field"] == "extra_judgments"
-    MembershipFactory(project=project, user=UserFactory(username="erin", password=None))
+    member(project, "erin")
     sent = client.post(other, {"decision": "send_back", "extra_judgments": 2}, format="json")
     assert sent.status_code == 201 and sent.json()["extra_judgments"] == 2
     assert list(Review.objects.order_by("id").values_list("decision", flat=True)) == ["override", "send_back"]

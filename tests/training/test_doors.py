@@ -11,21 +11,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotation.models import Membership, Project
-from tests.factories import MembershipFactory, UserFactory
+from annotation.models import Project
+from tests.factories import UserFactory
 from tests.training.conftest import judged_project
 from training.execution import artifacts_register
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
 from training.services import snapshot_build, snapshot_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def reviewer(project: Project):
-    user = UserFactory(username="rita")
-    MembershipFactory(project=project, user=user, role=Membership.Role.REVIEWER)
-    return user
 
 
 @pytest.fixture
@@ -72,10 +65,10 @@ PAGES = ["training:snapshots", "training:runs", "training:run-launch", "training
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_pages_are_for_project_admins(name: str, project: Project, alice, bob, reviewer, mallory) -> None:
+def test_pages_are_for_project_admins(name: str, project: Project, alice, bob, dave, mallory) -> None:
     url = reverse(name, args=[project.slug])
     assert client_for(alice).get(url).status_code == 200
-    assert client_for(reviewer).get(url).status_code == 403
+    assert client_for(dave).get(url).status_code == 403
     assert client_for(bob).get(url).status_code == 403
     assert client_for(mallory).get(url).status_code == 404
     assert Client().get(url).status_code == 302
