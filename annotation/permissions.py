@@ -62,3 +62,10 @@ def project_get_for(
     if _RANK[current] < _RANK[role]:
         raise NotAllowed(f"This needs the {role} role in project {project.name!r}.")
     return project
+
+
+def model_names_hidden(*, project: Project, arena: bool, privileged: bool = False) -> bool:
+    """Whether a reader sees no model names on a comparison: annotators don't where the project
+    hides them, nor ever in an arena battle (the name would give the answer away); reviewers and
+    admins (privileged) always see them."""
+    return (project.hides_model_names or arena) and not privileged

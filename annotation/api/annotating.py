@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from annotation import selectors
 from annotation.errors import NotFound
 from annotation.models import Assignment, Project
-from annotation.permissions import project_get_for
+from annotation.permissions import model_names_hidden, project_get_for
 from annotation.rendering import markdown_render
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_edit, judgment_submit
@@ -46,8 +46,7 @@ def comparison_payload(
     only ever inserts as text) and rendered through the sanitiser for display.
     """
     pairwise = project.mode == Project.Mode.PAIRWISE
-    # An arena battle is blind whatever the project's setting: the name would give the answer away.
-    hidden = project.hides_model_names or item.arena
+    hidden = model_names_hidden(project=project, arena=item.arena)
     candidates = item.candidates
     return {
         "mode": project.mode,

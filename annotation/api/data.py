@@ -20,7 +20,7 @@ from annotation.api.errors import validated
 from annotation.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from annotation.api.schema import ERRORS
 from annotation.models import Comparison, Demonstration, Judgment, Membership
-from annotation.permissions import has_role, project_get_for
+from annotation.permissions import has_role, model_names_hidden, project_get_for
 
 
 class PromptOutput(serializers.Serializer):
@@ -61,7 +61,9 @@ class ComparisonOutput(serializers.ModelSerializer):
 
     @extend_schema_field(CandidateOutput(many=True))
     def get_candidates(self, comparison: Comparison) -> list[dict[str, Any]]:
-        hidden = (comparison.project.hides_model_names or comparison.arena) and not self.context["privileged"]
+        hidden = model_names_hidden(
+            project=comparison.project, arena=comparison.arena, privileged=self.context["privileged"]
+        )
         return [
             {
                 "id": slot.candidate_id,

@@ -1,10 +1,13 @@
 // The annotate page: loads an item, collects the judgment (keyboard first), submits and moves on
 // without reloading. Candidate HTML arrives sanitised by the server; raw text is only ever set as text.
 
+import { keymap } from "./keymap.js";
+
 const config = JSON.parse(document.getElementById("annotate-config").textContent);
 const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
 const $ = (selector) => document.querySelector(selector);
 const root = $("#annotate");
+const toggleKeymap = keymap(root);
 const editing = Boolean(config.judgment_url);
 
 let item = null; // the payload from the server
@@ -539,11 +542,6 @@ $("#skip-reason").addEventListener("change", () => {
 
 // ---- keys and buttons ------------------------------------------------------------------------
 
-function toggleKeymap(open = $("#keymap").hidden) {
-  $("#keymap").hidden = !open;
-  if (!open) root.focus({ preventScroll: true });
-}
-
 function inTextBox(target) {
   return target.matches?.("input[type=text], textarea, select");
 }
@@ -628,7 +626,6 @@ $("#skip-button")?.addEventListener("click", openSkip);
 $("#skip-confirm").addEventListener("click", skip);
 $("#skip-cancel").addEventListener("click", closeSkip);
 $("#diff-toggle").addEventListener("click", toggleDiff);
-$("#keys-button").addEventListener("click", () => toggleKeymap());
 
 if (editing) loadJudgment();
 else loadNext();

@@ -2,8 +2,11 @@
 // ranks), s opens the send back, Enter saves the open box, j / k move through the queue. Without
 // this script every box is shown and the buttons work as plain form posts.
 
+import { keymap } from "./keymap.js";
+
 const $ = (selector) => document.querySelector(selector);
 const root = $("#review");
+const toggleKeymap = keymap(root);
 const form = $("#decision-form");
 const config = $("#review-config") ? JSON.parse($("#review-config").textContent) : null;
 const boxes = { override: $("#override-box"), send_back: $("#send-back-box") };
@@ -29,11 +32,6 @@ function setRanks(ranks) {
   config.candidates.forEach((id, index) => {
     document.getElementById(`rank-${id}`).value = String(ranks[index]);
   });
-}
-
-function toggleKeymap(visible = $("#keymap").hidden) {
-  $("#keymap").hidden = !visible;
-  if (!visible) root.focus({ preventScroll: true });
 }
 
 function follow(selector) {
@@ -88,6 +86,5 @@ document.addEventListener("keydown", (event) => {
 for (const input of document.querySelectorAll(".review-box input")) input.addEventListener("focus", () => input.select());
 $("#override-open")?.addEventListener("click", () => show(open === "override" ? null : "override"));
 $("#send-back-open")?.addEventListener("click", () => show(open === "send_back" ? null : "send_back"));
-$("#keys-button").addEventListener("click", () => toggleKeymap());
 // A refused decision comes back with its box open, so what was typed is still there to fix.
 show(boxes[root.dataset.open] ? root.dataset.open : null);
