@@ -381,6 +381,28 @@ class Judgment(models.Model):
         return len(self.ordering) == 1
 
 
+class JudgmentTally(models.Model):
+    """How many judgments an annotator recorded in a project on one day (in TIME_ZONE).
+
+    The annotate page shows an annotator's done counts with every item; summing these few rows
+    costs the same whatever their history, where counting their judgments grew with it. Written
+    with each judgment, in its transaction (annotation.services.judging).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    judgments = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator", "day"], name="judgment_tally_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} in {self.project}: {self.judgments} on {self.day}"
+
+
 class Demonstration(models.Model):
     """A better answer written (or edited from a candidate) by an annotator."""
 

@@ -18,6 +18,7 @@ from annotation.models import (
     ComparisonCandidate,
     Demonstration,
     Judgment,
+    JudgmentTally,
     Project,
     Prompt,
 )
@@ -127,21 +128,21 @@ def queue_counts(
 
     `remaining` counts the regular items this annotator could still be handed plus the one they
     hold, up to REMAINING_COUNT_MAX; it is an estimate under concurrency, since others take items
-    too. One query.
+    too. The done counts come from the annotator's JudgmentTally rows. One query.
     """
     now = now or timezone.now()
-    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     params = {
         **pool_params(project=project, annotator=annotator, now=now),
-        "today": connection.ops.adapt_datetimefield_value(start_of_day),
+        "today": connection.ops.adapt_datefield_value(timezone.localdate(now)),
     }
     counts = (
         "SELECT d.total, d.today,"
         f" (SELECT COUNT(*) FROM (SELECT c.id FROM {_C} c WHERE {POOL_OPEN}"
         f" ORDER BY {POOL_ORDER} LIMIT {int(REMAINING_COUNT_MAX)}) o), {HOLDS_LEASE}"
-        " FROM (SELECT COUNT(*) AS total, COUNT(CASE WHEN j.created_at >= %(today)s THEN 1 END) AS today"
-        f" FROM {_J} j JOIN {_C} jc ON jc.id = j.comparison_id"
-        " WHERE j.annotator_id = %(annotator)s AND jc.project_id = %(project)s) d"
+        " FROM (SELECT COALESCE(SUM(t.judgments), 0) AS total,"
+        " COALESCE(SUM(CASE WHEN t.day = %(today)s THEN t.judgments END), 0) AS today"
+        f" FROM {JudgmentTally._meta.db_table} t"
+        " WHERE t.project_id = %(project)s AND t.annotator_id = %(annotator)s) d"
     )
     # The overlap and the cap go into the text, not in parameters: without them PostgreSQL's
     # generic plan of the prepared statement looks costlier than it is, and it would plan the

@@ -13,13 +13,22 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from annotation.models import Assignment, Comparison, ComparisonCandidate, Demonstration, Judgment, Project
+from annotation.models import (
+    Assignment,
+    Comparison,
+    ComparisonCandidate,
+    Demonstration,
+    Judgment,
+    JudgmentTally,
+    Project,
+)
 from annotation.services.assigning import assignment_lock_for
 from annotation.services.queueing import comparison_disagreement_update
 
 _ASSIGNMENTS = Assignment._meta.db_table
 _COMPARISONS = Comparison._meta.db_table
 _JUDGMENTS = Judgment._meta.db_table
+_TALLIES = JudgmentTally._meta.db_table
 
 RATIONALE_MAX = 20_000
 DEMONSTRATION_MAX = 100_000
@@ -265,6 +274,7 @@ def judgment_submit(
                     return replay
                 raise
             judgment = _judgment_record(
+                project=project,
                 assignment=assignment,
                 prompt_id=prompt_id,
                 annotator=annotator,
@@ -304,6 +314,7 @@ def _slots_locked(*, project: Project, assignment_id: int, token: str) -> list[t
 
 def _judgment_record(
     *,
+    project: Project,
     assignment: Assignment,
     prompt_id: int,
     annotator: AbstractBaseUser,
@@ -314,7 +325,8 @@ def _judgment_record(
     demo_based_on: int | None,
     now: Any,
 ) -> Judgment:
-    """Write the judgment and its side rows. Needs the comparison and assignment locks held."""
+    """Write the judgment and its side rows (the lease, the comparison's count, the annotator's
+    tally for the day). Needs the comparison and assignment locks held."""
     values = {
         "id": None,
         "comparison_id": assignment.comparison_id,
@@ -353,6 +365,12 @@ def _judgment_record(
         cursor.execute(
             f"UPDATE {_COMPARISONS} SET judgment_count = judgment_count + 1 WHERE id = %s",
             [assignment.comparison_id],
+        )
+        cursor.execute(
+            f"INSERT INTO {_TALLIES} (project_id, annotator_id, day, judgments) VALUES (%s, %s, %s, 1)"
+            " ON CONFLICT (project_id, annotator_id, day)"
+            f" DO UPDATE SET judgments = {_TALLIES}.judgments + 1",
+            [project.pk, annotator.pk, connection.ops.adapt_datefield_value(timezone.localdate(now))],
         )
     if demo_text:
         Demonstration.objects.create(

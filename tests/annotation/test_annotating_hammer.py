@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db.models import Count
 from rest_framework.authtoken.models import Token
 
-from annotation.models import Assignment, Comparison, Judgment, Project
+from annotation.models import Assignment, Comparison, Judgment, JudgmentTally, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 
 pytestmark = pytest.mark.integration
@@ -155,6 +155,12 @@ def _assert_rules_hold(project: Project) -> None:
     assert len(pairs) == len(set(pairs)), "an annotator judged a comparison twice"
     for comparison in Comparison.objects.filter(project=project):
         assert comparison.judgment_count == per_comparison.get(comparison.pk, 0)
+    tallies = Counter()
+    for annotator_id, judgments in JudgmentTally.objects.filter(project=project).values_list(
+        "annotator_id", "judgments"
+    ):
+        tallies[annotator_id] += judgments
+    assert tallies == Counter(annotator for _, annotator in pairs), "a tally disagrees with the judgments"
     active = Assignment.objects.filter(comparison__project=project, status=Assignment.Status.ACTIVE)
     held = active.values("annotator").annotate(n=Count("pk")).filter(n__gt=1)
     assert not held.exists(), "an annotator holds two leases at once"

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from annotation.models import Assignment, Comparison, Project
+from annotation.models import Assignment, Comparison, JudgmentTally, Project
 from annotation.services import assigning
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_submit
@@ -181,6 +181,22 @@ def test_queue_counts(project: Project, bob, charlie) -> None:
     assert selectors.queue_counts(project=project, annotator=charlie).remaining == 2
     _submit(project, bob, lease, "token-count")
     assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(1, 1, 2)
+
+
+def test_done_counts_are_per_project_and_day(project: Project, bob) -> None:
+    other = ProjectFactory()
+    MembershipFactory(project=other, user=bob)
+    for _ in range(2):
+        make_comparison(project=project)
+        make_comparison(project=other)
+    _submit(project, bob, comparison_lease(project=project, annotator=bob), "token-day-1")
+    _submit(project, bob, comparison_lease(project=project, annotator=bob), "token-day-2")
+    _submit(other, bob, comparison_lease(project=other, annotator=bob), "token-day-3")
+    counts = selectors.queue_counts(project=project, annotator=bob)
+    assert (counts.done_today, counts.done_total) == (2, 2)
+    tomorrow = selectors.queue_counts(project=project, annotator=bob, now=timezone.now() + timedelta(days=1))
+    assert (tomorrow.done_today, tomorrow.done_total) == (0, 2)
+    assert JudgmentTally.objects.get(project=other, annotator=bob).judgments == 1
 
 
 def test_queue_counts_stop_counting_at_the_cap(project: Project, bob, monkeypatch) -> None:
