@@ -13,7 +13,9 @@ Django JSON view doing one SELECT by primary key.
 
 At each level of concurrency, an asyncio client (HTTP/1.1 keep-alive, one connection per annotator,
 no think time) first measures the baseline (GET of a random comparison by pk) and then the cycle
-(POST next/ → POST submit/ with token auth), each for --seconds; --think adds a pause after each
+as the annotate page runs it: one POST submit/ with next: true, whose answer brings the next item
+(a first POST next/ starts each annotator off), with token auth, each for --seconds; --separate
+runs the cycle as two requests, POST next/ → POST submit/; --think adds a pause after each
 cycle (0 by default: every annotator always has a request in flight), --replay-every N sends every
 Nth submission twice, as a client whose response was lost does. It prints throughput, p50 and p99
 (per request and per cycle), the ratio of cycle throughput to baseline throughput, the CPU that
@@ -243,39 +245,51 @@ async def _cycle_user(
     next_path, submit_path = f"/api/projects/{SLUG}/next/", f"/api/projects/{SLUG}/submit/"
     if options.think:
         await asyncio.sleep(random.uniform(0, options.think))  # people do not all start at once
+    # As the annotate page does, each submission asks for the next item (one request per cycle),
+    # unless --separate: next/ then submit/, two requests per cycle.
+    item = None
     try:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            status, data = await http.request("POST", next_path, b"{}", token)
-            middle = time.perf_counter()
-            tally.requests.append(middle - started)
-            if status != 200:
-                tally.error(f"next {status}")
-                continue
-            item = json.loads(data)["item"]
             if item is None:
-                tally.error("queue empty")
-                return
+                status, data = await http.request("POST", next_path, b"{}", token)
+                tally.requests.append(time.perf_counter() - started)
+                if status != 200:
+                    tally.error(f"next {status}")
+                    continue
+                item = json.loads(data)["item"]
+                if item is None:
+                    tally.error("queue empty")
+                    return
             first, second = (c["id"] for c in item["candidates"])
             answer = {
                 "assignment": item["assignment"],
                 "submission_token": secrets.token_hex(16),
                 "ordering": [[first], [second]],
                 "time_spent_ms": 1500,
+                "next": not options.separate,
             }
+            middle = time.perf_counter()
             status, data = await http.request("POST", submit_path, json.dumps(answer).encode(), token)
             done = time.perf_counter()
             tally.requests.append(done - middle)
+            item = None
             if status != 201:
                 tally.error(f"submit {status}")
                 continue
             tally.cycles.append(done - started)
-            judgment = json.loads(data)["judgment"]
-            tally.judgments.append(judgment)
+            reply = json.loads(data)
+            tally.judgments.append(reply["judgment"])
+            if not options.separate:
+                item = reply["next"]["item"]
             if options.replay_every and len(tally.cycles) % options.replay_every == 0:
-                # As a client whose response was lost: the same submission again must name the same judgment.
+                # As a client whose response was lost: the same submission again must name the same
+                # judgment (and the same next item, the lease now held).
                 status, data = await http.request("POST", submit_path, json.dumps(answer).encode(), token)
-                if status != 201 or json.loads(data)["judgment"] != judgment:
+                again = json.loads(data) if status == 201 else {}
+                if again.get("judgment") != reply["judgment"] or (
+                    item is not None and again["next"]["item"]["assignment"] != item["assignment"]
+                ):
                     tally.error(f"replay {status}")
             if options.think:
                 await asyncio.sleep(options.think)
@@ -470,6 +484,14 @@ def queries_per_door(token: str) -> dict[str, int]:
     answer = {"assignment": item["assignment"], "submission_token": secrets.token_hex(16),
               "ordering": [[first], [second]]}  # fmt: skip
     with CaptureQueriesContext(connection) as submit_queries:
+        reply = client.post(f"/api/projects/{SLUG}/submit/", {**answer, "next": True}, format="json")
+    assert reply.status_code == 201
+    counts["submit with next"] = len(submit_queries)
+    item = reply.json()["next"]["item"]
+    first, second = (c["id"] for c in item["candidates"])
+    answer = {"assignment": item["assignment"], "submission_token": secrets.token_hex(16),
+              "ordering": [[first], [second]]}  # fmt: skip
+    with CaptureQueriesContext(connection) as submit_queries:
         assert client.post(f"/api/projects/{SLUG}/submit/", answer, format="json").status_code == 201
     counts["submit"] = len(submit_queries)
     return counts
@@ -487,6 +509,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of each measurement")
     parser.add_argument(
         "--baseline-seconds", type=float, help="a shorter baseline measurement (for long soak runs)"
+    )
+    parser.add_argument(
+        "--separate", action="store_true", help="next/ then submit/ per cycle, not submit/ with next: true"
     )
     parser.add_argument("--think", type=float, default=0, help="seconds each annotator waits between cycles")
     parser.add_argument(
@@ -578,9 +603,10 @@ def main() -> None:
         stop(server)
         server = None
 
-        print("\n'per s': baseline requests or cycles (next + submit) per second; p50/p99 per request;")
-        print("'cyc': one whole cycle; 'web ms', 'db ms': CPU of gunicorn's workers and of PostgreSQL's")
-        print("backends per request; 'client': CPU the load generator used; ratio: cycles/s over baseline/s")
+        print("\n'per s': baseline requests, or cycles (an answer and the next item), per second;")
+        print("p50/p99 per request; 'cyc': one whole cycle; 'web ms', 'db ms': CPU of gunicorn's workers")
+        print("and of PostgreSQL's backends per request; 'client': CPU the load generator used;")
+        print("ratio: cycles/s over baseline/s")
         recorded = Judgment.objects.count() - judgments_before
         print(f"\nchecks: {len(cycled)} cycles succeeded, {recorded} judgments recorded, "
               f"{len(set(cycled))} distinct; other answers: {errors or 'none'}")  # fmt: skip

@@ -73,7 +73,10 @@ _VIEWS: dict[str, dict] = {
     },
     "annotation.api.annotating.JudgmentSubmitApi": {
         "post": extend_schema(
-            request=_named("JudgmentSubmit", JudgmentSubmitApi.InputSerializer), responses=_ok(status=201)
+            request=_named("JudgmentSubmit", JudgmentSubmitApi.InputSerializer),
+            responses=_ok(status=201),
+            description="Record my answer once per submission token; with next: true the answer also"
+            " carries my next item and counts, as next/ gives them.",
         )
     },
     "annotation.api.annotating.AssignmentSkipApi": {

@@ -86,6 +86,11 @@ async function loadNext() {
     notify(data.error || "Could not load the next item.", "error");
     return;
   }
+  showNext(data);
+}
+
+// `data` is next/'s answer, or the `next` part of submit/'s.
+function showNext(data) {
   showCounts(data.counts);
   if (!data.item) {
     item = null;
@@ -485,6 +490,7 @@ async function submit() {
       assignment: item.assignment,
       submission_token: state.token, // the same token on a retry: the server records one judgment
       time_spent_ms: spentMs(),
+      next: true, // the answer brings the next item: one round trip per item
     });
   }
   state.busy = false;
@@ -496,7 +502,7 @@ async function submit() {
       return;
     }
     notify("Saved.");
-    await loadNext();
+    showNext(data.next);
   } else if (status === 409 && !editing) {
     // The lease ran out or was answered elsewhere: say so plainly, keep what they wrote, move on.
     notify(data.error, "error");

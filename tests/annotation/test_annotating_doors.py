@@ -113,6 +113,32 @@ def test_submit_then_replay_records_one_judgment(project: Project, bob) -> None:
     assert _next(client).json()["counts"]["done_total"] == 1
 
 
+def test_submit_with_next_brings_the_next_item_and_counts(project: Project, bob) -> None:
+    make_comparison(project=project)
+    make_comparison(project=project)
+    client = _client(bob)
+    item = _next(client).json()["item"]
+    first = _submit(client, item, next=True)
+    assert first.status_code == 201
+    following = first.json()["next"]
+    assert following["item"]["assignment"] != item["assignment"]
+    assert following["counts"] == {
+        "done_today": 1,
+        "done_total": 1,
+        "remaining": 1,
+        "remaining_capped": False,
+    }
+    # A replay records nothing more and brings the same next item (the lease held now).
+    replay = _submit(client, item, next=True).json()
+    assert replay["judgment"] == first.json()["judgment"] and Judgment.objects.count() == 1
+    assert replay["next"]["item"]["assignment"] == following["item"]["assignment"]
+    last = _submit(client, following["item"], token="token-door-2", next=True).json()["next"]
+    assert last["item"] is None and last["counts"]["done_total"] == 2
+    # A refused answer brings nothing: the page asks next/ itself.
+    refused = _submit(client, following["item"], token="token-door-3", flags=["nonsense"], next=True)
+    assert refused.status_code == 400 and "next" not in refused.json()
+
+
 def test_invalid_and_conflicting_submissions_get_clear_errors(project: Project, bob, charlie) -> None:
     make_comparison(project=project)
     item = _next(_client(bob)).json()["item"]
@@ -275,9 +301,12 @@ def test_next_and_submit_stay_within_their_query_budget(project: Project, bob) -
     with CaptureQueriesContext(connection) as next_queries:
         item = _next(client).json()["item"]
     with CaptureQueriesContext(connection) as submit_queries:
-        assert _submit(client, item).status_code == 201
+        reply = _submit(client, item, next=True)
+    with CaptureQueriesContext(connection) as last_queries:
+        assert _submit(client, reply.json()["next"]["item"], token="token-door-2").status_code == 201
     # next: lease sweep, annotator lock, claim, lease insert, item, counts; submit: the item's
     # candidates with the comparison lock, the lease lock, four writes (judgment, lease,
-    # comparison count, tally); plus savepoints.
+    # comparison count, tally); plus savepoints. Submit with next runs both but the session read.
     assert len(next_queries) <= 11
-    assert len(submit_queries) <= 11
+    assert len(last_queries) <= 11
+    assert len(submit_queries) <= 20
