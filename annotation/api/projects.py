@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -160,38 +161,37 @@ class MemberListApi(APIView):
         data = MemberAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = _user(data.validated_data["username"])
-        before = api_selectors.membership_role(project=project, user=user)
-        membership = _member_change(request, project, user, before, data.validated_data)
+        membership = _member_change(request, project, user, data.validated_data)
         return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
-def _member_change(
-    request: Request, project: Project, user: AbstractBaseUser, role_before: str | None, changes: dict
-) -> Membership:
-    """Sets the role and/or attributes given, each audited when it changed; the attributes are
-    checked before anything is written, so a bad one changes nothing."""
+def _member_change(request: Request, project: Project, user: AbstractBaseUser, changes: dict) -> Membership:
+    """Sets the role and/or attributes given, each audited when it changed, in one transaction:
+    a bad attribute, a refused role or a failed audit write changes nothing."""
     attributes = changes.get("attributes")
     if attributes is not None:
         membership_attributes_check(attributes=attributes)
     membership = None
-    if "role" in changes:
-        membership = membership_set(project=project, user=user, role=changes["role"])
-        audit_membership(
-            actor=request.user,
-            project=project,
-            username=user.username,
-            before=role_before,
-            after=membership.role,
-        )
-    if attributes is not None:
-        membership, before = membership_attributes_set(project=project, user=user, attributes=attributes)
-        audit_attributes(
-            actor=request.user,
-            project=project,
-            username=user.username,
-            before=before,
-            after=membership.attributes,
-        )
+    with transaction.atomic():
+        if "role" in changes:
+            role_before = api_selectors.membership_role(project=project, user=user)
+            membership = membership_set(project=project, user=user, role=changes["role"])
+            audit_membership(
+                actor=request.user,
+                project=project,
+                username=user.username,
+                before=role_before,
+                after=membership.role,
+            )
+        if attributes is not None:
+            membership, before = membership_attributes_set(project=project, user=user, attributes=attributes)
+            audit_attributes(
+                actor=request.user,
+                project=project,
+                username=user.username,
+                before=before,
+                after=membership.attributes,
+            )
     if membership is None:
         membership = project_selectors.membership_list(project=project).get(user=user)
     return membership
@@ -218,17 +218,18 @@ class MemberDetailApi(APIView):
         project, membership = self._membership(request, slug, username)
         data = MemberUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = _member_change(request, project, membership.user, membership.role, data.validated_data)
+        membership = _member_change(request, project, membership.user, data.validated_data)
         return Response(MemberOutput(membership).data)
 
     @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request: Request, slug: str, username: str) -> Response:
         """Remove a member (their judgments stay); the last admin cannot be removed (409)."""
         project, membership = self._membership(request, slug, username)
-        membership_remove(project=project, user=membership.user)
-        audit_membership(
-            actor=request.user, project=project, username=username, before=membership.role, after=None
-        )
+        with transaction.atomic():
+            membership_remove(project=project, user=membership.user)
+            audit_membership(
+                actor=request.user, project=project, username=username, before=membership.role, after=None
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

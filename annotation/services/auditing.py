@@ -23,7 +23,9 @@ def audit_record(
 ) -> AuditEvent:
     """Records that `actor` did `action` (an AuditEvent.Action) on `target` in `project`.
 
-    Doors call it after the service they wrap succeeded, so refused requests leave no trace.
+    Doors call it after the service they wrap succeeded, so refused requests leave no trace. The
+    membership doors call the service and this in one transaction: a role or attribute change never
+    stands without its row.
     """
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -92,19 +93,21 @@ def project_member_save(request: HttpRequest, slug: str) -> HttpResponse:
         if user is None:
             member_form.add_error("username", "No user with this username.")
         else:
-            before = api_selectors.membership_role(project=project, user=user)
             try:
-                membership_set(project=project, user=user, role=member_form.cleaned_data["role"])
+                # The change and its audit row together, or neither.
+                with transaction.atomic():
+                    before = api_selectors.membership_role(project=project, user=user)
+                    membership_set(project=project, user=user, role=member_form.cleaned_data["role"])
+                    audit_membership(
+                        actor=request.user,
+                        project=project,
+                        username=user.username,
+                        before=before,
+                        after=member_form.cleaned_data["role"],
+                    )
             except RankwiseError as exc:
                 _add_errors(member_form, exc)
             else:
-                audit_membership(
-                    actor=request.user,
-                    project=project,
-                    username=user.username,
-                    before=before,
-                    after=member_form.cleaned_data["role"],
-                )
                 messages.success(request, f"{user.username} is now {member_form.cleaned_data['role']}.")
                 return redirect("project-settings", slug=project.slug)
     form = _settings_form(project)
@@ -117,11 +120,12 @@ def project_member_remove(request: HttpRequest, slug: str, user_id: int) -> Http
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
-        before = api_selectors.membership_role(project=project, user=user)
-        membership_remove(project=project, user=user)
-        audit_membership(
-            actor=request.user, project=project, username=user.username, before=before, after=None
-        )
+        with transaction.atomic():
+            before = api_selectors.membership_role(project=project, user=user)
+            membership_remove(project=project, user=user)
+            audit_membership(
+                actor=request.user, project=project, username=user.username, before=before, after=None
+            )
         messages.success(request, f"{user.username} was removed from the project.")
     return redirect("project-settings", slug=project.slug)
 
@@ -136,19 +140,22 @@ def project_member_attributes(request: HttpRequest, slug: str, user_id: int) -> 
     attributes_form = MemberAttributesForm(request.POST, auto_id=_attributes_id(membership.user_id))
     if attributes_form.is_valid():
         try:
-            membership, before = membership_attributes_set(
-                project=project, user=membership.user, attributes=attributes_form.cleaned_data["attributes"]
-            )
+            with transaction.atomic():
+                membership, before = membership_attributes_set(
+                    project=project,
+                    user=membership.user,
+                    attributes=attributes_form.cleaned_data["attributes"],
+                )
+                audit_attributes(
+                    actor=request.user,
+                    project=project,
+                    username=membership.user.username,
+                    before=before,
+                    after=membership.attributes,
+                )
         except RankwiseError as exc:
             _add_errors(attributes_form, exc)
         else:
-            audit_attributes(
-                actor=request.user,
-                project=project,
-                username=membership.user.username,
-                before=before,
-                after=membership.attributes,
-            )
             messages.success(request, f"Attributes of {membership.user.username} saved.")
             return redirect("project-settings", slug=project.slug)
     return _settings_page(

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DatabaseError
 from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 
-from annotation.models import AuditEvent, Project
+from annotation.models import AuditEvent, Membership, Project
 from tests.factories import UserFactory
 from tests.training.conftest import judged_project
 from training.services import snapshot_create
@@ -74,6 +75,31 @@ def test_role_changes_on_the_settings_page_are_audited(alice, bob, project: Proj
         "bob",
         {"from": "annotator", "to": "reviewer"},
     )
+
+
+def test_a_membership_change_whose_audit_row_cannot_be_written_is_not_made(
+    alice, bob, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unwritable(**_fields):
+        raise DatabaseError("the audit table cannot be written")
+
+    monkeypatch.setattr(AuditEvent.objects, "create", unwritable)
+    api = APIClient(raise_request_exception=False)
+    api.force_authenticate(alice)
+    page = Client(raise_request_exception=False)
+    page.force_login(alice)
+    members = f"/api/projects/{project.slug}/members/"
+    bob_id = str(bob.pk)
+    answers = [
+        api.patch(f"{members}bob/", {"role": "reviewer", "attributes": {"language": "de"}}, format="json"),
+        api.delete(f"{members}bob/"),
+        page.post(f"/projects/{project.slug}/members/", {"username": "bob", "role": "reviewer"}),
+        page.post(f"/projects/{project.slug}/members/{bob_id}/attributes/", {"attributes": "language=de"}),
+        page.post(f"/projects/{project.slug}/members/{bob_id}/remove/"),
+    ]
+    assert all(answer.status_code >= 500 for answer in answers), [a.status_code for a in answers]
+    membership = Membership.objects.get(project=project, user=bob)
+    assert (membership.role, membership.attributes) == ("annotator", {})
 
 
 def test_users_are_throttled(bob, monkeypatch: pytest.MonkeyPatch) -> None:
