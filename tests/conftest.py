@@ -90,6 +90,17 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
 
 
 @pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks, monkeypatch: pytest.MonkeyPatch):
+    """`with run_on_commit(): ...` runs what the block left for after its commit at the block's end,
+    Celery tasks included, here (task_always_eager), as a worker would run them: for tests in the
+    test transaction, which never commits. celery_worker_process tests the worker itself."""
+    from rankwise.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def project(db: None) -> Project:
     return ProjectFactory(name="Project A", slug="project-a")
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Membership, Project
 from annotation.quality.annotators import Thresholds
-from annotation.services.queueing import queue_priorities_refresh
+from annotation.services.queueing import queue_rerank_later, queue_settings
 
 # The annotator flags' thresholds (project fields named as Thresholds' fields), and the review
 # queue's agreement cut-off.
@@ -74,7 +74,7 @@ def project_create(
 def project_update(*, project: Project, **changes: Any) -> Project:
     """Changes any of SETTINGS_FIELDS. Mode, pairing and group size are refused (Conflict) once
     the project has comparisons, since those were built under the old settings. A new queue order
-    (or its reward model) re-ranks the queue at once."""
+    (or its reward model) re-ranks the queue in the background (queueing.queue_rerank_later)."""
     _check_field_names(changes)
     with transaction.atomic():
         project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
@@ -84,20 +84,14 @@ def project_update(*, project: Project, **changes: Any) -> Project:
                 f"{', '.join(shape_changes)} cannot change once the project has comparisons.",
                 details=[{"field": f, "reason": "fixed once comparisons exist"} for f in shape_changes],
             )
-        queue_before = _queue_settings(project)
+        queue_before = queue_settings(project)
         for field, value in changes.items():
             setattr(project, field, value)
         _validate(project)
         project.save()
-    if _queue_settings(project) != queue_before:
-        # After the commit: the refresh writes priorities in batches that each commit on their own.
-        queue_priorities_refresh(project=project)
+        if queue_settings(project) != queue_before:
+            queue_rerank_later(project=project)
     return project
-
-
-def _queue_settings(project: Project) -> tuple[str, int | None]:
-    """The settings that decide Comparison.priority (annotation.ordering)."""
-    return project.queue_order, project.queue_model_version_id
 
 
 def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:

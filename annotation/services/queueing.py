@@ -3,8 +3,9 @@
 The lease query already sorts by priority (index comparison_pool_order), so the order costs nothing
 when items are handed out; these services recompute priorities when their inputs change instead: the
 judging and importing services call them for new or edited judgments under the disagreement order,
-project_update when the setting changes, training.scoring when scores arrive. Gold items keep their
-priority.
+training.scoring when scores arrive (both already in a transaction or a job of their own), and
+project_update when the setting changes, through a Celery task: re-ranking a million comparisons
+takes minutes, longer than a request may. Gold items keep their priority.
 """
 
 from __future__ import annotations
@@ -72,6 +73,35 @@ def queue_priorities_refresh(*, project: Project) -> int:
     else:
         priorities = {}
     return comparison_priorities_write(project=project, priorities=priorities)
+
+
+def queue_rerank_later(*, project: Project) -> None:
+    """Re-ranks the project's queue in the background once the current transaction commits
+    (annotation.tasks.queue_rerank on the default queue). Until it has, the queue keeps the order
+    it had."""
+    from annotation.tasks import queue_rerank as task
+
+    transaction.on_commit(lambda: task.apply_async((project.pk,), queue="default"))
+
+
+def queue_rerank(*, project_id: int) -> int:
+    """Re-ranks the project's queue for its queue order as it stands now, and again while that
+    order changed during the pass: two changes in a row queue two of these, and without the check
+    the pass under the older order could finish last and stand. Returns how many rows changed."""
+    changed = 0
+    project = Project.objects.filter(pk=project_id).first()
+    while project is not None:
+        changed += queue_priorities_refresh(project=project)
+        now = Project.objects.filter(pk=project_id).first()
+        if now is None or queue_settings(now) == queue_settings(project):
+            break
+        project = now
+    return changed
+
+
+def queue_settings(project: Project) -> tuple[str, int | None]:
+    """The settings that decide Comparison.priority (annotation.ordering)."""
+    return project.queue_order, project.queue_model_version_id
 
 
 def comparison_score_gaps(*, project: Project, model_version_id: int) -> dict[int, float]:

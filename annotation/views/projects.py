@@ -73,11 +73,10 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
             )
             messages.success(request, "Settings saved.")
             if {"queue_order", "queue_model_version"} & set(form.changed_data):
-                state = project_selectors.queue_state(project=updated)
                 messages.info(
                     request,
-                    f"Queue order {state.order}: {state.ranked} of {state.comparisons} comparisons "
-                    "ranked, the others in the default order.",
+                    f"The queue is being re-ranked for the {updated.queue_order} order in the "
+                    "background; until then it keeps its order. This page shows how far it is.",
                 )
             return redirect("project-settings", slug=project.slug)
     return _settings_page(request, project=project, form=form, member_form=MemberForm())
@@ -194,6 +193,7 @@ def _settings_page(
         "member_form": member_form,
         "memberships": memberships,
         "has_comparisons": project.comparisons.exists(),
+        "queue": project_selectors.queue_state(project=project),
     }
     return render(request, "annotation/project_settings.html", context, status=status)
 

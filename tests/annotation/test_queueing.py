@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotation.models import Comparison, Judgment, Project
+from annotation.models import Comparison, Judgment, Membership, Project
 from annotation.project_selectors import queue_state
+from annotation.services import queueing
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.importing import data_import
 from annotation.services.judging import judgment_edit, judgment_submit
 from annotation.services.projects import project_update
 from annotation.services.queueing import queue_priorities_refresh
 from tests.annotation.test_import_doors import _settings_post
+from tests.conftest import member
 from tests.factories import ProjectFactory, UserFactory, make_comparison
 from tests.training.test_scoring import reward_version, score
 from training.models import ModelVersion
@@ -92,7 +96,9 @@ def test_imported_judgments_count_under_the_disagreement_order(project: Project)
     assert comparison.judgments.count() == 2 and comparison.priority == 500
 
 
-def test_settings_api_sets_the_queue_order_with_field_named_errors(project: Project, alice, bob) -> None:
+def test_settings_api_sets_the_queue_order_with_field_named_errors(
+    project: Project, alice, bob, run_on_commit
+) -> None:
     version = reward_version(project)
     close, wide = make_comparison(project=project), make_comparison(project=project)
     score(version, close, 0.1, 0.0)
@@ -115,9 +121,10 @@ def test_settings_api_sets_the_queue_order_with_field_named_errors(project: Proj
         detail = response.json()["details"][0]
         assert response.status_code == 400 and detail.get("field", next(iter(detail))) == field, body
     assert Project.objects.get(pk=project.pk).queue_order == "default"
-    response = api.patch(
-        url, {"queue_order": "uncertainty", "queue_model_version": version.pk}, format="json"
-    )
+    with run_on_commit():
+        response = api.patch(
+            url, {"queue_order": "uncertainty", "queue_model_version": version.pk}, format="json"
+        )
     assert response.status_code == 200, response.json()
     assert (response.json()["queue_order"], response.json()["queue_model_version"]) == (
         "uncertainty",
@@ -126,7 +133,7 @@ def test_settings_api_sets_the_queue_order_with_field_named_errors(project: Proj
     assert Comparison.objects.get(pk=close.pk).priority > Comparison.objects.get(pk=wide.pk).priority > 0
 
 
-def test_settings_page_sets_the_queue_order(project: Project, alice) -> None:
+def test_settings_page_sets_the_queue_order(project: Project, alice, run_on_commit) -> None:
     version = reward_version(project)
     close = make_comparison(project=project)
     score(version, close, 0.5, 0.4)
@@ -141,10 +148,56 @@ def test_settings_page_sets_the_queue_order(project: Project, alice) -> None:
         refused.status_code == 200
         and b"the uncertainty order needs a reward model version" in refused.content
     )
-    saved = client.post(
-        url, _settings_post(queue_order="uncertainty", queue_model_version=version.pk), follow=True
-    )
-    assert b"Queue order uncertainty: 1 of 2 comparisons ranked" in saved.content
+    with run_on_commit():
+        saved = client.post(url, _settings_post(queue_order="uncertainty", queue_model_version=version.pk))
+    assert b"re-ranked for the uncertainty order in the background" in client.get(saved.url).content
+    assert b"Queue order uncertainty: 1 of 2 comparisons ranked" in client.get(url).content
     project.refresh_from_db()
     assert (project.queue_order, project.queue_model_version) == ("uncertainty", version)
     assert Comparison.objects.get(pk=close.pk).priority == 1
+
+
+def test_a_rerank_runs_again_when_the_order_changed_during_its_pass(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = reward_version(project)
+    close = make_comparison(project=project)
+    score(version, close, 0.1, 0.0)
+    Project.objects.filter(pk=project.pk).update(queue_order="uncertainty", queue_model_version=version)
+    passes = []
+
+    def refresh_while_an_admin_switches_back(*, project: Project) -> int:
+        passes.append(project.queue_order)
+        changed = queue_priorities_refresh(project=project)
+        if len(passes) == 1:
+            Project.objects.filter(pk=project.pk).update(queue_order="default", queue_model_version=None)
+        return changed
+
+    monkeypatch.setattr(queueing, "queue_priorities_refresh", refresh_while_an_admin_switches_back)
+    queueing.queue_rerank(project_id=project.pk)
+    assert passes == ["uncertainty", "default"]
+    assert Comparison.objects.get(pk=close.pk).priority == 0
+
+
+@pytest.mark.integration
+def test_the_worker_reranks_the_queue_after_a_settings_change(
+    celery_worker_process, transactional_db: None
+) -> None:
+    project = ProjectFactory()
+    admin = member(project, "alice", Membership.Role.ADMIN)
+    version = reward_version(project)
+    close, wide = make_comparison(project=project), make_comparison(project=project)
+    score(version, close, 0.1, 0.0)
+    score(version, wide, 3.0, 0.0)
+    api = APIClient()
+    api.force_authenticate(admin)
+    response = api.patch(
+        reverse("api:project-detail", args=[project.slug]),
+        {"queue_order": "uncertainty", "queue_model_version": version.pk},
+        format="json",
+    )
+    assert response.status_code == 200
+    deadline = time.monotonic() + 60
+    while queue_state(project=project).ranked < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert Comparison.objects.get(pk=close.pk).priority > Comparison.objects.get(pk=wide.pk).priority > 0

@@ -1,0 +1,14 @@
+"""Thin Celery tasks of the annotation app: take ids, call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from annotation.services import queueing
+
+
+@shared_task(acks_late=True, ignore_result=True, time_limit=2 * 3600)
+def queue_rerank(project_id: int) -> int:
+    """Re-ranks a project's queue for its queue order (queued by a settings change); returns how
+    many comparisons changed priority."""
+    return queueing.queue_rerank(project_id=project_id)
