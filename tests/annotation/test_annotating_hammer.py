@@ -5,7 +5,7 @@ as a client does when a response is lost, and sometimes asks for the next item t
 tabs). Afterwards: no 5xx, no comparison over its overlap, nobody on a comparison twice, at most
 one active lease per annotator, every acknowledged judgment stored once under the id the client
 got, and no stored judgment the clients were not told about.
-`bench/annotation_load.py --levels 50 --seconds 300 --baseline-seconds 10 --replay-every 5` is the long
+`bench/annotation_load.py --levels 50 --seconds 180 --baseline-seconds 10 --replay-every 5` is the long
 variant (its last run is in bench/README.md).
 """
 
