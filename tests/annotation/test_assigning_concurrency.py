@@ -31,7 +31,7 @@ def _annotate_until_empty(project: Project, user, done: list[int], errors: list[
                 assignment_skip(project=project, annotator=user, assignment_id=lease.pk, reason="not for me")
                 continue
             first, *rest = lease.presented_order
-            token = f"t-{lease.pk}-{user.pk}"
+            token = f"token-{lease.pk}-{user.pk}"
             judgment = judgment_submit(
                 project=project,
                 annotator=user,

@@ -48,8 +48,9 @@ def test_arena_page_follows_the_judgments(
         )
     first_row = page.locator("#leaderboard-table tbody tr").first
     expect(first_row).to_contain_text("policy-v2", timeout=15_000)
-    expect(page.locator("#arena-battles")).to_have_text("3")
-    expect(page.locator("#matrix-table tbody tr").first).to_contain_text("1.000 (3)")
+    # The page polls every 5 s and may have caught the second judgment before the third was written.
+    expect(page.locator("#arena-battles")).to_have_text("3", timeout=15_000)
+    expect(page.locator("#matrix-table tbody tr").first).to_contain_text("1.000 (3)", timeout=15_000)
     expect(page.locator("#contestant-table a").first).to_have_attribute(
         "href", f"/projects/{project.slug}/generations/{arena.generation_jobs.order_by('id').first().pk}/"
     )
