@@ -268,8 +268,8 @@ def assignment_lock_for(
 ) -> Assignment:
     """The annotator's active lease with this id, locked, for a submission or a skip.
 
-    Must run inside a transaction. Raises NotFound for another project's lease, NotAllowed for
-    another annotator's, Conflict when it is no longer active or its time ran out.
+    Must run inside a transaction. Raises NotFound for another project's lease, and what
+    assignment_check raises.
     """
     lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
     assignment = next(
@@ -284,6 +284,13 @@ def assignment_lock_for(
     )
     if assignment is None:
         raise NotFound("This item is not part of this project.")
+    assignment_check(assignment=assignment, annotator=annotator, now=now)
+    return assignment
+
+
+def assignment_check(*, assignment: Assignment, annotator: AbstractBaseUser, now: datetime) -> None:
+    """Raise NotAllowed for another annotator's lease, Conflict when it is no longer active or its
+    time ran out at `now` (read while the lease is locked)."""
     if assignment.annotator_id != annotator.pk:
         raise NotAllowed("This item was given to another annotator.")
     expired = assignment.status == Assignment.Status.ACTIVE and assignment.expires_at <= now
@@ -296,7 +303,6 @@ def assignment_lock_for(
         raise Conflict("You skipped this item, so this answer was not recorded.")
     if assignment.status == Assignment.Status.SUBMITTED:
         raise Conflict("You already submitted an answer for this item.")
-    return assignment
 
 
 def assignment_skip(

@@ -22,7 +22,7 @@ from annotation.models import (
     JudgmentTally,
     Project,
 )
-from annotation.services.assigning import assignment_lock_for
+from annotation.services.assigning import assignment_check
 from annotation.services.queueing import comparison_disagreement_update
 
 _ASSIGNMENTS = Assignment._meta.db_table
@@ -233,19 +233,19 @@ def judgment_submit(
         with transaction.atomic():
             # Lock order: comparison, then assignment. The claim in assigning takes the same
             # comparison lock before counting room, so a lease cannot expire "between" this check
-            # and the judgment being counted. The item's candidates and an earlier judgment with
-            # this token come in the same statement: this runs on every submission.
+            # and the judgment being counted. The lease, the item's candidates and an earlier
+            # judgment with this token come in the same statement: this runs on every submission.
             slots = _slots_locked(project=project, assignment_id=assignment_id, token=token)
             if not slots:
                 replay = _replayed(token=token, annotator=annotator)
                 if replay is not None:
                     return replay
                 raise NotFound("This item is not part of this project.")
-            comparison_id, prompt_id, _, replay_id, replay_annotator_id = slots[0]
-            if replay_id is not None:
-                if replay_annotator_id != annotator.pk:
+            assignment = slots[0]
+            if assignment.replay_id is not None:
+                if assignment.replay_annotator_id != annotator.pk:
                     raise Conflict("This submission token was already used.")
-                return Judgment.objects.get(pk=replay_id)
+                return Judgment.objects.get(pk=assignment.replay_id)
             if type(time_spent_ms) is not int or time_spent_ms < 0:
                 raise ValidationFailed(
                     "Time spent must be a whole number of milliseconds.",
@@ -253,7 +253,7 @@ def judgment_submit(
                 )
             answer, demo_text, demo_based_on = _answer_and_demonstration_check(
                 project=project,
-                candidate_ids=[candidate_id for _, _, candidate_id, _, _ in slots],
+                candidate_ids=[slot.slot_candidate_id for slot in slots],
                 fields=dict(
                     ordering=ordering, strength=strength, ratings=ratings, rationale=rationale, flags=flags
                 ),
@@ -264,9 +264,7 @@ def judgment_submit(
             # has committed by now, and read an earlier time than this.
             now = timezone.now()
             try:
-                assignment = assignment_lock_for(
-                    project=project, annotator=annotator, assignment_id=assignment_id, now=now
-                )
+                assignment_check(assignment=assignment, annotator=annotator, now=now)
             except Conflict:
                 # A request with this token may have committed while we waited for the lock.
                 replay = _replayed(token=token, annotator=annotator)
@@ -276,7 +274,7 @@ def judgment_submit(
             judgment = _judgment_record(
                 project=project,
                 assignment=assignment,
-                prompt_id=prompt_id,
+                prompt_id=assignment.prompt_id,
                 annotator=annotator,
                 token=token,
                 answer=answer,
@@ -286,7 +284,7 @@ def judgment_submit(
                 now=now,
             )
             if project.queue_order == Project.QueueOrder.DISAGREEMENT:
-                comparison_disagreement_update(comparison_id=comparison_id)
+                comparison_disagreement_update(comparison_id=assignment.comparison_id)
             return judgment
     except IntegrityError:
         # Two requests with one token raced past the checks; the first one's row stands.
@@ -296,20 +294,23 @@ def judgment_submit(
         return replay
 
 
-def _slots_locked(*, project: Project, assignment_id: int, token: str) -> list[tuple[Any, ...]]:
-    """(comparison id, prompt id, candidate id, id and annotator of the judgment with this token)
-    per slot of the assignment's comparison in this project, in slot order; locks the comparison."""
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.id, c.prompt_id, s.candidate_id, r.id, r.annotator_id"
+def _slots_locked(*, project: Project, assignment_id: int, token: str) -> list[Assignment]:
+    """The assignment once per slot of its comparison in this project, in slot order, with the
+    comparison's prompt_id, the slot's slot_candidate_id, and replay_id and replay_annotator_id of
+    the judgment with this token (None when there is none); locks the comparison and the
+    assignment, in that order."""
+    lock = " FOR UPDATE OF c, a" if connection.features.has_select_for_update_of else ""
+    return list(
+        Assignment.objects.raw(
+            "SELECT a.*, c.prompt_id, s.candidate_id AS slot_candidate_id, r.id AS replay_id,"
+            " r.annotator_id AS replay_annotator_id"
             f" FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
             f" JOIN {ComparisonCandidate._meta.db_table} s ON s.comparison_id = c.id"
             f" LEFT JOIN {_JUDGMENTS} r ON r.submission_token = %(token)s"
             f" WHERE a.id = %(assignment)s AND c.project_id = %(project)s ORDER BY s.position{lock}",
             {"token": token, "assignment": assignment_id, "project": project.pk},
         )
-        return cursor.fetchall()
+    )
 
 
 def _judgment_record(
@@ -351,27 +352,38 @@ def _judgment_record(
         for name, value in values.items()
         if name != "id"
     }
+    judgment_insert = (
+        f"INSERT INTO {_JUDGMENTS} ({', '.join(params)}) VALUES"
+        f" ({', '.join(f'%({name})s' for name in params)}) RETURNING id"
+    )
+    params.update(
+        submitted=Assignment.Status.SUBMITTED.value,
+        project=project.pk,
+        day=connection.ops.adapt_datefield_value(timezone.localdate(now)),
+    )
+    side_rows = [
+        f"UPDATE {_ASSIGNMENTS} SET status = %(submitted)s, finished_at = %(created_at)s"
+        " WHERE id = %(assignment_id)s",
+        f"UPDATE {_COMPARISONS} SET judgment_count = judgment_count + 1 WHERE id = %(comparison_id)s",
+        f"INSERT INTO {_TALLIES} (project_id, annotator_id, day, judgments)"
+        " VALUES (%(project)s, %(annotator_id)s, %(day)s, 1) ON CONFLICT (project_id, annotator_id, day)"
+        f" DO UPDATE SET judgments = {_TALLIES}.judgments + 1",
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_JUDGMENTS} ({', '.join(params)}) VALUES"
-            f" ({', '.join(f'%({name})s' for name in params)}) RETURNING id",
-            params,
-        )
-        values["id"] = cursor.fetchone()[0]
-        cursor.execute(
-            f"UPDATE {_ASSIGNMENTS} SET status = %s, finished_at = %s WHERE id = %s",
-            [Assignment.Status.SUBMITTED.value, adapt(now), assignment.pk],
-        )
-        cursor.execute(
-            f"UPDATE {_COMPARISONS} SET judgment_count = judgment_count + 1 WHERE id = %s",
-            [assignment.comparison_id],
-        )
-        cursor.execute(
-            f"INSERT INTO {_TALLIES} (project_id, annotator_id, day, judgments) VALUES (%s, %s, %s, 1)"
-            " ON CONFLICT (project_id, annotator_id, day)"
-            f" DO UPDATE SET judgments = {_TALLIES}.judgments + 1",
-            [project.pk, annotator.pk, connection.ops.adapt_datefield_value(timezone.localdate(now))],
-        )
+        if connection.vendor == "postgresql":
+            # One round trip: each data-modifying WITH runs exactly once, on its own table.
+            cursor.execute(
+                f"WITH judgment AS ({judgment_insert}), "
+                + ", ".join(f"side_{i} AS ({sql})" for i, sql in enumerate(side_rows))
+                + " SELECT id FROM judgment",
+                params,
+            )
+            values["id"] = cursor.fetchone()[0]
+        else:
+            cursor.execute(judgment_insert, params)
+            values["id"] = cursor.fetchone()[0]
+            for sql in side_rows:
+                cursor.execute(sql, params)
     if demo_text:
         Demonstration.objects.create(
             prompt_id=prompt_id,
