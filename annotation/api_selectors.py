@@ -5,12 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from annotation.models import AuditEvent, Comparison, Demonstration, Membership, Project
-
-
-def membership_role(*, project: Project, user: AbstractBaseUser) -> str | None:
-    """The user's stored role in the project (None for non-members, superusers included)."""
-    return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+from annotation.models import AuditEvent, Comparison, Demonstration, Project
 
 
 def comparison_list(

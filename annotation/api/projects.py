@@ -21,7 +21,7 @@ from annotation.api.schema import ERRORS
 from annotation.errors import NotFound
 from annotation.models import AuditEvent, Membership, Project
 from annotation.permissions import project_get_for, project_role
-from annotation.services.auditing import audit_attributes, audit_membership, audit_record
+from annotation.services.auditing import audit_record
 from annotation.services.projects import (
     SETTINGS_FIELDS,
     membership_attributes_check,
@@ -174,23 +174,10 @@ def _member_change(request: Request, project: Project, user: AbstractBaseUser, c
     membership = None
     with transaction.atomic():
         if "role" in changes:
-            role_before = api_selectors.membership_role(project=project, user=user)
-            membership = membership_set(project=project, user=user, role=changes["role"])
-            audit_membership(
-                actor=request.user,
-                project=project,
-                username=user.username,
-                before=role_before,
-                after=membership.role,
-            )
+            membership = membership_set(actor=request.user, project=project, user=user, role=changes["role"])
         if attributes is not None:
-            membership, before = membership_attributes_set(project=project, user=user, attributes=attributes)
-            audit_attributes(
-                actor=request.user,
-                project=project,
-                username=user.username,
-                before=before,
-                after=membership.attributes,
+            membership = membership_attributes_set(
+                actor=request.user, project=project, user=user, attributes=attributes
             )
     if membership is None:
         membership = project_selectors.membership_list(project=project).get(user=user)
@@ -225,11 +212,7 @@ class MemberDetailApi(APIView):
     def delete(self, request: Request, slug: str, username: str) -> Response:
         """Remove a member (their judgments stay); the last admin cannot be removed (409)."""
         project, membership = self._membership(request, slug, username)
-        with transaction.atomic():
-            membership_remove(project=project, user=membership.user)
-            audit_membership(
-                actor=request.user, project=project, username=username, before=membership.role, after=None
-            )
+        membership_remove(actor=request.user, project=project, user=membership.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -24,8 +24,8 @@ def audit_record(
     """Records that `actor` did `action` (an AuditEvent.Action) on `target` in `project`.
 
     Doors call it after the service they wrap succeeded, so refused requests leave no trace. The
-    membership doors call the service and this in one transaction: a role or attribute change never
-    stands without its row.
+    membership services record their own rows, in the transaction of the change: a role or
+    attribute change never stands without its row, and its "from" is read under the change's lock.
     """
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,

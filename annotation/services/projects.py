@@ -8,13 +8,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Membership, Project
 from annotation.quality.annotators import Thresholds
+from annotation.services.auditing import audit_attributes, audit_membership
 from annotation.services.queueing import queue_rerank_later, queue_settings
 
 # The annotator flags' thresholds (project fields named as Thresholds' fields), and the review
@@ -94,9 +95,12 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     return project
 
 
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
-    """Adds the user to the project with `role`, or changes their role. Refuses (Conflict) to
-    demote the project's last admin."""
+def membership_set(
+    *, actor: AbstractBaseUser | AnonymousUser, project: Project, user: AbstractBaseUser, role: str
+) -> Membership:
+    """Adds the user to the project with `role`, or changes their role, with an audit row by `actor`
+    in the same transaction (none when the role stays the same). Refuses (Conflict) to demote the
+    project's last admin."""
     if role not in Membership.Role.values:
         raise ValidationFailed(
             f"Unknown role {role!r}.",
@@ -107,12 +111,16 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
         # at once cannot leave the project with none.
         Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         membership = Membership.objects.filter(project=project, user=user).first()
+        before = membership.role if membership is not None else None
         if membership is None:
-            return Membership.objects.create(project=project, user=user, role=role)
-        if membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN:
-            _keep_an_admin(project=project, leaving=membership)
-        membership.role = role
-        membership.save(update_fields=["role"])
+            membership = Membership.objects.create(project=project, user=user, role=role)
+        elif before != role:
+            if before == Membership.Role.ADMIN:
+                _keep_an_admin(project=project, leaving=membership)
+            membership.role = role
+            membership.save(update_fields=["role"])
+        if before != role:
+            audit_membership(actor=actor, project=project, username=user.username, before=before, after=role)
     return membership
 
 
@@ -159,11 +167,15 @@ def membership_attributes_check(*, attributes: Any) -> dict[str, str]:
 
 
 def membership_attributes_set(
-    *, project: Project, user: AbstractBaseUser, attributes: Mapping[str, Any]
-) -> tuple[Membership, dict[str, str]]:
+    *,
+    actor: AbstractBaseUser | AnonymousUser,
+    project: Project,
+    user: AbstractBaseUser,
+    attributes: Mapping[str, Any],
+) -> Membership:
     """Replaces the member's attributes (free key → value labels such as language or expertise;
-    see membership_attributes_check); an empty mapping clears them. Returns the membership and
-    the attributes it had before. Raises ValidationFailed naming each bad attribute, and NotFound
+    see membership_attributes_check); an empty mapping clears them. A change is audited as done by
+    `actor` in the same transaction. Raises ValidationFailed naming each bad attribute, and NotFound
     when the user is not a member."""
     clean = membership_attributes_check(attributes=attributes)
     with transaction.atomic():
@@ -173,11 +185,15 @@ def membership_attributes_set(
         before = dict(membership.attributes or {})
         membership.attributes = clean
         membership.save(update_fields=["attributes"])
-    return membership, before
+        audit_attributes(actor=actor, project=project, username=user.username, before=before, after=clean)
+    return membership
 
 
-def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
-    """Removes the user from the project (their judgments stay). Refuses to remove the last admin."""
+def membership_remove(
+    *, actor: AbstractBaseUser | AnonymousUser, project: Project, user: AbstractBaseUser
+) -> None:
+    """Removes the user from the project (their judgments stay), audited as done by `actor` in the
+    same transaction; nothing happens for a non-member. Refuses to remove the last admin."""
     with transaction.atomic():
         Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         membership = Membership.objects.filter(project=project, user=user).first()
@@ -186,6 +202,9 @@ def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
         if membership.role == Membership.Role.ADMIN:
             _keep_an_admin(project=project, leaving=membership)
         membership.delete()
+        audit_membership(
+            actor=actor, project=project, username=user.username, before=membership.role, after=None
+        )
 
 
 def mode_size_fits(*, mode: str, candidates_per_comparison: int) -> bool:

@@ -5,18 +5,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation import api_selectors, project_selectors
+from annotation import project_selectors
 from annotation.errors import NotAllowed, NotFound, RankwiseError
 from annotation.forms import MemberAttributesForm, MemberForm, ProjectCreateForm, ProjectSettingsForm
 from annotation.models import AuditEvent, Membership, Project
 from annotation.permissions import project_get_for
-from annotation.services.auditing import audit_attributes, audit_membership, audit_record
+from annotation.services.auditing import audit_record
 from annotation.services.projects import (
     SHAPE_FIELDS,
     membership_attributes_set,
@@ -93,17 +92,9 @@ def project_member_save(request: HttpRequest, slug: str) -> HttpResponse:
             member_form.add_error("username", "No user with this username.")
         else:
             try:
-                # The change and its audit row together, or neither.
-                with transaction.atomic():
-                    before = api_selectors.membership_role(project=project, user=user)
-                    membership_set(project=project, user=user, role=member_form.cleaned_data["role"])
-                    audit_membership(
-                        actor=request.user,
-                        project=project,
-                        username=user.username,
-                        before=before,
-                        after=member_form.cleaned_data["role"],
-                    )
+                membership_set(
+                    actor=request.user, project=project, user=user, role=member_form.cleaned_data["role"]
+                )
             except RankwiseError as exc:
                 _add_errors(member_form, exc)
             else:
@@ -119,12 +110,7 @@ def project_member_remove(request: HttpRequest, slug: str, user_id: int) -> Http
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
-        with transaction.atomic():
-            before = api_selectors.membership_role(project=project, user=user)
-            membership_remove(project=project, user=user)
-            audit_membership(
-                actor=request.user, project=project, username=user.username, before=before, after=None
-            )
+        membership_remove(actor=request.user, project=project, user=user)
         messages.success(request, f"{user.username} was removed from the project.")
     return redirect("project-settings", slug=project.slug)
 
@@ -139,19 +125,12 @@ def project_member_attributes(request: HttpRequest, slug: str, user_id: int) -> 
     attributes_form = MemberAttributesForm(request.POST, auto_id=_attributes_id(membership.user_id))
     if attributes_form.is_valid():
         try:
-            with transaction.atomic():
-                membership, before = membership_attributes_set(
-                    project=project,
-                    user=membership.user,
-                    attributes=attributes_form.cleaned_data["attributes"],
-                )
-                audit_attributes(
-                    actor=request.user,
-                    project=project,
-                    username=membership.user.username,
-                    before=before,
-                    after=membership.attributes,
-                )
+            membership = membership_attributes_set(
+                actor=request.user,
+                project=project,
+                user=membership.user,
+                attributes=attributes_form.cleaned_data["attributes"],
+            )
         except RankwiseError as exc:
             _add_errors(attributes_form, exc)
         else:

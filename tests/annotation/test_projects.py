@@ -1,12 +1,12 @@
 """Project services: creating, configuring (quality thresholds too), and memberships with at least one
-admin and their attributes."""
+admin and their attributes, each change audited."""
 
 from __future__ import annotations
 
 import pytest
 
 from annotation.errors import Conflict, NotFound, ValidationFailed
-from annotation.models import Membership, Project
+from annotation.models import AuditEvent, Membership, Project
 from annotation.quality.annotators import Thresholds
 from annotation.quality_selectors import project_thresholds
 from annotation.services.projects import (
@@ -71,25 +71,46 @@ def test_mode_is_fixed_once_comparisons_exist(project: Project) -> None:
     assert (project.overlap, project.guidelines) == (4, "Be careful.")
 
 
-def test_membership_set_adds_and_changes_roles(project: Project, alice, bob) -> None:
+def _trail(project: Project) -> list[tuple[str, str, dict]]:
+    return list(
+        AuditEvent.objects.filter(project=project).order_by("id").values_list("action", "target", "details")
+    )
+
+
+def test_membership_set_adds_and_changes_roles_each_change_audited(project: Project, alice, bob) -> None:
     charlie = UserFactory(username="charlie")
-    membership_set(project=project, user=charlie, role="reviewer")
-    membership_set(project=project, user=bob, role="admin")
+    membership_set(actor=alice, project=project, user=charlie, role="reviewer")
+    membership_set(actor=alice, project=project, user=bob, role="admin")
+    membership_set(actor=alice, project=project, user=bob, role="admin")
     roles = dict(Membership.objects.filter(project=project).values_list("user__username", "role"))
     assert roles == {"alice": "admin", "bob": "admin", "charlie": "reviewer"}
     with pytest.raises(ValidationFailed):
-        membership_set(project=project, user=charlie, role="owner")
+        membership_set(actor=alice, project=project, user=charlie, role="owner")
+    # The fixture made bob an annotator; setting the role he has records nothing.
+    assert _trail(project) == [
+        ("role_change", "charlie", {"from": None, "to": "reviewer"}),
+        ("role_change", "bob", {"from": "annotator", "to": "admin"}),
+    ]
+    assert set(AuditEvent.objects.filter(project=project).values_list("actor__username", flat=True)) == {
+        "alice"
+    }
 
 
 def test_the_last_admin_cannot_be_demoted_or_removed(project: Project, alice, bob) -> None:
     with pytest.raises(Conflict):
-        membership_set(project=project, user=alice, role="annotator")
+        membership_set(actor=alice, project=project, user=alice, role="annotator")
     with pytest.raises(Conflict):
-        membership_remove(project=project, user=alice)
-    membership_set(project=project, user=bob, role="admin")
-    membership_remove(project=project, user=alice)
+        membership_remove(actor=alice, project=project, user=alice)
+    assert _trail(project) == []
+    membership_set(actor=alice, project=project, user=bob, role="admin")
+    membership_remove(actor=bob, project=project, user=alice)
+    membership_remove(actor=bob, project=project, user=UserFactory(username="stranger"))
     assert list(Membership.objects.filter(project=project).values_list("user__username", flat=True)) == [
         "bob"
+    ]
+    assert _trail(project) == [
+        ("role_change", "bob", {"from": "annotator", "to": "admin"}),
+        ("member_remove", "alice", {"from": "admin", "to": None}),
     ]
 
 
@@ -128,10 +149,10 @@ def test_a_bad_threshold_names_its_field_and_changes_nothing(
 
 
 def test_member_attributes_are_checked_then_replace_the_old_ones(project: Project, alice, bob) -> None:
-    membership, before = membership_attributes_set(
-        project=project, user=bob, attributes={"language": " de ", "expertise": "law"}
+    membership = membership_attributes_set(
+        actor=alice, project=project, user=bob, attributes={"language": " de ", "expertise": "law"}
     )
-    assert membership.attributes == {"expertise": "law", "language": "de"} and before == {}
+    assert membership.attributes == {"expertise": "law", "language": "de"}
     for attributes, field in (
         ({"lang uage": "de"}, "attributes"),
         ({"language": ""}, "attributes.language"),
@@ -143,10 +164,17 @@ def test_member_attributes_are_checked_then_replace_the_old_ones(project: Projec
         (["language"], "attributes"),
     ):
         with pytest.raises(ValidationFailed) as caught:
-            membership_attributes_set(project=project, user=bob, attributes=attributes)
+            membership_attributes_set(actor=alice, project=project, user=bob, attributes=attributes)
         assert caught.value.details[0]["field"] == field, attributes
     assert Membership.objects.get(user=bob).attributes == {"expertise": "law", "language": "de"}
-    membership, before = membership_attributes_set(project=project, user=bob, attributes={})
-    assert membership.attributes == {} and before == {"expertise": "law", "language": "de"}
+    membership_attributes_set(actor=alice, project=project, user=bob, attributes={})
+    assert membership_attributes_set(actor=alice, project=project, user=bob, attributes={}).attributes == {}
     with pytest.raises(NotFound):
-        membership_attributes_set(project=project, user=UserFactory(username="stranger"), attributes={})
+        membership_attributes_set(
+            actor=alice, project=project, user=UserFactory(username="stranger"), attributes={}
+        )
+    # Two changes; the refused ones and the one that changed nothing left no row.
+    assert _trail(project) == [
+        ("member_attributes", "bob", {"from": {}, "to": {"expertise": "law", "language": "de"}}),
+        ("member_attributes", "bob", {"from": {"expertise": "law", "language": "de"}, "to": {}}),
+    ]
