@@ -8,18 +8,21 @@ it and bulk-loads N pairwise comparisons (N prompts, 2N candidates of ~600 chara
 with server-side `INSERT … SELECT generate_series(…)` statements, plus one annotator with an API
 token per simulated annotator. It then serves the app with gunicorn as the Procfile runs it
 (gthread, 4 threads per worker, production settings over plain HTTP) with the settings module
-bench/load_settings.py, which adds one route only this benchmark has: /bench/baseline/<pk>/, a plain
-Django JSON view doing one SELECT by primary key.
+bench/load_settings.py, which adds two routes only this benchmark has: /bench/baseline/<pk>/, a plain
+Django JSON view doing one SELECT by primary key, and /bench/baseline-api/<pk>/, the same read behind
+DRF with the product's API defaults (token authentication, IsAuthenticated, the throttles).
 
 At each level of concurrency, an asyncio client (HTTP/1.1 keep-alive, one connection per annotator,
-no think time) first measures the baseline (GET of a random comparison by pk) and then the cycle
-as the annotate page runs it: one POST submit/ with next: true, whose answer brings the next item
-(a first POST next/ starts each annotator off), with token auth, each for --seconds; --separate
-runs the cycle as two requests, POST next/ → POST submit/; --think adds a pause after each
-cycle (0 by default: every annotator always has a request in flight), --replay-every N sends every
-Nth submission twice, as a client whose response was lost does. It prints throughput, p50 and p99
-(per request and per cycle), the ratio of cycle throughput to baseline throughput, the CPU that
-gunicorn's workers, PostgreSQL's backends and the client used per request, and the load average.
+no think time) first measures the baseline (GET of a random comparison by pk), then the API baseline
+(the same with each annotator's token), and then the cycle as the annotate page runs it: one POST
+submit/ with next: true, whose answer brings the next item (a first POST next/ starts each annotator
+off), with token auth, each for --seconds; --separate runs the cycle as two requests, POST next/ →
+POST submit/; --think adds a pause after each cycle (0 by default: every annotator always has a
+request in flight), --replay-every N sends every Nth submission twice, as a client whose response
+was lost does. It prints throughput, p50 and p99 (per request and per cycle), the ratio of cycle
+throughput to baseline throughput (the API baseline's row gives its own ratio to the baseline; the
+"vs api" column, cycles over the API baseline), the CPU that gunicorn's workers, PostgreSQL's
+backends and the client used per request, and the load average.
 Afterwards it checks that every cycle the client saw succeed left exactly one judgment, counts 5xx
 answers in gunicorn's access log, checks the lease and judgment rules on the whole database, prints
 the queries each door runs (in-process, Django's CaptureQueriesContext), and drops the database
@@ -225,15 +228,15 @@ class Tally:
         self.errors[what] = self.errors.get(what, 0) + 1
 
 
-async def _baseline_user(port: int, ids: int, deadline: float, tally: Tally) -> None:
+async def _baseline_user(port: int, ids: int, deadline: float, tally: Tally, route: str, token: str) -> None:
     http = Http(port)
     try:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            status, _ = await http.request("GET", f"/bench/baseline/{random.randint(1, ids)}/")
+            status, _ = await http.request("GET", f"/bench/{route}/{random.randint(1, ids)}/", token=token)
             tally.requests.append(time.perf_counter() - started)
             if status != 200:
-                tally.error(f"baseline {status}")
+                tally.error(f"{route} {status}")
     finally:
         http.close()
 
@@ -345,7 +348,9 @@ def measure(
     async def run() -> None:
         deadline = time.perf_counter() + seconds
         if kind == "baseline":
-            jobs = [_baseline_user(port, ids, deadline, tally) for _ in users]
+            jobs = [_baseline_user(port, ids, deadline, tally, "baseline", "") for _ in users]
+        elif kind == "api-baseline":
+            jobs = [_baseline_user(port, ids, deadline, tally, "baseline-api", token) for token in users]
         else:
             jobs = [_cycle_user(port, token, deadline, options, tally) for token in users]
         await asyncio.gather(*jobs)
@@ -368,16 +373,18 @@ def measure(
     return tally
 
 
-LINE = "{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7} {:>7} {:>8}  {}"
+LINE = "{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7} {:>7} {:>8} {:>7}  {}"
 
 
-def _row(line: str, level: object, what: str, rate: float, tally: Tally, ratio: str, load: str) -> str:
+def _row(
+    line: str, level: object, what: str, rate: float, tally: Tally, ratio: str, api_ratio: str, load: str
+) -> str:
     cycles = [f"{_ms(tally.cycles, 0.5):.1f}", f"{_ms(tally.cycles, 0.99):.1f}"] if tally.cycles else ["", ""]
     return line.format(
         level, what, f"{rate:,.0f}", f"{_ms(tally.requests, 0.5):.1f}", f"{_ms(tally.requests, 0.99):.1f}",
         *cycles, f"{1000 * tally.web_cpu / len(tally.requests):.2f}",
         f"{1000 * tally.db_cpu / len(tally.requests):.2f}", f"{100 * tally.client_cpu / tally.seconds:.0f}%",
-        ratio, load,
+        ratio, api_ratio, load,
     )  # fmt: skip
 
 
@@ -560,6 +567,7 @@ def main() -> None:
         web = Server(port=port, process=server, admin_url=base, database=args.database)
         # Warm-up: every worker thread opens its connection and imports what the doors need.
         measure("baseline", web, keys, args.comparisons, 2, args)
+        measure("api-baseline", web, keys, args.comparisons, 2, args)
         measure("cycle", web, keys, args.comparisons, 2, args)
         judgments_before = Judgment.objects.count()
         with connections["default"].cursor() as cursor:
@@ -573,13 +581,14 @@ def main() -> None:
               f"{args.seconds:.0f} s per measurement, think time {args.think} s, "
               f"{os.cpu_count()} CPUs\n")  # fmt: skip
         print(LINE.format("annotators", "what", "per s", "p50 ms", "p99 ms", "cyc p50", "cyc p99",
-                          "web ms", "db ms", "client", "ratio", "load average"))  # fmt: skip
+                          "web ms", "db ms", "client", "ratio", "vs api", "load average"))  # fmt: skip
         cycled: list[int] = []
         errors: dict[str, int] = {}
         for n, level in enumerate(levels):
             users = keys[:level]
             base_seconds = min(args.seconds, args.baseline_seconds or args.seconds)
             base_tally = measure("baseline", web, users, args.comparisons, base_seconds, args)
+            api_tally = measure("api-baseline", web, users, args.comparisons, base_seconds, args)
             spy = None
             if args.py_spy and n == len(levels) - 1:
                 profile = log.with_name("py-spy.txt")
@@ -591,13 +600,24 @@ def main() -> None:
                 spy.wait()
                 print(f"py-spy profile (collapsed stacks): {profile}")
             cycled.extend(cycle_tally.judgments)
-            for what, count in {**base_tally.errors, **cycle_tally.errors}.items():
+            for what, count in {**base_tally.errors, **api_tally.errors, **cycle_tally.errors}.items():
                 errors[what] = errors.get(what, 0) + count
             base_rate = len(base_tally.requests) / base_tally.seconds
+            api_rate = len(api_tally.requests) / api_tally.seconds
             cycle_rate = len(cycle_tally.cycles) / cycle_tally.seconds
-            print(_row(LINE, level, "baseline", base_rate, base_tally, "", _load_average()))
+            print(_row(LINE, level, "baseline", base_rate, base_tally, "", "", _load_average()))
+            print(_row(LINE, "", "api base", api_rate, api_tally, f"{api_rate / base_rate:.2f}x", "", ""))
             print(
-                _row(LINE, "", "cycle", cycle_rate, cycle_tally, f"{cycle_rate / base_rate:.2f}x", ""),
+                _row(
+                    LINE,
+                    "",
+                    "cycle",
+                    cycle_rate,
+                    cycle_tally,
+                    f"{cycle_rate / base_rate:.2f}x",
+                    f"{cycle_rate / api_rate:.2f}x",
+                    "",
+                ),  # fmt: skip
                 flush=True,
             )
         stop(server)
@@ -606,7 +626,8 @@ def main() -> None:
         print("\n'per s': baseline requests, or cycles (an answer and the next item), per second;")
         print("p50/p99 per request; 'cyc': one whole cycle; 'web ms', 'db ms': CPU of gunicorn's workers")
         print("and of PostgreSQL's backends per request; 'client': CPU the load generator used;")
-        print("ratio: cycles/s over baseline/s")
+        print("ratio: cycles/s (or API baseline requests/s) over baseline/s;")
+        print("'vs api': cycles/s over API baseline requests/s")
         recorded = Judgment.objects.count() - judgments_before
         print(f"\nchecks: {len(cycled)} cycles succeeded, {recorded} judgments recorded, "
               f"{len(set(cycled))} distinct; other answers: {errors or 'none'}")  # fmt: skip
