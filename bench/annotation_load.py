@@ -605,20 +605,11 @@ def main() -> None:
             base_rate = len(base_tally.requests) / base_tally.seconds
             api_rate = len(api_tally.requests) / api_tally.seconds
             cycle_rate = len(cycle_tally.cycles) / cycle_tally.seconds
+            cycle_ratio, cycle_api_ratio = f"{cycle_rate / base_rate:.2f}x", f"{cycle_rate / api_rate:.2f}x"
             print(_row(LINE, level, "baseline", base_rate, base_tally, "", "", _load_average()))
             print(_row(LINE, "", "api base", api_rate, api_tally, f"{api_rate / base_rate:.2f}x", "", ""))
             print(
-                _row(
-                    LINE,
-                    "",
-                    "cycle",
-                    cycle_rate,
-                    cycle_tally,
-                    f"{cycle_rate / base_rate:.2f}x",
-                    f"{cycle_rate / api_rate:.2f}x",
-                    "",
-                ),  # fmt: skip
-                flush=True,
+                _row(LINE, "", "cycle", cycle_rate, cycle_tally, cycle_ratio, cycle_api_ratio, ""), flush=True
             )
         stop(server)
         server = None

@@ -112,15 +112,16 @@ def membership_set(
         Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         membership = Membership.objects.filter(project=project, user=user).first()
         before = membership.role if membership is not None else None
+        if before == role:
+            return membership
         if membership is None:
             membership = Membership.objects.create(project=project, user=user, role=role)
-        elif before != role:
+        else:
             if before == Membership.Role.ADMIN:
                 _keep_an_admin(project=project, leaving=membership)
             membership.role = role
             membership.save(update_fields=["role"])
-        if before != role:
-            audit_membership(actor=actor, project=project, username=user.username, before=before, after=role)
+        audit_membership(actor=actor, project=project, username=user.username, before=before, after=role)
     return membership
 
 
