@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotation.services import queueing
+from annotation.services import assigning, queueing
 
 
 @shared_task(acks_late=True, ignore_result=True, time_limit=2 * 3600)
@@ -12,3 +12,9 @@ def queue_rerank(project_id: int) -> int:
     """Re-ranks a project's queue for its queue order (queued by a settings change); returns how
     many comparisons changed priority."""
     return queueing.queue_rerank(project_id=project_id)
+
+
+@shared_task(ignore_result=True)
+def leases_expire() -> int:
+    """Marks the leases that ran out as expired (celery beat, every minute); returns how many."""
+    return assigning.assignments_expire()

@@ -460,7 +460,7 @@ def invariants() -> list[str]:
             HAVING count(*) > 1) d""",
         "annotators holding two leases": """
             SELECT count(*) FROM (SELECT 1 FROM annotation_assignment WHERE status = 'active'
-            GROUP BY annotator_id HAVING count(*) > 1) d""",
+            AND expires_at > now() GROUP BY annotator_id HAVING count(*) > 1) d""",
         "comparisons whose judgment_count is wrong": """
             SELECT count(*) FROM annotation_comparison c LEFT JOIN (SELECT comparison_id, count(*) AS n
             FROM annotation_judgment GROUP BY comparison_id) j ON j.comparison_id = c.id

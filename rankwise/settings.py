@@ -260,15 +260,22 @@ RANKWISE_RUN_STALE_SECONDS = envint("RANKWISE_RUN_STALE_SECONDS", "60")
 RANKWISE_OPENAI_BASE_URL = os.getenv("RANKWISE_OPENAI_BASE_URL", "")
 RANKWISE_OPENAI_MODEL = os.getenv("RANKWISE_OPENAI_MODEL", "")
 RANKWISE_OPENAI_API_KEY = os.getenv("RANKWISE_OPENAI_API_KEY", "")
-# Celery beat (`celery -A rankwise beat`) reaps stale runs, generation and scoring jobs every minute;
-# pages also reap when they load.
+# Celery beat (`celery -A rankwise beat`) reaps stale runs, generation and scoring jobs every minute
+# (pages also reap when they load) and marks the leases that ran out as expired.
 CELERY_BEAT_SCHEDULE = {
-    f"reap-stale-{name}": {
-        "task": f"training.tasks.{name}_reap",
+    **{
+        f"reap-stale-{name}": {
+            "task": f"training.tasks.{name}_reap",
+            "schedule": 60.0,
+            "options": {"queue": "default"},
+        }
+        for name in ("runs", "generations", "scorings")
+    },
+    "expire-leases": {
+        "task": "annotation.tasks.leases_expire",
         "schedule": 60.0,
         "options": {"queue": "default"},
-    }
-    for name in ("runs", "generations", "scorings")
+    },
 }
 
 LOGGING = {

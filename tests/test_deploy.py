@@ -54,3 +54,17 @@ def test_procfile_queues_match_task_routes() -> None:
     }
     served = {line.split(" -Q ")[1].split()[0] for line in procfile.splitlines() if " -Q " in line}
     assert routed <= served
+
+
+def test_beat_schedules_only_registered_tasks_on_served_queues() -> None:
+    from django.conf import settings
+
+    from rankwise.celery import app
+
+    app.loader.import_default_modules()
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    tasks = {entry["task"] for entry in schedule.values()}
+    assert {"annotation.tasks.leases_expire", "training.tasks.runs_reap"} <= tasks
+    for name, entry in schedule.items():
+        assert entry["task"] in app.tasks, name
+        assert entry["options"]["queue"] == settings.CELERY_TASK_DEFAULT_QUEUE, name

@@ -6,8 +6,8 @@ The rules, in one place:
 - a comparison is taken by its judgments plus its active, unexpired leases, and is handed out while
   that is below project.overlap (plus the comparison's extra_judgments, which a reviewer's send
   back raises), never to an annotator who had it before (whatever became of it);
-- an expired lease stops counting at once (the comparison returns to the pool) and its row is
-  marked expired when next seen;
+- an expired lease stops counting at once (the comparison returns to the pool); celery beat marks
+  its row expired within a minute (assignments_expire), off the hot path of "next item";
 - gold items (Comparison.gold_ordering set) are mixed in at project.gold_rate, look like any other
   item and are not bounded by overlap (each annotator may be checked on each once); they are only
   served while regular work remains, so the queue ends when the regular work does;
@@ -51,9 +51,6 @@ def comparison_lease(
     Returns the current active lease when there is one, else claims a new comparison.
     """
     now = now or timezone.now()
-    # In its own short transaction: the claim below may wait for a comparison lock, and must not
-    # hold assignment locks meanwhile that a submission holding that comparison waits for.
-    assignments_expire(project=project, now=now)
     gold = project.gold_rate > 0 and _random.random() < project.gold_rate
     claim = _Claim(project=project, annotator=annotator, now=now)
     try:
@@ -239,26 +236,24 @@ class _Claim:
             return bool(cursor.fetchone()[0])
 
 
-def assignments_expire(*, project: Project, now: datetime | None = None) -> int:
-    """Mark the project's leases that ran out as expired; returns how many were marked.
+def assignments_expire(*, now: datetime | None = None) -> int:
+    """Mark every lease that ran out as expired; returns how many were marked.
 
     Leases stop counting when their time is up whether or not this ran; this keeps the rows
-    truthful. Rows locked by a submission in progress are left for the next sweep. One statement,
-    in its own transaction.
+    truthful, and celery beat runs it every minute (annotation.tasks.leases_expire). Rows locked by
+    a submission or skip in progress are left for the next sweep. One statement, on the
+    (status, expires_at) index.
     """
     now = now or timezone.now()
     # Lock in id order and skip locked rows, so concurrent sweeps never deadlock or wait.
-    skip_locked = (
-        " FOR UPDATE OF a SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    )
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {_ASSIGNMENTS} SET status = %(expired)s, finished_at = %(now)s WHERE id IN ("
-            f"SELECT a.id FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
-            f" WHERE c.project_id = %(project)s AND a.status = {_ACTIVE} AND a.expires_at <= %(now)s"
-            f" ORDER BY a.id{skip_locked})",
-            {"expired": Assignment.Status.EXPIRED.value, "now": adapt(now), "project": project.pk},
+            f"SELECT id FROM {_ASSIGNMENTS} WHERE status = {_ACTIVE} AND expires_at <= %(now)s"
+            f" ORDER BY id{skip_locked})",
+            {"expired": Assignment.Status.EXPIRED.value, "now": adapt(now)},
         )
         return cursor.rowcount
 

@@ -73,10 +73,22 @@ def test_expired_lease_returns_comparison_to_pool(project: Project, bob, charlie
     Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     again = comparison_lease(project=project, annotator=charlie)
     assert again is not None and again.comparison == comparison
-    lease.refresh_from_db()
-    assert lease.status == Assignment.Status.EXPIRED
     # The annotator whose lease ran out is not handed it again.
     assert comparison_lease(project=project, annotator=bob) is None
+
+
+def test_the_sweep_marks_only_leases_that_ran_out(project: Project, bob, charlie) -> None:
+    make_comparison(project=project)
+    make_comparison(project=project)
+    late = comparison_lease(project=project, annotator=bob)
+    current = comparison_lease(project=project, annotator=charlie)
+    Assignment.objects.filter(pk=late.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert assigning.assignments_expire() == 1
+    late.refresh_from_db()
+    current.refresh_from_db()
+    assert (late.status, current.status) == (Assignment.Status.EXPIRED, Assignment.Status.ACTIVE)
+    assert late.finished_at is not None and current.finished_at is None
+    assert assigning.assignments_expire() == 0
 
 
 def test_lease_lasts_the_project_lease_minutes(project: Project, bob) -> None:
