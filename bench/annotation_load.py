@@ -25,8 +25,12 @@ throughput to baseline throughput (the API baseline's row gives its own ratio to
 backends and the client used per request, and the load average.
 Afterwards it checks that every cycle the client saw succeed left exactly one judgment, counts 5xx
 answers in gunicorn's access log, checks the lease and judgment rules on the whole database, prints
-the queries each door runs (in-process, Django's CaptureQueriesContext), and drops the database
-unless --keep (a kept database is reused by the next run, without reloading).
+the queries each door runs (in-process, Django's CaptureQueriesContext), and measures in this
+process, one request at a time, the CPU (Python and database backend) of a baseline request, an API
+baseline request, a cycle, one statement and one transaction: the API baseline plus the fixed cost
+of the cycle's statements and transactions bounds the ratio any cycle with those statements could
+reach. It drops the database unless --keep (a kept database is reused by the next run, without
+reloading).
 
 Annotators hammer without pause, so the per-user API throttle (1200/min) is raised for the run
 through RANKWISE_THROTTLE_USER; everything else is the product's configuration.
@@ -63,6 +67,10 @@ def _with_database(url: str, name: str) -> str:
 
 def _django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
+    # As gunicorn runs below: connections kept, no throttling of the hammering annotators, so that
+    # the in-process costs (in_process_costs) are measured on the same footing.
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
+    os.environ.setdefault("RANKWISE_THROTTLE_USER", "1000000/min")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rankwise.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -475,33 +483,116 @@ def invariants() -> list[str]:
     return problems
 
 
-def queries_per_door(token: str) -> dict[str, int]:
-    """Queries each door runs for one cycle, in this process, on the bench database."""
+def queries_per_door(token: str) -> dict[str, list[str]]:
+    """The statements each door runs for one cycle (BEGIN and COMMIT included), in this process,
+    on the bench database."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    counts = {}
+    doors = {}
     with CaptureQueriesContext(connection) as next_queries:
         item = client.post(f"/api/projects/{SLUG}/next/", {}, format="json").json()["item"]
-    counts["next"] = len(next_queries)
+    doors["next"] = [q["sql"] for q in next_queries]
     first, second = (c["id"] for c in item["candidates"])
     answer = {"assignment": item["assignment"], "submission_token": secrets.token_hex(16),
               "ordering": [[first], [second]]}  # fmt: skip
     with CaptureQueriesContext(connection) as submit_queries:
         reply = client.post(f"/api/projects/{SLUG}/submit/", {**answer, "next": True}, format="json")
     assert reply.status_code == 201
-    counts["submit with next"] = len(submit_queries)
+    doors["submit with next"] = [q["sql"] for q in submit_queries]
     item = reply.json()["next"]["item"]
     first, second = (c["id"] for c in item["candidates"])
     answer = {"assignment": item["assignment"], "submission_token": secrets.token_hex(16),
               "ordering": [[first], [second]]}  # fmt: skip
     with CaptureQueriesContext(connection) as submit_queries:
         assert client.post(f"/api/projects/{SLUG}/submit/", answer, format="json").status_code == 201
-    counts["submit"] = len(submit_queries)
-    return counts
+    doors["submit"] = [q["sql"] for q in submit_queries]
+    return doors
+
+
+def in_process_costs(token: str, comparisons: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """CPU per request through Django's WSGI handler in this process, one request at a time (no
+    HTTP, no threads, no other load): (Python ms, database backend ms) for the baseline, the API
+    baseline and a cycle, and for one statement (SELECT 1 through Django's cursor) and one
+    transaction around it, which every statement and transaction of a cycle pays at least."""
+    import io
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection, transaction
+    from django.test.utils import override_settings
+
+    handler = WSGIHandler()
+
+    def call(method: str, path: str, body: dict | None = None) -> tuple[str, bytes]:
+        data = json.dumps(body).encode() if body is not None else b""
+        environ = {
+            "REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(data),
+            "CONTENT_LENGTH": str(len(data)), "CONTENT_TYPE": "application/json",
+            "HTTP_AUTHORIZATION": f"Token {token}",
+        }  # fmt: skip
+        status: list[str] = []
+        answer = b"".join(handler(environ, lambda line, headers, exc_info=None: status.append(line)))
+        return status[0], answer
+
+    def cost(step, n: int) -> tuple[float, float]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        python, database = time.process_time(), _process_cpu(backend)
+        for _ in range(n):
+            step()
+        return (
+            1000 * (time.process_time() - python) / n,
+            1000 * (_process_cpu(backend) - database) / n,
+        )
+
+    def baseline(route: str):
+        def step() -> None:
+            assert call("GET", f"/bench/{route}/{random.randint(1, comparisons)}/")[0].startswith("200")
+
+        return step
+
+    item: dict = {}
+
+    def cycle() -> None:
+        if not item:
+            item.update(json.loads(call("POST", f"/api/projects/{SLUG}/next/", {})[1])["item"])
+        first, second = (c["id"] for c in item["candidates"])
+        answer = {"assignment": item["assignment"], "submission_token": secrets.token_hex(16),
+                  "ordering": [[first], [second]], "time_spent_ms": 1500, "next": True}  # fmt: skip
+        status, data = call("POST", f"/api/projects/{SLUG}/submit/", answer)
+        assert status.startswith("201"), data
+        item.clear()
+        item.update(json.loads(data)["next"]["item"])
+
+    def statement() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+
+    def in_transaction() -> None:
+        with transaction.atomic():
+            statement()
+
+    costs = {}
+    with override_settings(DEBUG=False, ROOT_URLCONF="bench.load_urls"):
+        steps = [
+            ("baseline", baseline("baseline"), 4 * rounds),
+            ("api baseline", baseline("baseline-api"), 4 * rounds),
+            ("cycle", cycle, rounds),
+            ("statement", statement, 10 * rounds),
+            ("transaction", in_transaction, 10 * rounds),
+        ]
+        for name, step, n in steps:
+            cost(step, max(10, n // 10))  # warm: prepared statements, caches
+            costs[name] = cost(step, n)
+    transaction_only = tuple(t - s for t, s in zip(costs["transaction"], costs["statement"], strict=True))
+    costs["transaction"] = transaction_only
+    return costs
 
 
 # ----------------------------------------------------------------------------- main
@@ -525,6 +616,9 @@ def main() -> None:
         "--replay-every", type=int, default=0, help="send every Nth submission twice (a lost response)"
     )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Procfile's default)")
+    parser.add_argument(
+        "--in-process-rounds", type=int, default=300, help="cycles of the in-process cost measurement"
+    )
     parser.add_argument("--database", default="rankwise_load_bench", help="scratch database to create")
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it next time)")
     parser.add_argument(
@@ -584,10 +678,12 @@ def main() -> None:
                           "web ms", "db ms", "client", "ratio", "vs api", "load average"))  # fmt: skip
         cycled: list[int] = []
         errors: dict[str, int] = {}
+        served: Tally | None = None  # the first baseline measurement, for gunicorn's cost per request
         for n, level in enumerate(levels):
             users = keys[:level]
             base_seconds = min(args.seconds, args.baseline_seconds or args.seconds)
             base_tally = measure("baseline", web, users, args.comparisons, base_seconds, args)
+            served = served or base_tally
             api_tally = measure("api-baseline", web, users, args.comparisons, base_seconds, args)
             spy = None
             if args.py_spy and n == len(levels) - 1:
@@ -629,7 +725,32 @@ def main() -> None:
         print(f"invariants: {'; '.join(problems) or 'all hold'}")
         assert recorded == len(cycled) == len(set(cycled)), "a successful submission was lost or doubled"
         assert not problems and not server_errors
-        print(f"queries per door (one cycle, in-process): {queries_per_door(keys[0])}")
+        doors = queries_per_door(keys[0])
+        counts = {door: len(statements) for door, statements in doors.items()}
+        print(f"queries per door (one cycle, in-process): {counts}")
+        costs = in_process_costs(keys[0], args.comparisons, args.in_process_rounds)
+        print("\nCPU per request in-process, one at a time (Python / database backend, ms):")
+        for name, (python, database) in costs.items():
+            print(f"  {name:>12}: {python:.3f} / {database:.3f}")
+        # The least a cycle can cost with its statements: the API baseline (DRF, token read, one
+        # SELECT) plus the cost of each further statement and transaction, nothing else.
+        cycle_sql = doors["submit with next"]
+        transactions = sum(sql == "BEGIN" for sql in cycle_sql)
+        statements = len(cycle_sql) - 2 * transactions
+        floor = sum(costs["api baseline"]) + (statements - 2) * sum(costs["statement"])
+        floor += transactions * sum(costs["transaction"])
+        base, cycle = sum(costs["baseline"]), sum(costs["cycle"])
+        # What serving a request over HTTP adds (gunicorn, the socket), both sides pay it.
+        http = 1000 * (served.web_cpu + served.db_cpu) / len(served.requests) - base
+        print(
+            f"  a cycle: {statements} statements in {transactions} transactions; the API baseline plus "
+            f"their fixed cost alone: {floor:.2f} ms, {floor / base:.1f} x the baseline's {base:.2f} ms "
+            f"(ratio at most {base / floor:.2f}); the cycle: {cycle:.2f} ms (ratio {base / cycle:.2f})"
+        )
+        print(
+            f"  with gunicorn's {http:.2f} ms per request on both sides (the baseline over HTTP at "
+            f"{levels[0]} annotators less in-process): ratio at most {(base + http) / (floor + http):.2f}"
+        )
     finally:
         if server is not None:
             stop(server)
