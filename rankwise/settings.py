@@ -263,19 +263,13 @@ RANKWISE_OPENAI_API_KEY = os.getenv("RANKWISE_OPENAI_API_KEY", "")
 # Celery beat (`celery -A rankwise beat`) reaps stale runs, generation and scoring jobs every minute
 # (pages also reap when they load) and marks the leases that ran out as expired.
 CELERY_BEAT_SCHEDULE = {
-    **{
-        f"reap-stale-{name}": {
-            "task": f"training.tasks.{name}_reap",
-            "schedule": 60.0,
-            "options": {"queue": "default"},
-        }
-        for name in ("runs", "generations", "scorings")
-    },
-    "expire-leases": {
-        "task": "annotation.tasks.leases_expire",
-        "schedule": 60.0,
-        "options": {"queue": "default"},
-    },
+    task.rpartition(".")[2]: {"task": task, "schedule": 60.0, "options": {"queue": "default"}}
+    for task in (
+        "training.tasks.runs_reap",
+        "training.tasks.generations_reap",
+        "training.tasks.scorings_reap",
+        "annotation.tasks.leases_expire",
+    )
 }
 
 LOGGING = {

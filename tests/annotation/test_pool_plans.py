@@ -28,7 +28,7 @@ HISTORY = 3000
 _HISTORY_TABLES = {"annotation_judgment", "annotation_assignment"}
 
 
-def _judged(project: Project, annotator, comparisons: list[Comparison]) -> None:
+def _judged(annotator, comparisons: list[Comparison]) -> None:
     Judgment.objects.bulk_create(
         Judgment(comparison=c, annotator=annotator, ordering=[], submission_token=f"t-{annotator.pk}-{c.pk}")
         for c in comparisons
@@ -82,10 +82,10 @@ def test_the_counts_do_not_read_an_annotators_history(project: Project) -> None:
     heavy, light = annotators[:2]
     _comparisons(project, 200, 0, judged=False)
     for i, annotator in enumerate(annotators):
-        _judged(project, annotator, _comparisons(project, 1, 1000 + i, judged=True))
+        _judged(annotator, _comparisons(project, 1, 1000 + i, judged=True))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE annotation_judgment, annotation_assignment, annotation_comparison")
-    _judged(project, heavy, _comparisons(project, HISTORY, 10_000, judged=True))
+    _judged(heavy, _comparisons(project, HISTORY, 10_000, judged=True))
 
     plans = {
         who: _generic_plan(lambda who=who: selectors.queue_counts(project=project, annotator=who))
