@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from annotation import rows
 from annotation.errors import NotAllowed, NotFound
 from annotation.models import Membership, Project
 
@@ -37,7 +38,7 @@ def project_get_for(
     Raises NotFound when the project does not exist or the user is not a member, and NotAllowed
     when the user is a member with a lesser role.
     """
-    # Raw SQL: every door calls this, and building the ORM query cost more than running it.
+    # Hand-written SQL: every door calls this, and building the ORM query cost more than running it.
     member_role = "NULL"
     params: list[object] = [slug]
     if user.is_authenticated:
@@ -45,18 +46,16 @@ def project_get_for(
             f"(SELECT m.role FROM {Membership._meta.db_table} m WHERE m.project_id = p.id AND m.user_id = %s)"
         )
         params.insert(0, user.pk)
-    project = next(
-        iter(
-            Project.objects.raw(
-                f"SELECT p.*, {member_role} AS member_role FROM {Project._meta.db_table} p WHERE p.slug = %s",
-                params,
-            )
-        ),
-        None,
+    found = rows.instances(
+        Project,
+        f"SELECT {rows.columns(Project, 'p')}, {member_role}"
+        f" FROM {Project._meta.db_table} p WHERE p.slug = %s",
+        params,
     )
     current = None
-    if project is not None:
-        current = Membership.Role.ADMIN if user.is_superuser else project.member_role
+    if found:
+        [(project, (member,))] = found
+        current = Membership.Role.ADMIN if user.is_superuser else member
     if current is None:
         raise NotFound(f"No project {slug!r}.")
     if _RANK[current] < _RANK[role]:

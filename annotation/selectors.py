@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from annotation import rows
 from annotation.models import (
     Assignment,
     Candidate,
@@ -108,9 +109,9 @@ def pool_params(*, project: Project, annotator: AbstractBaseUser, now: datetime)
 def assignment_current(*, project: Project, annotator: AbstractBaseUser, now: datetime) -> Assignment | None:
     """The annotator's active, unexpired lease in the project, if any."""
     params = pool_params(project=project, annotator=annotator, now=now)
-    return next(
-        iter(Assignment.objects.raw(f"SELECT * FROM {_A} WHERE id = ({CURRENT_LEASE})", params)), None
-    )
+    lease = f"SELECT {rows.columns(Assignment, 'l')} FROM {_A} l WHERE l.id = ({CURRENT_LEASE})"
+    found = rows.instances(Assignment, lease, params)
+    return found[0][0] if found else None
 
 
 # Counting every item left means walking the whole pool: over a second per request with a million

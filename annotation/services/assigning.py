@@ -29,7 +29,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation import selectors
+from annotation import rows, selectors
 from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import Assignment, Comparison, ComparisonCandidate, Project
 
@@ -267,18 +267,15 @@ def assignment_lock_for(
     assignment_check raises.
     """
     lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
-    assignment = next(
-        iter(
-            Assignment.objects.raw(
-                f"SELECT a.* FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
-                f" WHERE a.id = %s AND c.project_id = %s{lock}",
-                [assignment_id, project.pk],
-            )
-        ),
-        None,
+    found = rows.instances(
+        Assignment,
+        f"SELECT {rows.columns(Assignment, 'a')} FROM {_ASSIGNMENTS} a"
+        f" JOIN {_COMPARISONS} c ON c.id = a.comparison_id WHERE a.id = %s AND c.project_id = %s{lock}",
+        [assignment_id, project.pk],
     )
-    if assignment is None:
+    if not found:
         raise NotFound("This item is not part of this project.")
+    [(assignment, _)] = found
     assignment_check(assignment=assignment, annotator=annotator, now=now)
     return assignment
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from annotation import rows
 from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import (
     Assignment,
@@ -235,17 +236,17 @@ def judgment_submit(
             # comparison lock before counting room, so a lease cannot expire "between" this check
             # and the judgment being counted. The lease, the item's candidates and an earlier
             # judgment with this token come in the same statement: this runs on every submission.
-            slots = _slots_locked(project=project, assignment_id=assignment_id, token=token)
-            if not slots:
+            lease = _lease_locked(project=project, assignment_id=assignment_id, token=token)
+            if lease is None:
                 replay = _replayed(token=token, annotator=annotator)
                 if replay is not None:
                     return replay
                 raise NotFound("This item is not part of this project.")
-            assignment = slots[0]
-            if assignment.replay_id is not None:
-                if assignment.replay_annotator_id != annotator.pk:
+            assignment = lease.assignment
+            if lease.replay_id is not None:
+                if lease.replay_annotator_id != annotator.pk:
                     raise Conflict("This submission token was already used.")
-                return Judgment.objects.get(pk=assignment.replay_id)
+                return Judgment.objects.get(pk=lease.replay_id)
             if type(time_spent_ms) is not int or time_spent_ms < 0:
                 raise ValidationFailed(
                     "Time spent must be a whole number of milliseconds.",
@@ -253,7 +254,7 @@ def judgment_submit(
                 )
             answer, demo_text, demo_based_on = _answer_and_demonstration_check(
                 project=project,
-                candidate_ids=[slot.slot_candidate_id for slot in slots],
+                candidate_ids=lease.candidate_ids,
                 fields=dict(
                     ordering=ordering, strength=strength, ratings=ratings, rationale=rationale, flags=flags
                 ),
@@ -274,7 +275,7 @@ def judgment_submit(
             judgment = _judgment_record(
                 project=project,
                 assignment=assignment,
-                prompt_id=assignment.prompt_id,
+                prompt_id=lease.prompt_id,
                 annotator=annotator,
                 token=token,
                 answer=answer,
@@ -294,22 +295,40 @@ def judgment_submit(
         return replay
 
 
-def _slots_locked(*, project: Project, assignment_id: int, token: str) -> list[Assignment]:
-    """The assignment once per slot of its comparison in this project, in slot order, with the
-    comparison's prompt_id, the slot's slot_candidate_id, and replay_id and replay_annotator_id of
-    the judgment with this token (None when there is none); locks the comparison and the
+@dataclass(frozen=True)
+class _LockedLease:
+    assignment: Assignment
+    prompt_id: int
+    # The comparison's candidates, in slot order.
+    candidate_ids: list[int]
+    # The judgment already recorded with this submission token, if any, and its annotator.
+    replay_id: int | None
+    replay_annotator_id: int | None
+
+
+def _lease_locked(*, project: Project, assignment_id: int, token: str) -> _LockedLease | None:
+    """The assignment with what a submission needs of its comparison and of an earlier judgment with
+    this token, or None when the project has no such assignment; locks the comparison and the
     assignment, in that order."""
     lock = " FOR UPDATE OF c, a" if connection.features.has_select_for_update_of else ""
-    return list(
-        Assignment.objects.raw(
-            "SELECT a.*, c.prompt_id, s.candidate_id AS slot_candidate_id, r.id AS replay_id,"
-            " r.annotator_id AS replay_annotator_id"
-            f" FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
-            f" JOIN {ComparisonCandidate._meta.db_table} s ON s.comparison_id = c.id"
-            f" LEFT JOIN {_JUDGMENTS} r ON r.submission_token = %(token)s"
-            f" WHERE a.id = %(assignment)s AND c.project_id = %(project)s ORDER BY s.position{lock}",
-            {"token": token, "assignment": assignment_id, "project": project.pk},
-        )
+    slots = rows.instances(
+        Assignment,
+        f"SELECT {rows.columns(Assignment, 'a')}, c.prompt_id, s.candidate_id, r.id, r.annotator_id"
+        f" FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
+        f" JOIN {ComparisonCandidate._meta.db_table} s ON s.comparison_id = c.id"
+        f" LEFT JOIN {_JUDGMENTS} r ON r.submission_token = %(token)s"
+        f" WHERE a.id = %(assignment)s AND c.project_id = %(project)s ORDER BY s.position{lock}",
+        {"token": token, "assignment": assignment_id, "project": project.pk},
+    )
+    if not slots:
+        return None
+    assignment, (prompt_id, _, replay_id, replay_annotator_id) = slots[0]
+    return _LockedLease(
+        assignment=assignment,
+        prompt_id=prompt_id,
+        candidate_ids=[candidate_id for _, (_, candidate_id, _, _) in slots],
+        replay_id=replay_id,
+        replay_annotator_id=replay_annotator_id,
     )
 
 
