@@ -18,12 +18,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import selectors
+from annotation.api.errors import validated
 from annotation.errors import NotFound
 from annotation.models import Assignment, Project
 from annotation.permissions import model_names_hidden, project_get_for
 from annotation.rendering import markdown_render
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_edit, judgment_submit
+
+# Ids are 64-bit (BigAutoField). A larger number would overflow SQLite's integers in the services'
+# hand-written lookups, so it is refused here as out of range.
+ID_MAX = 2**63 - 1
 
 
 def _counts(project: Project, user: AbstractBaseUser) -> dict[str, int | bool]:
@@ -92,7 +97,7 @@ class AnswerSerializer(serializers.Serializer):
     demonstration_text = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, default=None, trim_whitespace=False
     )
-    based_on = serializers.IntegerField(required=False, allow_null=True, default=None)
+    based_on = serializers.IntegerField(required=False, allow_null=True, default=None, max_value=ID_MAX)
 
 
 def _next(project: Project, user: AbstractBaseUser) -> dict[str, Any]:
@@ -111,7 +116,7 @@ class ItemNextApi(APIView):
 
 class JudgmentSubmitApi(APIView):
     class InputSerializer(AnswerSerializer):
-        assignment = serializers.IntegerField()
+        assignment = serializers.IntegerField(max_value=ID_MAX)
         submission_token = serializers.CharField(max_length=64)
         time_spent_ms = serializers.IntegerField(required=False, default=0, min_value=0)
         # True: the answer carries the next item and the counts, as next/ gives them, which saves
@@ -120,9 +125,7 @@ class JudgmentSubmitApi(APIView):
 
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = validated(self.InputSerializer(data=request.data))
         wants_next = fields.pop("next")
         judgment = judgment_submit(
             project=project, annotator=request.user, assignment_id=fields.pop("assignment"), **fields
@@ -135,25 +138,19 @@ class JudgmentSubmitApi(APIView):
 
 class AssignmentSkipApi(APIView):
     class InputSerializer(serializers.Serializer):
-        assignment = serializers.IntegerField()
+        assignment = serializers.IntegerField(max_value=ID_MAX)
         reason = serializers.CharField(max_length=255)
 
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        fields = validated(self.InputSerializer(data=request.data))
         assignment_skip(
             project=project,
             annotator=request.user,
-            assignment_id=data.validated_data["assignment"],
-            reason=data.validated_data["reason"],
+            assignment_id=fields["assignment"],
+            reason=fields["reason"],
         )
-        return Response(
-            {
-                "skipped": data.validated_data["assignment"],
-                "counts": _counts(project, request.user),
-            }
-        )
+        return Response({"skipped": fields["assignment"], "counts": _counts(project, request.user)})
 
 
 class JudgmentDetailApi(APIView):
@@ -189,9 +186,6 @@ class JudgmentDetailApi(APIView):
 
     def patch(self, request: Request, slug: str, pk: int) -> Response:
         project = project_get_for(user=request.user, slug=slug)
-        data = AnswerSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        judgment = judgment_edit(
-            project=project, annotator=request.user, judgment_id=pk, **data.validated_data
-        )
+        fields = validated(AnswerSerializer(data=request.data))
+        judgment = judgment_edit(project=project, annotator=request.user, judgment_id=pk, **fields)
         return Response({"judgment": judgment.pk})

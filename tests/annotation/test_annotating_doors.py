@@ -151,6 +151,22 @@ def test_invalid_and_conflicting_submissions_get_clear_errors(project: Project, 
     assert not Judgment.objects.exists()
 
 
+def test_ids_past_64_bits_are_refused_as_out_of_range(project: Project, bob) -> None:
+    make_comparison(project=project)
+    item = _next(_client(bob)).json()["item"]
+    huge = 2**71
+    skip = _client(bob).post(
+        reverse("api:assignment-skip", args=["project-a"]),
+        {"assignment": huge, "reason": "unclear"},
+        content_type="application/json",
+    )
+    submitted = _submit(_client(bob), {**item, "assignment": huge})
+    based = _submit(_client(bob), item, demonstration_text="better", based_on=huge)
+    assert [r.status_code for r in (skip, submitted, based)] == [400, 400, 400]
+    assert submitted.json()["details"][0]["field"] == "assignment"
+    assert not Judgment.objects.exists() and Assignment.objects.get().status == Assignment.Status.ACTIVE
+
+
 def test_skip_and_move_on(project: Project, bob) -> None:
     make_comparison(project=project)
     second = make_comparison(project=project)
