@@ -29,7 +29,8 @@ the queries each door runs (in-process, Django's CaptureQueriesContext), and mea
 process, one request at a time, the CPU (Python and database backend) of a baseline request, an API
 baseline request, a cycle, one statement and one transaction: the API baseline plus the fixed cost
 of the cycle's statements and transactions bounds the ratio any cycle with those statements could
-reach. It drops the database unless --keep (a kept database is reused by the next run, without
+reach. Last, the database backend's CPU around each statement of a cycle (from the scheduler's
+nanosecond count in /proc/<pid>/schedstat), to show which statements the database time goes to. It drops the database unless --keep (a kept database is reused by the next run, without
 reloading).
 
 Annotators hammer without pause, so the per-user API throttle (1200/min) is raised for the run
@@ -513,11 +514,23 @@ def queries_per_door(token: str) -> dict[str, list[str]]:
     return doors
 
 
-def in_process_costs(token: str, comparisons: int, rounds: int) -> dict[str, tuple[float, float]]:
+def _backend_ns(pid: int) -> int:
+    """Nanoseconds a process has run on a CPU so far (the scheduler's own count, finer than /proc's
+    clock ticks, which a single statement would not move)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+def in_process_costs(
+    token: str, comparisons: int, rounds: int
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """CPU per request through Django's WSGI handler in this process, one request at a time (no
     HTTP, no threads, no other load): (Python ms, database backend ms) for the baseline, the API
     baseline and a cycle, and for one statement (SELECT 1 through Django's cursor) and one
-    transaction around it, which every statement and transaction of a cycle pays at least."""
+    transaction around it, which every statement and transaction of a cycle pays at least.
+
+    Then, over as many further cycles, the backend's CPU around each statement: by the statement's
+    opening, (calls per cycle, backend µs per call). A transaction's BEGIN goes with its first
+    statement; COMMIT and Django's health check are left out (the cycle's database figure has them)."""
     import io
 
     from django.core.handlers.wsgi import WSGIHandler
@@ -538,10 +551,13 @@ def in_process_costs(token: str, comparisons: int, rounds: int) -> dict[str, tup
         answer = b"".join(handler(environ, lambda line, headers, exc_info=None: status.append(line)))
         return status[0], answer
 
-    def cost(step, n: int) -> tuple[float, float]:
+    def backend_pid() -> int:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
-            backend = cursor.fetchone()[0]
+            return cursor.fetchone()[0]
+
+    def cost(step, n: int) -> tuple[float, float]:
+        backend = backend_pid()
         python, database = time.process_time(), _process_cpu(backend)
         for _ in range(n):
             step()
@@ -578,6 +594,18 @@ def in_process_costs(token: str, comparisons: int, rounds: int) -> dict[str, tup
         with transaction.atomic():
             statement()
 
+    by_statement: dict[str, list[int]] = {}
+
+    def record(execute, sql, params, many, context):
+        backend = connection.connection.info.backend_pid
+        before = _backend_ns(backend)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            calls = by_statement.setdefault(" ".join(sql.split())[:72], [0, 0])
+            calls[0] += 1
+            calls[1] += _backend_ns(backend) - before
+
     costs = {}
     with override_settings(DEBUG=False, ROOT_URLCONF="bench.load_urls"):
         steps = [
@@ -590,9 +618,13 @@ def in_process_costs(token: str, comparisons: int, rounds: int) -> dict[str, tup
         for name, step, n in steps:
             cost(step, max(10, n // 10))  # warm: prepared statements, caches
             costs[name] = cost(step, n)
+        with connection.execute_wrapper(record):
+            for _ in range(rounds):
+                cycle()
     # The transaction's own cost: its statement is counted once already.
     costs["transaction"] = tuple(t - s for t, s in zip(costs["transaction"], costs["statement"], strict=True))
-    return costs
+    statements = {sql: (n / rounds, ns / n / 1000) for sql, (n, ns) in by_statement.items()}
+    return costs, dict(sorted(statements.items(), key=lambda item: -item[1][0] * item[1][1]))
 
 
 # ----------------------------------------------------------------------------- main
@@ -728,10 +760,13 @@ def main() -> None:
         doors = queries_per_door(keys[0])
         counts = {door: len(statements) for door, statements in doors.items()}
         print(f"queries per door (one cycle, in-process): {counts}")
-        costs = in_process_costs(keys[0], args.comparisons, args.in_process_rounds)
+        costs, statements = in_process_costs(keys[0], args.comparisons, args.in_process_rounds)
         print("\nCPU per request in-process, one at a time (Python / database backend, ms):")
         for name, (python, database) in costs.items():
             print(f"  {name:>12}: {python:.3f} / {database:.3f}")
+        print("  the backend's CPU by statement (calls per cycle, µs per call; BEGIN goes with the first):")
+        for sql, (calls, micros) in statements.items():
+            print(f"    {calls:4.2f} {micros:7.1f}  {sql}")
         # The least a cycle can cost with its statements: the API baseline (DRF, token read, one
         # SELECT) plus the cost of each further statement and transaction, nothing else.
         cycle_sql = doors["submit with next"]
