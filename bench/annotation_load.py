@@ -30,8 +30,12 @@ process, one request at a time, the CPU (Python and database backend) of a basel
 baseline request, a cycle, one statement and one transaction: the API baseline plus the fixed cost
 of the cycle's statements and transactions bounds the ratio any cycle with those statements could
 reach. Last, the database backend's CPU around each statement of a cycle (from the scheduler's
-nanosecond count in /proc/<pid>/schedstat), to show which statements the database time goes to. It drops the database unless --keep (a kept database is reused by the next run, without
-reloading).
+nanosecond count in /proc/<pid>/schedstat), to show which statements the database time goes to. It
+drops the database unless --keep (a kept database is reused by the next run, without reloading).
+
+--cycles-only N runs N such cycles in this process and nothing else, on a database it keeps. Python
+instructions per cycle, which other tenants of the machine do not move: run it under
+`valgrind --tool=callgrind` with N = 20 and N = 60; the difference of the two totals over 40.
 
 Annotators hammer without pause, so the per-user API throttle (1200/min) is raised for the run
 through RANKWISE_THROTTLE_USER; everything else is the product's configuration.
@@ -520,6 +524,59 @@ def _backend_ns(pid: int) -> int:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
 
+class InProcess:
+    """Requests through Django's WSGI handler in this process (no HTTP, no threads), with an
+    annotator's token; cycle() answers the current item and gets the next, as the annotate page does."""
+
+    def __init__(self, token: str) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.token = token
+        self.handler = WSGIHandler()
+        self.item: dict = {}
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[str, bytes]:
+        import io
+
+        data = json.dumps(body).encode() if body is not None else b""
+        environ = {
+            "REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(data),
+            "CONTENT_LENGTH": str(len(data)), "CONTENT_TYPE": "application/json",
+            "HTTP_AUTHORIZATION": f"Token {self.token}",
+        }  # fmt: skip
+        status: list[str] = []
+        answer = b"".join(self.handler(environ, lambda line, headers, exc_info=None: status.append(line)))
+        return status[0], answer
+
+    def cycle(self) -> None:
+        if not self.item:
+            self.item = json.loads(self.call("POST", f"/api/projects/{SLUG}/next/", {})[1])["item"]
+        first, second = (c["id"] for c in self.item["candidates"])
+        answer = {"assignment": self.item["assignment"], "submission_token": secrets.token_hex(16),
+                  "ordering": [[first], [second]], "time_spent_ms": 1500, "next": True}  # fmt: skip
+        status, data = self.call("POST", f"/api/projects/{SLUG}/submit/", answer)
+        assert status.startswith("201"), data
+        self.item = json.loads(data)["next"]["item"]
+
+
+def cycles_only(token: str, n: int) -> None:
+    """n in-process cycles, after 10 to warm up, and their CPU, nothing else: for a profiler, or for
+    valgrind's instruction count, run twice with different n and subtract (start-up cancels out)."""
+    from django.test.utils import override_settings
+
+    annotator = InProcess(token)
+    with override_settings(DEBUG=False, ROOT_URLCONF="bench.load_urls"):
+        for _ in range(10):  # warm: imports, prepared statements, caches
+            annotator.cycle()
+        started = time.process_time()
+        for _ in range(n):
+            annotator.cycle()
+    if n:
+        each = 1000 * (time.process_time() - started) / n
+        print(f"{n} cycles in-process: {each:.3f} ms of Python CPU each")
+
+
 def in_process_costs(
     token: str, comparisons: int, rounds: int
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
@@ -531,25 +588,10 @@ def in_process_costs(
     Then, over as many further cycles, the backend's CPU around each statement: by the statement's
     opening, (calls per cycle, backend µs per call). A transaction's BEGIN goes with its first
     statement; COMMIT and Django's health check are left out (the cycle's database figure has them)."""
-    import io
-
-    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection, transaction
     from django.test.utils import override_settings
 
-    handler = WSGIHandler()
-
-    def call(method: str, path: str, body: dict | None = None) -> tuple[str, bytes]:
-        data = json.dumps(body).encode() if body is not None else b""
-        environ = {
-            "REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-            "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(data),
-            "CONTENT_LENGTH": str(len(data)), "CONTENT_TYPE": "application/json",
-            "HTTP_AUTHORIZATION": f"Token {token}",
-        }  # fmt: skip
-        status: list[str] = []
-        answer = b"".join(handler(environ, lambda line, headers, exc_info=None: status.append(line)))
-        return status[0], answer
+    annotator = InProcess(token)
 
     def backend_pid() -> int:
         with connection.cursor() as cursor:
@@ -568,22 +610,10 @@ def in_process_costs(
 
     def baseline(route: str):
         def step() -> None:
-            assert call("GET", f"/bench/{route}/{random.randint(1, comparisons)}/")[0].startswith("200")
+            path = f"/bench/{route}/{random.randint(1, comparisons)}/"
+            assert annotator.call("GET", path)[0].startswith("200")
 
         return step
-
-    item: dict = {}
-
-    def cycle() -> None:
-        if not item:
-            item.update(json.loads(call("POST", f"/api/projects/{SLUG}/next/", {})[1])["item"])
-        first, second = (c["id"] for c in item["candidates"])
-        answer = {"assignment": item["assignment"], "submission_token": secrets.token_hex(16),
-                  "ordering": [[first], [second]], "time_spent_ms": 1500, "next": True}  # fmt: skip
-        status, data = call("POST", f"/api/projects/{SLUG}/submit/", answer)
-        assert status.startswith("201"), data
-        item.clear()
-        item.update(json.loads(data)["next"]["item"])
 
     def statement() -> None:
         with connection.cursor() as cursor:
@@ -611,7 +641,7 @@ def in_process_costs(
         steps = [
             ("baseline", baseline("baseline"), 4 * rounds),
             ("api baseline", baseline("baseline-api"), 4 * rounds),
-            ("cycle", cycle, rounds),
+            ("cycle", annotator.cycle, rounds),
             ("statement", statement, 10 * rounds),
             ("transaction", in_transaction, 10 * rounds),
         ]
@@ -620,7 +650,7 @@ def in_process_costs(
             costs[name] = cost(step, n)
         with connection.execute_wrapper(record):
             for _ in range(rounds):
-                cycle()
+                annotator.cycle()
     # The transaction's own cost: its statement is counted once already.
     costs["transaction"] = tuple(t - s for t, s in zip(costs["transaction"], costs["statement"], strict=True))
     statements = {sql: (n / rounds, ns / n / 1000) for sql, (n, ns) in by_statement.items()}
@@ -656,7 +686,16 @@ def main() -> None:
     parser.add_argument(
         "--py-spy", help="record gunicorn with py-spy (this binary) during the last cycle run"
     )
+    parser.add_argument(
+        "--cycles-only",
+        type=int,
+        metavar="N",
+        help="only run N cycles in-process on the database (loaded if need be, then kept) and print their "
+        "CPU: for a profiler or valgrind",
+    )
     args = parser.parse_args()
+    if args.cycles_only is not None:
+        args.keep = True
     levels = [int(level) for level in args.levels.split(",")]
     # A SIGTERM (a timeout, an impatient operator) still stops gunicorn and drops the database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
@@ -685,6 +724,9 @@ def main() -> None:
             print(f"Loading {args.comparisons:,} comparisons ...", flush=True)
             print(f"  loaded in {fill(args.comparisons, max(levels)):.1f} s", flush=True)
         keys = tokens(max(levels))
+        if args.cycles_only is not None:
+            cycles_only(keys[0], args.cycles_only)
+            return
         connections.close_all()
 
         port = _free_port()
