@@ -627,7 +627,6 @@ def in_process_costs(
     by_statement: dict[str, list[int]] = {}
 
     def record(execute, sql, params, many, context):
-        backend = connection.connection.info.backend_pid
         before = _backend_ns(backend)
         try:
             return execute(sql, params, many, context)
@@ -648,6 +647,7 @@ def in_process_costs(
         for name, step, n in steps:
             cost(step, max(10, n // 10))  # warm: prepared statements, caches
             costs[name] = cost(step, n)
+        backend = backend_pid()
         with connection.execute_wrapper(record):
             for _ in range(rounds):
                 annotator.cycle()
