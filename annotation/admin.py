@@ -17,16 +17,35 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
+class StoredHtmlAdmin(admin.ModelAdmin):
+    """The stored HTML (annotation.services.prerendering) is the renderer's alone: shown, never
+    edited, and dropped when the text it renders changes, so that the background pass renders it
+    again."""
+
+    source: str
+    stored: str
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), self.stored)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if self.source in form.changed_data:
+            setattr(obj, self.stored, None)
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(models.Prompt)
-class PromptAdmin(admin.ModelAdmin):
+class PromptAdmin(StoredHtmlAdmin):
     list_display = ("id", "project", "external_id", "created_at")
     list_filter = ("project",)
+    source, stored = "messages", "messages_html"
 
 
 @admin.register(models.Candidate)
-class CandidateAdmin(admin.ModelAdmin):
+class CandidateAdmin(StoredHtmlAdmin):
     list_display = ("id", "prompt", "model_name", "created_at")
     raw_id_fields = ("prompt",)
+    source, stored = "text", "html"
 
 
 @admin.register(models.Comparison)

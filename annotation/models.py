@@ -190,6 +190,10 @@ class Prompt(models.Model):
     messages = models.JSONField()
     metadata = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64)
+    # Each message's content as sanitised HTML (annotation.rendering), in message order, stored by
+    # annotation.services.prerendering so that showing the prompt does not render it again; null
+    # until then, and the page renders it itself.
+    messages_html = models.JSONField(null=True, blank=True)
     round = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -197,7 +201,13 @@ class Prompt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "content_hash"], name="prompt_unique_content"),
         ]
-        indexes = [models.Index(fields=["project", "external_id"])]
+        indexes = [
+            models.Index(fields=["project", "external_id"]),
+            # What is left to render, found without reading the rendered rows.
+            models.Index(
+                fields=["id"], condition=models.Q(messages_html__isnull=True), name="prompt_unrendered"
+            ),
+        ]
 
     def __str__(self) -> str:
         last = self.messages[-1]["content"] if self.messages else ""
@@ -217,12 +227,17 @@ class Candidate(models.Model):
     model_name = models.CharField(max_length=255, blank=True)
     generation_params = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64)
+    # The text as sanitised HTML, as Prompt.messages_html.
+    html = models.TextField(null=True, blank=True)
     round = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["prompt", "content_hash"], name="candidate_unique_content"),
+        ]
+        indexes = [
+            models.Index(fields=["id"], condition=models.Q(html__isnull=True), name="candidate_unrendered")
         ]
 
     def __str__(self) -> str:

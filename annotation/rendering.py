@@ -4,6 +4,12 @@ markdown-it-py renders CommonMark with tables, with raw HTML turned off so that 
 show as text; Pygments highlights fenced code; nh3 (the Rust ammonia sanitiser) then keeps only an
 allow-list of tags, attributes and URL schemes, as a second line of defence. Images are dropped:
 loading one would send a request to wherever the completion points.
+
+Prompts and candidates keep what this renders (Prompt.messages_html, Candidate.html; see
+annotation.services.prerendering). A change to what it produces for the same text (the allow-list,
+the markdown options, a new Pygments) must therefore come with a migration that sets those columns
+back to null, so that no page shows HTML the renderer would no longer write;
+tests/annotation/test_rendering.py fails on such a change until its digest is updated.
 """
 
 from __future__ import annotations
@@ -89,6 +95,24 @@ def markdown_render(text: str) -> str:
         # Only text-align survives on table cells (markdown-it writes it for aligned columns).
         filter_style_properties={"text-align"},
     )
+
+
+def messages_render(messages: list[dict]) -> list[str]:
+    """Each message's content of a conversation as sanitised HTML, in message order."""
+    return [markdown_render(str(m.get("content", ""))) for m in messages]
+
+
+def markdown_stored(html: str | None, text: str) -> str:
+    """The HTML stored for a text (annotation.services.prerendering), or the text rendered now where
+    none is stored yet."""
+    return html if html is not None else markdown_render(text)
+
+
+def messages_shown(messages: list[dict], html: list[str] | None) -> list[dict[str, str]]:
+    """A conversation as the pages show it: each message's role and HTML, the stored HTML of the
+    messages or, where none is stored yet, rendered now."""
+    html = html if html is not None else messages_render(messages)
+    return [{"role": m.get("role", "user"), "html": h} for m, h in zip(messages, html, strict=True)]
 
 
 def highlight_css() -> str:

@@ -179,6 +179,8 @@ def demonstration_for(*, judgment: Judgment) -> Demonstration | None:
 class ItemCandidate:
     text: str
     model_name: str
+    # Stored HTML (annotation.services.prerendering), None until it is rendered.
+    html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,13 +191,16 @@ class ComparisonItem:
     messages: list[dict]
     # By candidate id, in slot order.
     candidates: dict[int, ItemCandidate]
+    # Stored HTML of each message, None until it is rendered.
+    messages_html: list[str] | None = None
 
 
 def comparison_item(*, comparison_id: int) -> ComparisonItem:
-    """The comparison's prompt and candidates, in one query (it runs on every "next item")."""
+    """The comparison's prompt and candidates, with their stored HTML, in one query (it runs on
+    every "next item")."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.arena, p.messages, k.id, k.text, k.model_name"
+            "SELECT c.arena, p.messages, p.messages_html, k.id, k.text, k.model_name, k.html"
             f" FROM {_C} c JOIN {Prompt._meta.db_table} p ON p.id = c.prompt_id"
             f" JOIN {ComparisonCandidate._meta.db_table} s ON s.comparison_id = c.id"
             f" JOIN {Candidate._meta.db_table} k ON k.id = s.candidate_id"
@@ -203,11 +208,14 @@ def comparison_item(*, comparison_id: int) -> ComparisonItem:
             [comparison_id],
         )
         rows = cursor.fetchall()
-    arena, messages = rows[0][:2]
+    arena, messages, messages_html = rows[0][:3]
     return ComparisonItem(
         arena=bool(arena),
         messages=json.loads(messages),
-        candidates={cid: ItemCandidate(text=text, model_name=model) for *_, cid, text, model in rows},
+        messages_html=None if messages_html is None else json.loads(messages_html),
+        candidates={
+            cid: ItemCandidate(text=text, model_name=model, html=html) for *_, cid, text, model, html in rows
+        },
     )
 
 

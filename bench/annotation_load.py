@@ -33,6 +33,11 @@ reach. Last, the database backend's CPU around each statement of a cycle (from t
 nanosecond count in /proc/<pid>/schedstat), to show which statements the database time goes to. It
 drops the database unless --keep (a kept database is reused by the next run, without reloading).
 
+Before the run, the product's background pass (annotation.services.prerendering) stores the HTML of
+the oldest --prerender prompts and candidates, the front of the queue, as a project has it once the
+pass has run after its import; after the run the bench says how many judged items were shown from
+stored HTML.
+
 --cycles-only N runs N such cycles in this process and nothing else, on a database it keeps. Python
 instructions per cycle, which other tenants of the machine do not move: run it under
 `valgrind --tool=callgrind` with N = 20 and N = 60; the difference of the two totals over 40.
@@ -141,6 +146,35 @@ def fill(comparisons: int, annotators: int) -> float:
     models.Membership.objects.bulk_create(models.Membership(project=project, user=u) for u in users)
     Token.objects.bulk_create(Token(user=u, key=Token.generate_key()) for u in users)
     return time.perf_counter() - started
+
+
+def prerendered(texts: int) -> tuple[int, float]:
+    """Stores the HTML of the oldest `texts` prompts and candidates (the front of the queue) with
+    the product's background pass, as a project has it once that pass has run after its import;
+    returns how many it rendered now (rows stored by an earlier run count) and the seconds."""
+    from annotation.models import Candidate, Prompt
+    from annotation.services.prerendering import texts_prerender
+
+    started = time.perf_counter()
+    stored = Prompt.objects.filter(messages_html__isnull=False).count()
+    stored += Candidate.objects.filter(html__isnull=False).count()
+    rendered = texts_prerender(budget_seconds=float("inf"), limit=texts - stored) if texts > stored else 0
+    return rendered, time.perf_counter() - started
+
+
+def served_stored() -> tuple[int, int]:
+    """(comparisons judged, of which every text had stored HTML)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT count(*), count(*) FILTER (WHERE p.messages_html IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM annotation_comparisoncandidate s JOIN annotation_candidate k
+                   ON k.id = s.candidate_id WHERE s.comparison_id = c.id AND k.html IS NULL))
+               FROM annotation_comparison c JOIN annotation_prompt p ON p.id = c.prompt_id
+               WHERE c.judgment_count > 0"""
+        )
+        return cursor.fetchone()
 
 
 def loaded(comparisons: int, annotators: int) -> bool:
@@ -684,6 +718,14 @@ def main() -> None:
     parser.add_argument("--database", default="rankwise_load_bench", help="scratch database to create")
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it next time)")
     parser.add_argument(
+        "--prerender",
+        type=int,
+        default=150_000,
+        metavar="TEXTS",
+        help="store the HTML of the oldest TEXTS prompts and candidates first, as the background pass "
+        "does after an import (0: store none; items without it are rendered as they are shown)",
+    )
+    parser.add_argument(
         "--py-spy", help="record gunicorn with py-spy (this binary) during the last cycle run"
     )
     parser.add_argument(
@@ -723,6 +765,11 @@ def main() -> None:
         if not loaded(args.comparisons, max(levels)):
             print(f"Loading {args.comparisons:,} comparisons ...", flush=True)
             print(f"  loaded in {fill(args.comparisons, max(levels)):.1f} s", flush=True)
+        if args.prerender:
+            rendered, seconds = prerendered(args.prerender)
+            print(
+                f"Stored HTML for the oldest {args.prerender:,} texts: {rendered:,} rendered, {seconds:.1f} s"
+            )
         keys = tokens(max(levels))
         if args.cycles_only is not None:
             cycles_only(keys[0], args.cycles_only)
@@ -797,6 +844,8 @@ def main() -> None:
         print(f"gunicorn access log: {len(statuses)} requests, {server_errors} with a 5xx status")
         problems = invariants()
         print(f"invariants: {'; '.join(problems) or 'all hold'}")
+        judged, stored = served_stored()
+        print(f"comparisons judged: {judged}, {stored} of them shown from stored HTML")
         assert recorded == len(cycled) == len(set(cycled)), "a successful submission was lost or doubled"
         assert not problems and not server_errors
         doors = queries_per_door(keys[0])

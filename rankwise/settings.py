@@ -261,7 +261,8 @@ RANKWISE_OPENAI_BASE_URL = os.getenv("RANKWISE_OPENAI_BASE_URL", "")
 RANKWISE_OPENAI_MODEL = os.getenv("RANKWISE_OPENAI_MODEL", "")
 RANKWISE_OPENAI_API_KEY = os.getenv("RANKWISE_OPENAI_API_KEY", "")
 # Celery beat (`celery -A rankwise beat`) reaps stale runs, generation and scoring jobs every minute
-# (pages also reap when they load) and marks the leases that ran out as expired.
+# (pages also reap when they load), marks the leases that ran out as expired and renders texts
+# that have no stored HTML yet.
 CELERY_BEAT_SCHEDULE = {
     task.rpartition(".")[2]: {"task": task, "schedule": 60.0, "options": {"queue": "default"}}
     for task in (
@@ -269,6 +270,7 @@ CELERY_BEAT_SCHEDULE = {
         "training.tasks.generations_reap",
         "training.tasks.scorings_reap",
         "annotation.tasks.leases_expire",
+        "annotation.tasks.texts_prerender",
     )
 }
 

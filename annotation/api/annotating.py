@@ -22,7 +22,7 @@ from annotation.api.errors import validated
 from annotation.errors import NotFound
 from annotation.models import Assignment, Project
 from annotation.permissions import model_names_hidden, project_get_for
-from annotation.rendering import markdown_render
+from annotation.rendering import markdown_stored, messages_shown
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_edit, judgment_submit
 
@@ -48,22 +48,20 @@ def comparison_payload(
     with model names only where neither the project nor an arena hides them.
 
     Candidate text is sent raw too (for the demonstration editor and the diff, which the page
-    only ever inserts as text) and rendered through the sanitiser for display.
+    only ever inserts as text) and as HTML from the sanitiser for display: the HTML stored for
+    it, or rendered now where none is stored yet.
     """
     pairwise = project.mode == Project.Mode.PAIRWISE
     hidden = model_names_hidden(project=project, arena=item.arena)
     candidates = item.candidates
     return {
         "mode": project.mode,
-        "messages": [
-            {"role": m.get("role", "user"), "html": markdown_render(str(m.get("content", "")))}
-            for m in item.messages
-        ],
+        "messages": messages_shown(item.messages, item.messages_html),
         "candidates": [
             {
                 "id": cid,
                 "label": ascii_uppercase[i] if pairwise else str(i + 1),
-                "html": markdown_render(candidates[cid].text),
+                "html": markdown_stored(candidates[cid].html, candidates[cid].text),
                 "text": candidates[cid].text,
                 "model": None if hidden else candidates[cid].model_name,
             }

@@ -42,6 +42,7 @@ from annotation.services.import_formats import (
     Record,
 )
 from annotation.services.pairing import comparison_groups
+from annotation.services.prerendering import texts_prerender_later
 from annotation.services.queueing import queue_priorities_refresh
 
 CHUNK_LINES = 1000
@@ -117,6 +118,8 @@ def data_import(
             )
     if batch.judgments_created and project.queue_order == Project.QueueOrder.DISAGREEMENT:
         queue_priorities_refresh(project=project)
+    if batch.prompts_created or batch.candidates_created:
+        texts_prerender_later()
     batch.already_imported = False
     return batch
 

@@ -21,7 +21,7 @@ from annotation.errors import NotFound, RankwiseError, ValidationFailed
 from annotation.models import Comparison, Membership, Project, Review
 from annotation.permissions import project_get_for
 from annotation.quality.review import REASONS, ordering_text
-from annotation.rendering import markdown_render
+from annotation.rendering import markdown_stored, messages_shown
 from annotation.services.reviewing import (
     EXTRA_JUDGMENTS_MAX,
     NOTE_MAX,
@@ -176,16 +176,13 @@ def _item_context(project: Project, comparison: Comparison, queue: review_select
         "agreement": entry.agreement if entry else None,
         "consensus": ordering_text(comparison.consensus, labels),
         "gold": ordering_text(comparison.gold_ordering, labels) if comparison.gold_ordering else None,
-        "messages": [
-            {"role": m.get("role", "user"), "html": markdown_render(str(m.get("content", "")))}
-            for m in comparison.prompt.messages
-        ],
+        "messages": messages_shown(comparison.prompt.messages, comparison.prompt.messages_html),
         "candidates": [
             {
                 "id": slot.candidate_id,
                 "label": labels[slot.candidate_id],
                 "model": slot.candidate.model_name,
-                "html": markdown_render(slot.candidate.text),
+                "html": markdown_stored(slot.candidate.html, slot.candidate.text),
                 # The override form starts from the consensus.
                 "rank": consensus_ranks.get(slot.candidate_id, 1),
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from html.parser import HTMLParser
 
 import pytest
@@ -85,3 +86,25 @@ def test_emphasis_lists_and_quotes() -> None:
     html = markdown_render("**bold** _it_ ~~gone~~\n\n- one\n- two\n\n> quoted")
     for tag in ("<strong>", "<em>", "<s>", "<ul>", "<li>", "<blockquote>"):
         assert tag in html
+
+
+# Every feature the renderer handles, once. Prompts and candidates keep their rendered HTML
+# (annotation.services.prerendering), so the renderer's output for the same text must not change
+# unnoticed: stored rows would keep the old HTML.
+STORED_SAMPLE = [
+    "# Title\n\nSome *emphasis*, **strong**, ~~struck~~ and `code`.",
+    "1. one\n2. two\n\n- a\n- b\n\n> quoted",
+    "| a | b |\n| :- | -: |\n| 1 | 2 |",
+    "```python\ndef f(x):\n    return x + 1\n```\n\n```nosuchlanguage\nplain\n```",
+    "[safe](https://example.com) [unsafe](javascript:alert(1)) ![image](https://example.com/i.png)",
+    "<script>alert(1)</script> <b>bold?</b>\n\n---\n\nline  \nbreak",
+]
+STORED_SAMPLE_SHA256 = "ce38161861d312458ac3360ece859b7614bf8aa76027055e29b17b4d0ce7ee13"
+
+
+def test_the_renderer_writes_what_stored_rows_hold() -> None:
+    """If this fails, the renderer's output changed: add a migration that sets Prompt.messages_html
+    and Candidate.html back to null (the background pass renders them again), then put the new
+    digest here."""
+    digest = hashlib.sha256("\0".join(markdown_render(text) for text in STORED_SAMPLE).encode()).hexdigest()
+    assert digest == STORED_SAMPLE_SHA256

@@ -1,0 +1,72 @@
+"""Rendering prompts and candidates to HTML once, ahead of the pages that show them.
+
+Showing an item renders its prompt and candidates (annotation.rendering): about 0.05–0.15 ms for a
+short text, several ms for a long answer with code, which Pygments highlights. A candidate sits in
+several comparisons and each comparison goes to `overlap` annotators, so rendering on display does
+the same work many times over, on the annotators' requests. Instead every text is rendered once and
+kept (Prompt.messages_html, Candidate.html): an import queues annotation.tasks.texts_prerender when
+it commits, and celery beat runs it every minute for texts that came another way (generation rounds,
+arena battles, rows from before the columns). A row without its HTML yet is rendered by the page
+itself, so this only ever saves time; the texts never change once stored (they are keyed by their
+content hash).
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.db import transaction
+from django.db.models import Model
+
+from annotation.models import Candidate, Prompt
+from annotation.rendering import markdown_render, messages_render
+
+BATCH = 200
+# One run's share of the default worker: it leaves the queue to other tasks after this long, and
+# the next run (celery beat, a minute later) goes on where it stopped.
+BUDGET_SECONDS = 10.0
+
+
+def texts_prerender_later() -> None:
+    """Queues texts_prerender on the default queue once the current transaction commits (at once
+    outside one)."""
+    from annotation.tasks import texts_prerender as task
+
+    transaction.on_commit(lambda: task.apply_async(queue="default"))
+
+
+def texts_prerender(*, budget_seconds: float = BUDGET_SECONDS, limit: int | None = None) -> int:
+    """Renders and stores the HTML of prompts and candidates that have none, oldest first (the
+    queue's default order), BATCH rows of each at a time, until none is left, `limit` rows are done
+    or `budget_seconds` have passed. Returns how many rows it rendered.
+
+    Each batch locks its rows with SKIP LOCKED, so runs at the same time share the work instead of
+    rendering the same rows twice."""
+    deadline = time.monotonic() + budget_seconds
+    done = 0
+    pending = [
+        (Prompt, "messages", "messages_html", messages_render),
+        (Candidate, "text", "html", markdown_render),
+    ]
+    while pending and time.monotonic() < deadline and (limit is None or done < limit):
+        for step in list(pending):
+            size = BATCH if limit is None else min(BATCH, limit - done)
+            rendered = _batch_render(*step, size=size) if size > 0 else 0
+            done += rendered
+            if rendered < size:
+                pending.remove(step)
+    return done
+
+
+def _batch_render(model: type[Model], source: str, target: str, render, *, size: int) -> int:
+    with transaction.atomic():
+        rows = list(
+            model.objects.select_for_update(skip_locked=True)
+            .filter(**{f"{target}__isnull": True})
+            .order_by("pk")
+            .only("pk", source)[:size]
+        )
+        for row in rows:
+            setattr(row, target, render(getattr(row, source)))
+        model.objects.bulk_update(rows, [target])
+    return len(rows)
