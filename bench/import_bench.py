@@ -8,6 +8,9 @@ afterwards unless --keep. Prints the file size, then per stage the time and rate
   baseline validation  JsonlReader alone: our parsing and validation, no database
   import               data_import: validation, dedupe queries and bulk inserts in one transaction
   re-import            the same file again (hash only, returns the earlier batch)
+  prerender            the background pass the import queues (annotation.services.prerendering),
+                       run here in-process over as many texts as the import wrote, oldest
+                       unrendered first: the HTML that pages then show without rendering
 and the peak memory (ru_maxrss) before and after the import, to show it does not grow with
 the file.
 """
@@ -47,6 +50,7 @@ from annotation.models import (  # noqa: E402
 )
 from annotation.services.import_formats import JsonlReader  # noqa: E402
 from annotation.services.importing import data_import  # noqa: E402
+from annotation.services.prerendering import texts_prerender  # noqa: E402
 
 WORDS = "the a model answer because first then data value list code test result small large".split()
 
@@ -177,6 +181,14 @@ def main() -> None:
                     "lines",
                 )
             assert again.pk == batch.pk
+            texts = batch.prompts_created + batch.candidates_created
+            rendered = timed(
+                "prerender",
+                lambda: texts_prerender(budget_seconds=float("inf"), limit=texts),
+                texts,
+                "texts",
+            )
+            assert rendered == texts, rendered
             print(f"peak RSS: {rss_before:,.0f} MiB before the import, {rss_after:,.0f} MiB after")
         finally:
             if not args.keep:
