@@ -29,10 +29,11 @@ BUDGET_SECONDS = 10.0
 
 def texts_prerender_later() -> None:
     """Queues texts_prerender on the default queue once the current transaction commits (at once
-    outside one)."""
+    outside one). A broker that cannot take it is logged, not raised: what committed stands, pages
+    render its texts meanwhile, and celery beat's next run renders them."""
     from annotation.tasks import texts_prerender as task
 
-    transaction.on_commit(lambda: task.apply_async(queue="default"))
+    transaction.on_commit(lambda: task.apply_async(queue="default"), robust=True)
 
 
 def texts_prerender(*, budget_seconds: float = BUDGET_SECONDS, limit: int | None = None) -> int:

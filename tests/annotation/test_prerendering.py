@@ -177,3 +177,20 @@ def test_editing_a_text_in_the_admin_drops_its_stored_html(client) -> None:
     assert Candidate.objects.get(pk=candidate.pk).html is None
     assert texts_prerender() >= 1
     assert Candidate.objects.get(pk=candidate.pk).html == markdown_render("A new answer.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_stands_when_the_broker_cannot_take_the_rendering(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from annotation import tasks
+
+    def refused(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.texts_prerender, "apply_async", refused)
+    project = ProjectFactory()
+    batch = data_import(project=project, file=io.BytesIO(_jsonl(ROWS)), file_name="a.jsonl")
+    assert batch.prompts_created == 3 and Candidate.objects.count() == 6
+    assert "broker down" in caplog.text
+    assert texts_prerender() == 9
