@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -129,28 +130,51 @@ class QueueCounts:
     remaining_capped: bool = False
 
 
+# While an annotator's queue is long, `remaining` says only "at least REMAINING_COUNT_MAX", and
+# finding that out walks the pool: the costliest statement of a cycle. So a count that reached the
+# cap is remembered this long, and meanwhile the counts read the done tallies alone.
+REMAINING_CAPPED_SECONDS = 30
+
+
+def _remaining_capped_key(project: Project, annotator: AbstractBaseUser) -> str:
+    return f"remaining-capped:{project.pk}:{annotator.pk}"
+
+
 def queue_counts(
-    *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None
+    *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None, fresh: bool = False
 ) -> QueueCounts:
     """The annotator's own progress in the project: judged today, judged in all, and still to do.
 
     `remaining` counts the regular items this annotator could still be handed plus the one they
     hold, up to REMAINING_COUNT_MAX; it is an estimate under concurrency, since others take items
     too. The done counts come from the annotator's JudgmentTally rows. One query.
+
+    A count that reached the cap stands for REMAINING_CAPPED_SECONDS (in the cache): until then the
+    query reads only the tallies. `fresh` counts anyway; the annotate door asks for it when it had
+    no item to hand out, so that an empty queue never shows as a long one.
     """
     now = now or timezone.now()
     params = {
         **pool_params(project=project, annotator=annotator, now=now),
         "today": connection.ops.adapt_datefield_value(timezone.localdate(now)),
     }
+    done = (
+        "SELECT COALESCE(SUM(t.judgments), 0) AS total,"
+        " COALESCE(SUM(CASE WHEN t.day = %(today)s THEN t.judgments END), 0) AS today"
+        f" FROM {JudgmentTally._meta.db_table} t"
+        " WHERE t.project_id = %(project)s AND t.annotator_id = %(annotator)s"
+    )
+    capped_key = _remaining_capped_key(project, annotator)
+    if not fresh and cache.get(capped_key):
+        with connection.cursor() as cursor:
+            cursor.execute(done, {name: params[name] for name in ("project", "annotator", "today")})
+            done_total, done_today = cursor.fetchone()
+        return QueueCounts(done_today, done_total, remaining=REMAINING_COUNT_MAX, remaining_capped=True)
     counts = (
         "SELECT d.total, d.today,"
         f" (SELECT COUNT(*) FROM (SELECT c.id FROM {_C} c WHERE {POOL_OPEN}"
         f" ORDER BY {POOL_ORDER} LIMIT {int(REMAINING_COUNT_MAX)}) o), {HOLDS_LEASE}"
-        " FROM (SELECT COALESCE(SUM(t.judgments), 0) AS total,"
-        " COALESCE(SUM(CASE WHEN t.day = %(today)s THEN t.judgments END), 0) AS today"
-        f" FROM {JudgmentTally._meta.db_table} t"
-        " WHERE t.project_id = %(project)s AND t.annotator_id = %(annotator)s) d"
+        f" FROM ({done}) d"
     )
     # The overlap and the cap go into the text, not in parameters: without them PostgreSQL's
     # generic plan of the prepared statement looks costlier than it is, and it would plan the
@@ -160,6 +184,10 @@ def queue_counts(
         cursor.execute(counts, params)
         done_total, done_today, open_items, holding = cursor.fetchone()
     left = open_items + int(bool(holding))
+    if left >= REMAINING_COUNT_MAX:
+        cache.set(capped_key, True, REMAINING_CAPPED_SECONDS)
+    elif fresh:
+        cache.delete(capped_key)
     return QueueCounts(
         done_today=done_today,
         done_total=done_total,

@@ -31,8 +31,8 @@ from annotation.services.judging import judgment_edit, judgment_submit
 ID_MAX = 2**63 - 1
 
 
-def _counts(project: Project, user: AbstractBaseUser) -> dict[str, int | bool]:
-    counts = selectors.queue_counts(project=project, annotator=user)
+def _counts(project: Project, user: AbstractBaseUser, *, fresh: bool = False) -> dict[str, int | bool]:
+    counts = selectors.queue_counts(project=project, annotator=user, fresh=fresh)
     return {
         "done_today": counts.done_today,
         "done_total": counts.done_total,
@@ -101,7 +101,8 @@ class AnswerSerializer(serializers.Serializer):
 def _next(project: Project, user: AbstractBaseUser) -> dict[str, Any]:
     """The annotator's current item (or a new lease), null when the queue is empty, and their counts."""
     assignment = comparison_lease(project=project, annotator=user)
-    return {"item": _item(project, assignment), "counts": _counts(project, user)}
+    # No item: count afresh, so that an empty queue never shows a long queue's remembered count.
+    return {"item": _item(project, assignment), "counts": _counts(project, user, fresh=assignment is None)}
 
 
 class ItemNextApi(APIView):

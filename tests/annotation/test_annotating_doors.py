@@ -139,6 +139,20 @@ def test_submit_with_next_brings_the_next_item_and_counts(project: Project, bob)
     assert refused.status_code == 400 and "next" not in refused.json()
 
 
+def test_the_last_item_ends_with_an_exact_count_after_a_remembered_long_queue(
+    project: Project, bob, monkeypatch
+) -> None:
+    monkeypatch.setattr("annotation.selectors.REMAINING_COUNT_MAX", 1)
+    make_comparison(project=project)
+    client = _client(bob)
+    first = _next(client).json()
+    # The held item alone reaches this cap: the count is remembered as a long queue.
+    assert first["counts"]["remaining_capped"] is True
+    answer = _submit(client, first["item"], next=True).json()["next"]
+    assert answer["item"] is None
+    assert answer["counts"] == {"done_today": 1, "done_total": 1, "remaining": 0, "remaining_capped": False}
+
+
 def test_invalid_and_conflicting_submissions_get_clear_errors(project: Project, bob, charlie) -> None:
     make_comparison(project=project)
     item = _next(_client(bob)).json()["item"]

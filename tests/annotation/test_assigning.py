@@ -6,6 +6,8 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotation import selectors
@@ -215,18 +217,46 @@ def test_queue_counts_stop_counting_at_the_cap(project: Project, bob, monkeypatc
     monkeypatch.setattr(selectors, "REMAINING_COUNT_MAX", 3)
     for _ in range(5):
         make_comparison(project=project)
-    assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(0, 0, 3, True)
+
+    def counts():
+        return selectors.queue_counts(project=project, annotator=bob, fresh=True)
+
+    assert counts() == selectors.QueueCounts(0, 0, 3, True)
     lease = comparison_lease(project=project, annotator=bob)
     _submit(project, bob, lease, "token-cap-1")
     lease = comparison_lease(project=project, annotator=bob)
     _submit(project, bob, lease, "token-cap-2")
     # Three left: the count reaches the cap exactly, so it cannot tell whether more are left.
-    assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(2, 2, 3, True)
+    assert counts() == selectors.QueueCounts(2, 2, 3, True)
     lease = comparison_lease(project=project, annotator=bob)
     # Two open plus the held one is three again; after submitting it, two, counted exactly.
-    assert selectors.queue_counts(project=project, annotator=bob).remaining == 3
+    assert counts().remaining == 3
     _submit(project, bob, lease, "token-cap-3")
-    assert selectors.queue_counts(project=project, annotator=bob) == selectors.QueueCounts(3, 3, 2, False)
+    assert counts() == selectors.QueueCounts(3, 3, 2, False)
+
+
+def test_a_count_at_the_cap_is_remembered_while_the_done_counts_stay_current(
+    project: Project, bob, monkeypatch
+) -> None:
+    monkeypatch.setattr(selectors, "REMAINING_COUNT_MAX", 3)
+    for _ in range(5):
+        make_comparison(project=project)
+
+    def counted(**kwargs) -> tuple[selectors.QueueCounts, bool]:
+        """The counts, and whether they walked the pool to count what is left."""
+        with CaptureQueriesContext(connection) as queries:
+            counts = selectors.queue_counts(project=project, annotator=bob, **kwargs)
+        (query,) = queries.captured_queries
+        return counts, "LIMIT 3" in query["sql"]
+
+    assert counted() == (selectors.QueueCounts(0, 0, 3, True), True)
+    for n in range(3):
+        _submit(project, bob, comparison_lease(project=project, annotator=bob), f"token-kept-{n}")
+    # Two are left now, but the count at the cap stands for a while; the done counts do not wait.
+    assert counted() == (selectors.QueueCounts(3, 3, 3, True), False)
+    assert counted(fresh=True) == (selectors.QueueCounts(3, 3, 2, False), True)
+    # A fresh count below the cap forgets the remembered one.
+    assert counted() == (selectors.QueueCounts(3, 3, 2, False), True)
 
 
 def test_projects_do_not_share_leases(project: Project, bob) -> None:
