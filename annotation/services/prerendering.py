@@ -7,8 +7,8 @@ the same work many times over, on the annotators' requests. Instead every text i
 kept (Prompt.messages_html, Candidate.html): an import queues annotation.tasks.texts_prerender when
 it commits, and celery beat runs it every minute for texts that came another way (generation rounds,
 arena battles, rows from before the columns). A row without its HTML yet is rendered by the page
-itself, so this only ever saves time; the texts never change once stored (they are keyed by their
-content hash).
+itself, so this only ever saves time. Imported texts do not change (they are keyed by their content
+hash); an edit in the Django admin drops the stored HTML, and the next run renders the text again.
 """
 
 from __future__ import annotations
