@@ -208,7 +208,7 @@ class ItemCandidate:
     text: str
     model_name: str
     # Stored HTML (annotation.services.prerendering), None until it is rendered.
-    html: str | None = None
+    html: str | None
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ class ComparisonItem:
     # By candidate id, in slot order.
     candidates: dict[int, ItemCandidate]
     # Stored HTML of each message, None until it is rendered.
-    messages_html: list[str] | None = None
+    messages_html: list[str] | None
 
 
 def comparison_item(*, comparison_id: int) -> ComparisonItem:

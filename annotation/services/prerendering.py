@@ -52,7 +52,9 @@ def texts_prerender(*, budget_seconds: float = BUDGET_SECONDS, limit: int | None
     while pending and time.monotonic() < deadline and (limit is None or done < limit):
         for step in list(pending):
             size = BATCH if limit is None else min(BATCH, limit - done)
-            rendered = _batch_render(*step, size=size) if size > 0 else 0
+            if size == 0:
+                break
+            rendered = _batch_render(*step, size=size)
             done += rendered
             if rendered < size:
                 pending.remove(step)
