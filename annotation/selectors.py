@@ -59,17 +59,30 @@ _TAKEN = (
     f"c.judgment_count + (SELECT COUNT(*) FROM {_A} l"
     f" WHERE l.comparison_id = c.id AND l.status = {_ACTIVE} AND l.expires_at > %(now)s)"
 )
+
+
+def _room_then_unseen(bound: str) -> str:
+    """Room under `bound` and unseen by this annotator, the room tested first (CASE fixes the order).
+
+    The rows a claim walks past at the front of the queue are mostly those other annotators hold
+    leases on, which the room test alone rules out; as plain AND terms PostgreSQL orders the three
+    probes by estimated cost and ran both history probes first, three probes per such row instead
+    of one (the claim's backend CPU at 50 leases ahead: 420-520 µs, 276-285 µs with this order).
+    """
+    return f"CASE WHEN {_TAKEN} < {bound} THEN {_UNSEEN} ELSE false END"
+
+
 # Regular comparisons with room. Sent-back rows are left to POOL_SENT_BACK, so that the room test
 # stays a constant bound the comparison_pool_order index applies (judgment_count < overlap).
 POOL_REGULAR = (
     "c.project_id = %(project)s AND c.gold_ordering IS NULL AND c.extra_judgments = 0"
-    f" AND c.judgment_count < %(overlap)s AND {_UNSEEN} AND {_TAKEN} < %(overlap)s"
+    f" AND c.judgment_count < %(overlap)s AND {_room_then_unseen('%(overlap)s')}"
 )
 # Comparisons a reviewer sent back for more judgments: few rows, found on the partial index
 # comparison_sent_back.
 POOL_SENT_BACK = (
     "c.project_id = %(project)s AND c.gold_ordering IS NULL AND c.extra_judgments > 0"
-    f" AND {_UNSEEN} AND {_TAKEN} < %(overlap)s + c.extra_judgments"
+    f" AND {_room_then_unseen('%(overlap)s + c.extra_judgments')}"
 )
 # Gold items are not bounded by overlap: each annotator may be checked on each once.
 POOL_GOLD = f"c.project_id = %(project)s AND c.gold_ordering IS NOT NULL AND {_UNSEEN}"
@@ -78,7 +91,7 @@ POOL_GOLD = f"c.project_id = %(project)s AND c.gold_ordering IS NOT NULL AND {_U
 POOL_OPEN = (
     "c.project_id = %(project)s AND c.gold_ordering IS NULL"
     " AND (c.judgment_count < %(overlap)s OR c.extra_judgments > 0)"
-    f" AND {_UNSEEN} AND {_TAKEN} < %(overlap)s + c.extra_judgments"
+    f" AND {_room_then_unseen('%(overlap)s + c.extra_judgments')}"
 )
 # Best first: higher priority, then the fewest judgments, then the oldest.
 POOL_ORDER = "c.priority DESC, c.judgment_count, c.id"

@@ -3,20 +3,24 @@
 Prepared statements run on a generic plan, which knows only the average annotator. These tests take
 statistics while annotators have judged one item each, then give one annotator a long history, and
 read the generic plan of the counts with EXPLAIN ANALYZE: the rows it reads of the judgments and
-leases must not grow with that history.
+leases must not grow with that history. The claim's plan, likewise, must not look into annotators'
+histories on the rows that other annotators' leases fill.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from psycopg import sql
 
 from annotation import selectors
-from annotation.models import Comparison, Judgment, Project
+from annotation.models import Assignment, Comparison, Judgment, Project
+from annotation.services.assigning import _Claim
 from tests.factories import MembershipFactory, PromptFactory, UserFactory
 
 pytestmark = [
@@ -95,3 +99,32 @@ def test_the_counts_do_not_read_an_annotators_history(project: Project) -> None:
     assert _history_rows(plans[heavy]) <= _history_rows(plans[light]) + 10
     counts = selectors.queue_counts(project=project, annotator=heavy, fresh=True)
     assert (counts.remaining, counts.remaining_capped) == (100, True)
+
+
+def _loops_on(plan: dict, table: str) -> int:
+    """How many times the plan's nodes scanned `table`."""
+    loops = plan["Actual Loops"] if plan.get("Relation Name") == table else 0
+    return loops + sum(_loops_on(child, table) for child in plan.get("Plans", []))
+
+
+def test_the_claim_probes_a_history_only_on_rows_with_room(project: Project) -> None:
+    """The claim walks past the rows other annotators hold at the front of the queue with one
+    probe each (their leases), not three: the history probes run on the row it takes alone."""
+    project.overlap = 1
+    project.save(update_fields=["overlap"])
+    holders = [UserFactory(password=None) for _ in range(30)]
+    annotator = UserFactory(password=None)
+    now = timezone.now()
+    held = _comparisons(project, len(holders), 0, judged=False)
+    Assignment.objects.bulk_create(
+        Assignment(comparison=c, annotator=holder, leased_at=now, expires_at=now + timedelta(hours=1))
+        for c, holder in zip(held, holders, strict=True)
+    )
+    _comparisons(project, 1, 100, judged=False)
+
+    claim = _Claim(project=project, annotator=annotator, now=now)
+    plan = _generic_plan(lambda: claim.first_free(selectors.POOL_REGULAR, only_if_idle=True))
+
+    # Past every held row (a lease probe each), and into the history on the free one alone.
+    assert _loops_on(plan, "annotation_assignment") > len(holders), json.dumps(plan, indent=1)
+    assert _loops_on(plan, "annotation_judgment") == 1, json.dumps(plan, indent=1)
