@@ -52,3 +52,26 @@ def test_judgment_tallies_are_filled_from_the_judgments_recorded_before() -> Non
         ]
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotation")[0])
+
+
+def _reloptions(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(reloptions, '{}') FROM pg_class WHERE relname = %s", [table])
+        return sorted(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="autovacuum is PostgreSQL's")
+def test_the_tables_each_judgment_updates_are_vacuumed_early_and_with_their_indexes() -> None:
+    tuned = [
+        "autovacuum_vacuum_scale_factor=0.01",
+        "autovacuum_vacuum_threshold=1000",
+        "vacuum_index_cleanup=on",
+    ]
+    tables = ("annotation_comparison", "annotation_assignment")
+    assert [_reloptions(table) for table in tables] == [tuned, tuned]
+    try:
+        _migrate(("annotation", "0009_prerendered_html"))
+        assert [_reloptions(table) for table in tables] == [[], []]
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotation")[0])
+    assert [_reloptions(table) for table in tables] == [tuned, tuned]
