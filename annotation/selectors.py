@@ -67,7 +67,7 @@ def _room_then_unseen(bound: str) -> str:
     The rows a claim walks past at the front of the queue are mostly those other annotators hold
     leases on, which the room test alone rules out; as plain AND terms PostgreSQL orders the three
     probes by estimated cost and ran both history probes first, three probes per such row instead
-    of one (the claim's backend CPU at 50 leases ahead: 420-520 µs, 276-285 µs with this order).
+    of one (bench/README.md, "the claim tests a row's room first").
     """
     return f"CASE WHEN {_TAKEN} < {bound} THEN {_UNSEEN} ELSE false END"
 

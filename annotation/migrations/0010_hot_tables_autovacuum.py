@@ -11,23 +11,28 @@ indexes (bench/README.md, "Vacuum").
 
 from django.db import migrations
 
-_TABLES = ("annotation_comparison", "annotation_assignment")
-_SETTINGS = (
-    "autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000, vacuum_index_cleanup = on"
-)
-_NAMES = "autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold, vacuum_index_cleanup"
+_MODELS = ("Comparison", "Assignment")
+_SETTINGS = {
+    "autovacuum_vacuum_scale_factor": "0.01",
+    "autovacuum_vacuum_threshold": "1000",
+    "vacuum_index_cleanup": "on",
+}
+
+
+def _alter(apps, schema_editor, change: str) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for name in _MODELS:
+        table = schema_editor.quote_name(apps.get_model("annotation", name)._meta.db_table)
+        schema_editor.execute(f"ALTER TABLE {table} {change}")
 
 
 def _set(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for table in _TABLES:
-            schema_editor.execute(f"ALTER TABLE {table} SET ({_SETTINGS})")
+    _alter(apps, schema_editor, "SET (" + ", ".join(f"{k} = {v}" for k, v in _SETTINGS.items()) + ")")
 
 
 def _reset(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for table in _TABLES:
-            schema_editor.execute(f"ALTER TABLE {table} RESET ({_NAMES})")
+    _alter(apps, schema_editor, "RESET (" + ", ".join(_SETTINGS) + ")")
 
 
 class Migration(migrations.Migration):
