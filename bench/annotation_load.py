@@ -8,9 +8,13 @@ it and bulk-loads N pairwise comparisons (N prompts, 2N candidates of ~600 chara
 with server-side `INSERT … SELECT generate_series(…)` statements, plus one annotator with an API
 token per simulated annotator. It then serves the app with gunicorn as the Procfile runs it
 (gthread, 4 threads per worker, production settings over plain HTTP) with the settings module
-bench/load_settings.py, which adds two routes only this benchmark has: /bench/baseline/<pk>/, a plain
+bench/load_settings.py, which adds routes only this benchmark has: /bench/baseline/<pk>/, a plain
 Django JSON view doing one SELECT by primary key, and /bench/baseline-api/<pk>/, the same read behind
-DRF with the product's API defaults (token authentication, IsAuthenticated, the throttles).
+DRF with the product's API defaults (token authentication, IsAuthenticated, the throttles). A third
+route, /bench/floor/<slug>/, is the floor: what a cycle does to the database, done by a plain Django
+view in two statements and leaving out every other rule of the product (bench/load_urls.py says which),
+so that its ratio to the bare view bounds what any design of the cycle could reach (measured with
+--floor).
 
 At each level of concurrency, an asyncio client (HTTP/1.1 keep-alive, one connection per annotator,
 no think time) first measures the baseline (GET of a random comparison by pk), then the API baseline
@@ -19,7 +23,8 @@ submit/ with next: true, whose answer brings the next item (a first POST next/ s
 off), with token auth, each for --seconds; --separate runs the cycle as two requests, POST next/ →
 POST submit/; --think adds a pause after each cycle (0 by default: every annotator always has a
 request in flight), --replay-every N sends every Nth submission twice, as a client whose response
-was lost does. It prints throughput, p50 and p99 (per request and per cycle), the ratio of cycle
+was lost does. With --floor, the same annotators then run as many cycles through the floor view
+(never replayed). It prints throughput, p50 and p99 (per request and per cycle), the ratio of cycle
 throughput to baseline throughput (the API baseline's row gives its own ratio to the baseline; the
 "vs api" column, cycles over the API baseline), the CPU that gunicorn's workers, PostgreSQL's
 backends and the client used per request, and the load average.
@@ -30,7 +35,8 @@ process, one request at a time, the CPU (Python and database backend) of a basel
 baseline request, a cycle, one statement and one transaction: the API baseline plus the fixed cost
 of the cycle's statements and transactions bounds the ratio any cycle with those statements could
 reach, and the bare request plus the database's own work for a cycle (its backend CPU less the fixed
-cost of its statements and transactions) bounds what any design could reach. Last, the database
+cost of its statements and transactions) bounds what any design could reach; with --floor, a cycle
+through the floor view too, the same bound measured instead of derived. Last, the database
 backend's CPU around each statement of a cycle (from the scheduler's nanosecond count in
 /proc/<pid>/schedstat), to show which statements the database time goes to. It drops the database
 unless --keep (a kept database is reused by the next run, without reloading).
@@ -70,6 +76,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "load"
+FLOOR_PATH = f"/bench/floor/{SLUG}/"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
@@ -291,10 +298,13 @@ async def _baseline_user(port: int, ids: int, deadline: float, tally: Tally, rou
 
 
 async def _cycle_user(
-    port: int, token: str, deadline: float, options: argparse.Namespace, tally: Tally
+    port: int, token: str, deadline: float, options: argparse.Namespace, tally: Tally, floor: bool = False
 ) -> None:
+    """An annotator's cycles; floor: each answer goes to the bench's floor view instead of submit/
+    (never replayed: the floor does not replay a submission token)."""
     http = Http(port)
-    next_path, submit_path = f"/api/projects/{SLUG}/next/", f"/api/projects/{SLUG}/submit/"
+    next_path = f"/api/projects/{SLUG}/next/"
+    submit_path = FLOOR_PATH if floor else f"/api/projects/{SLUG}/submit/"
     if options.think:
         await asyncio.sleep(random.uniform(0, options.think))  # people do not all start at once
     # As the annotate page does, each submission asks for the next item (one request per cycle),
@@ -332,9 +342,9 @@ async def _cycle_user(
             tally.cycles.append(done - started)
             reply = json.loads(data)
             tally.judgments.append(reply["judgment"])
-            if not options.separate:
+            if floor or not options.separate:
                 item = reply["next"]["item"]
-            if options.replay_every and len(tally.cycles) % options.replay_every == 0:
+            if not floor and options.replay_every and len(tally.cycles) % options.replay_every == 0:
                 # As a client whose response was lost: the same submission again must name the same
                 # judgment (and the same next item, the lease now held).
                 status, data = await http.request("POST", submit_path, json.dumps(answer).encode(), token)
@@ -401,7 +411,7 @@ def measure(
         elif kind == "api-baseline":
             jobs = [_baseline_user(port, ids, deadline, tally, "baseline-api", token) for token in users]
         else:
-            jobs = [_cycle_user(port, token, deadline, options, tally) for token in users]
+            jobs = [_cycle_user(port, token, deadline, options, tally, kind == "floor") for token in users]
         await asyncio.gather(*jobs)
 
     workers = set(server.workers())
@@ -564,10 +574,11 @@ class InProcess:
     """Requests through Django's WSGI handler in this process (no HTTP, no threads), with an
     annotator's token; cycle() answers the current item and gets the next, as the annotate page does."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, submit_path: str = f"/api/projects/{SLUG}/submit/") -> None:
         from django.core.handlers.wsgi import WSGIHandler
 
         self.token = token
+        self.submit_path = submit_path
         self.handler = WSGIHandler()
         self.item: dict = {}
 
@@ -591,7 +602,7 @@ class InProcess:
         first, second = (c["id"] for c in self.item["candidates"])
         answer = {"assignment": self.item["assignment"], "submission_token": secrets.token_hex(16),
                   "ordering": [[first], [second]], "time_spent_ms": 1500, "next": True}  # fmt: skip
-        status, data = self.call("POST", f"/api/projects/{SLUG}/submit/", answer)
+        status, data = self.call("POST", self.submit_path, answer)
         assert status.startswith("201"), data
         self.item = json.loads(data)["next"]["item"]
 
@@ -614,12 +625,13 @@ def cycles_only(token: str, n: int) -> None:
 
 
 def in_process_costs(
-    token: str, comparisons: int, rounds: int
+    token: str, comparisons: int, rounds: int, floor_token: str | None = None
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """CPU per request through Django's WSGI handler in this process, one request at a time (no
     HTTP, no threads, no other load): (Python ms, database backend ms) for the baseline, the API
-    baseline and a cycle, and for one statement (SELECT 1 through Django's cursor) and one
-    transaction around it, which every statement and transaction of a cycle pays at least.
+    baseline and a cycle (with floor_token, also a cycle of that annotator through the floor view),
+    and for one statement (SELECT 1 through Django's cursor) and one transaction around it, which
+    every statement and transaction of a cycle pays at least.
 
     Then, over as many further cycles, the backend's CPU around each statement: by the statement's
     opening, (calls per cycle, backend µs per call). A transaction's BEGIN goes with its first
@@ -677,6 +689,7 @@ def in_process_costs(
             ("baseline", baseline("baseline"), 4 * rounds),
             ("api baseline", baseline("baseline-api"), 4 * rounds),
             ("cycle", annotator.cycle, rounds),
+            *([("floor", InProcess(floor_token, FLOOR_PATH).cycle, rounds)] if floor_token else []),
             ("statement", statement, 10 * rounds),
             ("transaction", in_transaction, 10 * rounds),
         ]
@@ -726,6 +739,12 @@ def main() -> None:
         metavar="TEXTS",
         help="store the HTML of the oldest TEXTS prompts and candidates first, as the background pass "
         "does after an import (0: store none; items without it are rendered as they are shown)",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="after each cycle measurement, measure the floor: the cycle's database effects by a plain view "
+        "in two statements (bench/load_urls.py), the least any design of the cycle could cost",
     )
     parser.add_argument(
         "--py-spy", help="record gunicorn with py-spy (this binary) during the last cycle run"
@@ -818,18 +837,22 @@ def main() -> None:
             if spy is not None:
                 spy.wait()
                 print(f"py-spy profile (collapsed stacks): {profile}")
-            cycled.extend(cycle_tally.judgments)
-            for what, count in {**base_tally.errors, **api_tally.errors, **cycle_tally.errors}.items():
-                errors[what] = errors.get(what, 0) + count
+            tallies = [base_tally, api_tally, cycle_tally]
+            if args.floor:
+                tallies.append(measure("floor", web, users, args.comparisons, args.seconds, args))
+            for tally in tallies[2:]:
+                cycled.extend(tally.judgments)
+            for tally in tallies:
+                for what, count in tally.errors.items():
+                    errors[what] = errors.get(what, 0) + count
             base_rate = len(base_tally.requests) / base_tally.seconds
             api_rate = len(api_tally.requests) / api_tally.seconds
-            cycle_rate = len(cycle_tally.cycles) / cycle_tally.seconds
-            cycle_ratio, cycle_api_ratio = f"{cycle_rate / base_rate:.2f}x", f"{cycle_rate / api_rate:.2f}x"
             print(_row(LINE, level, "baseline", base_rate, base_tally, "", "", _load_average()))
             print(_row(LINE, "", "api base", api_rate, api_tally, f"{api_rate / base_rate:.2f}x", "", ""))
-            print(
-                _row(LINE, "", "cycle", cycle_rate, cycle_tally, cycle_ratio, cycle_api_ratio, ""), flush=True
-            )
+            for what, tally in zip(("cycle", "floor"), tallies[2:], strict=False):
+                rate = len(tally.cycles) / tally.seconds
+                ratios = f"{rate / base_rate:.2f}x", f"{rate / api_rate:.2f}x"
+                print(_row(LINE, "", what, rate, tally, *ratios, ""), flush=True)
         stop(server)
         server = None
 
@@ -837,7 +860,8 @@ def main() -> None:
         print("p50/p99 per request; 'cyc': one whole cycle; 'web ms', 'db ms': CPU of gunicorn's workers")
         print("and of PostgreSQL's backends per request; 'client': CPU the load generator used;")
         print("ratio: cycles/s (or API baseline requests/s) over baseline/s;")
-        print("'vs api': cycles/s over API baseline requests/s")
+        print("'vs api': cycles/s over API baseline requests/s; 'floor' (--floor): the cycle's database")
+        print("effects by a plain view in two statements (bench/load_urls.py), a bound for any design")
         recorded = Judgment.objects.count() - judgments_before
         print(f"\nchecks: {len(cycled)} cycles succeeded, {recorded} judgments recorded, "
               f"{len(set(cycled))} distinct; other answers: {errors or 'none'}")  # fmt: skip
@@ -853,7 +877,9 @@ def main() -> None:
         doors = queries_per_door(keys[0])
         counts = {door: len(statements) for door, statements in doors.items()}
         print(f"queries per door (one cycle, in-process): {counts}")
-        costs, statements = in_process_costs(keys[0], args.comparisons, args.in_process_rounds)
+        # The floor's cycles in-process run as another annotator than the cycle's (so none with one).
+        floor_token = keys[-1] if args.floor and len(keys) > 1 else None
+        costs, statements = in_process_costs(keys[0], args.comparisons, args.in_process_rounds, floor_token)
         print("\nCPU per request in-process, one at a time (Python / database backend, ms):")
         for name, (python, database) in costs.items():
             print(f"  {name:>12}: {python:.3f} / {database:.3f}")
@@ -865,19 +891,19 @@ def main() -> None:
         cycle_sql = doors["submit with next"]
         transactions = sum(sql == "BEGIN" for sql in cycle_sql)
         statements = len(cycle_sql) - 2 * transactions
-        floor = sum(costs["api baseline"]) + (statements - 2) * sum(costs["statement"])
-        floor += transactions * sum(costs["transaction"])
-        base, cycle = sum(costs["baseline"]), sum(costs["cycle"])
+        bound = sum(costs["api baseline"]) + (statements - 2) * sum(costs["statement"])
+        bound += transactions * sum(costs["transaction"])
+        bare, cycle = sum(costs["baseline"]), sum(costs["cycle"])
         # What serving a request over HTTP adds (gunicorn, the socket), both sides pay it.
-        http = 1000 * (served.web_cpu + served.db_cpu) / len(served.requests) - base
+        http = 1000 * (served.web_cpu + served.db_cpu) / len(served.requests) - bare
         print(
             f"  a cycle: {statements} statements in {transactions} transactions; the API baseline plus "
-            f"their fixed cost alone: {floor:.2f} ms, {floor / base:.1f} x the baseline's {base:.2f} ms "
-            f"(ratio at most {base / floor:.2f}); the cycle: {cycle:.2f} ms (ratio {base / cycle:.2f})"
+            f"their fixed cost alone: {bound:.2f} ms, {bound / bare:.1f} x the baseline's {bare:.2f} ms "
+            f"(ratio at most {bare / bound:.2f}); the cycle: {cycle:.2f} ms (ratio {bare / cycle:.2f})"
         )
         print(
             f"  with gunicorn's {http:.2f} ms per request on both sides (the baseline over HTTP at "
-            f"{levels[0]} annotators less in-process): ratio at most {(base + http) / (floor + http):.2f}"
+            f"{levels[0]} annotators less in-process): ratio at most {(bare + http) / (bound + http):.2f}"
         )
         # Any design at all: one request that costs what the bare view costs, plus the database's own
         # work for the cycle (its backend CPU less the fixed cost of each statement and transaction,
@@ -885,9 +911,16 @@ def main() -> None:
         work = costs["cycle"][1] - statements * costs["statement"][1] - transactions * costs["transaction"][1]
         print(
             f"  the database's own work for a cycle: {work:.2f} ms; a cycle that cost the bare request "
-            f"plus that and nothing else: ratio at most {base / (base + work):.2f} in-process, "
-            f"{(base + http) / (base + http + work):.2f} over HTTP"
+            f"plus that and nothing else: ratio at most {bare / (bare + work):.2f} in-process, "
+            f"{(bare + http) / (bare + http + work):.2f} over HTTP"
         )
+        if "floor" in costs:
+            floor_cost = sum(costs["floor"])
+            print(
+                f"  the floor (the cycle's database effects by a plain view in two statements): "
+                f"{floor_cost:.2f} ms, ratio {bare / floor_cost:.2f} in-process, "
+                f"{(bare + http) / (floor_cost + http):.2f} with gunicorn's cost"
+            )
     finally:
         if server is not None:
             stop(server)

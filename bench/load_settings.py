@@ -1,6 +1,6 @@
-"""Settings for bench/annotation_load.py only: the product's settings plus a bare baseline view.
+"""Settings for bench/annotation_load.py only: the product's settings plus the bench's own views.
 
-The baseline lives in bench/load_urls.py so that it never becomes one of the product's routes.
+The baselines and the floor live in bench/load_urls.py so that they never become product routes.
 """
 
 from rankwise.settings import *  # noqa: F403
