@@ -6,15 +6,15 @@
 On DATABASE_URL's server it creates a throw-away database (default rankwise_load_bench), migrates
 it and bulk-loads N pairwise comparisons (N prompts, 2N candidates of ~600 characters of markdown)
 with server-side `INSERT … SELECT generate_series(…)` statements, plus one annotator with an API
-token per simulated annotator. It then serves the app with gunicorn as the Procfile runs it
-(gthread, 4 threads per worker, production settings over plain HTTP) with the settings module
-bench/load_settings.py, which adds routes only this benchmark has: /bench/baseline/<pk>/, a plain
-Django JSON view doing one SELECT by primary key, and /bench/baseline-api/<pk>/, the same read behind
-DRF with the product's API defaults (token authentication, IsAuthenticated, the throttles). A third
-route, /bench/floor/<slug>/, is the floor: what a cycle does to the database, done by a plain Django
-view in two statements and leaving out every other rule of the product (bench/load_urls.py says which),
-so that its ratio to the bare view bounds what any design of the cycle could reach (measured with
---floor).
+token per simulated annotator. It then serves the app with gunicorn as the Procfile runs it (gthread,
+3 workers of 4 threads unless --workers and --threads say otherwise, production settings over plain
+HTTP) with the settings module bench/load_settings.py, which adds routes only this benchmark has:
+/bench/baseline/<pk>/, a plain Django JSON view doing one SELECT by primary key, and
+/bench/baseline-api/<pk>/, the same read behind DRF with the product's API defaults (token
+authentication, IsAuthenticated, the throttles). A third route, /bench/floor/<slug>/, is the floor:
+what a cycle does to the database, done by a plain Django view in two statements and leaving out every
+other rule of the product (bench/load_urls.py says which), so that its ratio to the bare view bounds
+what any design of the cycle could reach (measured with --floor).
 
 At each level of concurrency, an asyncio client (HTTP/1.1 keep-alive, one connection per annotator,
 no think time) first measures the baseline (GET of a random comparison by pk), then the API baseline
@@ -463,7 +463,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn(url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
+def gunicorn(url: str, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
     """The web process as the Procfile starts it, with production settings on plain HTTP."""
     env = {
         **os.environ,
@@ -482,7 +482,7 @@ def gunicorn(url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
     }
     command = [
         str(GUNICORN), "rankwise.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--worker-class", "gthread", "--threads", "4", "--access-logfile", str(log),
+        "--worker-class", "gthread", "--threads", str(threads), "--access-logfile", str(log),
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -727,6 +727,7 @@ def main() -> None:
         "--replay-every", type=int, default=0, help="send every Nth submission twice (a lost response)"
     )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Procfile's default)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (the Procfile's)")
     parser.add_argument(
         "--in-process-rounds", type=int, default=300, help="cycles of the in-process cost measurement"
     )
@@ -799,7 +800,7 @@ def main() -> None:
 
         port = _free_port()
         log = scratch / "access.log"
-        server = gunicorn(url, port, args.workers, log)
+        server = gunicorn(url, port, args.workers, args.threads, log)
         web = Server(port=port, process=server, admin_url=base, database=args.database)
         # Warm-up: every worker thread opens its connection and imports what the doors need.
         measure("baseline", web, keys, args.comparisons, 2, args)
@@ -813,8 +814,8 @@ def main() -> None:
             cursor.execute("ANALYZE annotation_assignment, annotation_judgment")
         connections.close_all()
 
-        print(f"\n{args.comparisons:,} comparisons, gunicorn {args.workers} workers x 4 threads, "
-              f"{args.seconds:.0f} s per measurement, think time {args.think} s, "
+        print(f"\n{args.comparisons:,} comparisons, gunicorn {args.workers} workers x {args.threads} "
+              f"threads, {args.seconds:.0f} s per measurement, think time {args.think} s, "
               f"{os.cpu_count()} CPUs\n")  # fmt: skip
         print(LINE.format("annotators", "what", "per s", "p50 ms", "p99 ms", "cyc p50", "cyc p99",
                           "web ms", "db ms", "client", "ratio", "vs api", "load average"))  # fmt: skip
