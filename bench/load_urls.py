@@ -5,7 +5,7 @@ database): one SELECT by primary key, no authentication, no DRF. /bench/baseline
 read behind DRF with the product's API defaults (session or token authentication, IsAuthenticated,
 the throttles), which every door of the annotation API pays too.
 
-/bench/floor/<slug>/ is the least a cycle can cost on this stack: what submit/ with next: true does to
+/bench/floor/<slug>/ is the least a cycle can cost on this data model: what submit/ with next: true does to
 the database, done by a plain Django view in one transaction of two statements, the second answered by
 PostgreSQL as the JSON the client gets. The first statement reads the token and the membership,
 records the judgment on the annotator's active lease (the lease, the comparison's count and the day's
@@ -14,7 +14,7 @@ leases that row if it still has room (as the product's claim checks it under the
 item with its stored HTML and the annotator's done count. It leaves out what the product does besides:
 checking the answer against the item, replaying a repeated submission token, the annotator lock, gold
 and sent-back items, shuffling the order, the remaining count, DRF. So no design of the cycle on this
-stack costs less, and its ratio to the bare view bounds what any could reach.
+data model costs less, and its ratio to the bare view bounds what any could reach.
 """
 
 import json
@@ -60,6 +60,9 @@ class BaselineApi(APIView):
 _A, _C, _J = Assignment._meta.db_table, Comparison._meta.db_table, Judgment._meta.db_table
 _S, _K, _P = ComparisonCandidate._meta.db_table, Candidate._meta.db_table, Prompt._meta.db_table
 _T = JudgmentTally._meta.db_table
+_ACTIVE = f"'{Assignment.Status.ACTIVE.value}'"
+_SUBMITTED = f"'{Assignment.Status.SUBMITTED.value}'"
+_ANNOTATOR = f"'{Judgment.Source.ANNOTATOR.value}'"
 # The product's pool, on the annotator and project that the statement itself reads from the token.
 _POOL = (
     selectors.POOL_REGULAR.replace("%(annotator)s", "(SELECT id FROM me)")
@@ -72,14 +75,14 @@ _SUBMIT_AND_LOCK = f"""
         FROM {Token._meta.db_table} t JOIN {Membership._meta.db_table} m ON m.user_id = t.user_id
         JOIN {Project._meta.db_table} p ON p.id = m.project_id WHERE t.key = %(key)s AND p.slug = %(slug)s),
     lease AS (
-        UPDATE {_A} a SET status = 'submitted', finished_at = %(now)s FROM me
-        WHERE a.id = %(assignment)s AND a.annotator_id = me.id AND a.status = 'active'
+        UPDATE {_A} a SET status = {_SUBMITTED}, finished_at = %(now)s FROM me
+        WHERE a.id = %(assignment)s AND a.annotator_id = me.id AND a.status = {_ACTIVE}
             AND a.expires_at > %(now)s
         RETURNING a.id, a.comparison_id, a.presented_order),
     judgment AS (
         INSERT INTO {_J} (comparison_id, assignment_id, annotator_id, source, ordering, strength, ratings,
             rationale, flags, presented_order, time_spent_ms, submission_token, created_at, updated_at)
-        SELECT lease.comparison_id, lease.id, me.id, 'annotator', %(ordering)s::jsonb, '', '{{}}', '', '[]',
+        SELECT lease.comparison_id, lease.id, me.id, {_ANNOTATOR}, %(ordering)s::jsonb, '', '{{}}', '', '[]',
             lease.presented_order, %(time_spent_ms)s, %(token)s, %(now)s, %(now)s FROM lease, me
         RETURNING id, comparison_id),
     counted AS (
@@ -97,7 +100,7 @@ _LEASE_AND_ITEM = f"""
     WITH taken AS (
         INSERT INTO {_A} (comparison_id, annotator_id, status, presented_order, skip_reason, leased_at,
             expires_at)
-        SELECT %(comparison)s, %(annotator)s, 'active',
+        SELECT %(comparison)s, %(annotator)s, {_ACTIVE},
             (SELECT jsonb_agg(candidate_id ORDER BY position) FROM {_S} WHERE comparison_id = %(comparison)s),
             '', %(now)s, %(now)s::timestamptz + make_interval(mins => %(lease_minutes)s::int)
         WHERE EXISTS (SELECT 1 FROM {_C} c WHERE c.id = %(comparison)s AND {selectors.POOL_REGULAR})
