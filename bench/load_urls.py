@@ -69,6 +69,8 @@ _POOL = (
     .replace("%(project)s", "(SELECT project FROM me)")
     .replace("%(overlap)s", "(SELECT overlap FROM me)")
 )
+# It locks the lease before the comparison, the reverse of the product's submission: safe only because
+# the bench runs the floor alone, never beside the product's doors on the same rows.
 _SUBMIT_AND_LOCK = f"""
     WITH me AS (
         SELECT t.user_id AS id, p.id AS project, p.overlap, p.lease_minutes
