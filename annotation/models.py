@@ -86,7 +86,7 @@ class Project(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Comparisons whose agreement is below this go to the review queue (0–1).",
     )
-    # Which comparisons annotators get first (annotation.ordering); kept in Comparison.priority.
+    # Which comparisons annotators get first (annotation.quality.ordering); kept in Comparison.priority.
     queue_order = models.CharField(max_length=16, choices=QueueOrder.choices, default=QueueOrder.DEFAULT)
     # The reward model whose scores rank the queue under the uncertainty order.
     queue_model_version = models.ForeignKey(

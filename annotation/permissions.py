@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from annotation import rows
-from annotation.errors import NotAllowed, NotFound
 from annotation.models import Membership, Project
+from rankwise import rows
+from rankwise.errors import NotAllowed, NotFound
 
 _RANK = {Membership.Role.ANNOTATOR: 1, Membership.Role.REVIEWER: 2, Membership.Role.ADMIN: 3}
 

@@ -9,7 +9,7 @@ one with the closing line wins. Most pool pairs differ in the opener; `--subtle`
 Both strategies start from the same random seed labels; then, each round, the current reward model (trained
 by the engine, LoRA on the tiny model, from scratch on every label so far) scores the unlabelled pool with
 the engine's score command, the next `--batch` pairs are taken in the strategy's order (random: a seeded
-shuffle; uncertainty: smallest score gap first, `annotation.ordering.uncertainty_order`, the order the
+shuffle; uncertainty: smallest score gap first, `annotation.quality.ordering.uncertainty_order`, the order the
 annotation queue uses), labelled by the hidden rule, and the model is trained again. Held-out accuracy is
 the share of `--test` fresh pairs where the model scores the preferred answer higher.
 
@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from annotation.ordering import uncertainty_order  # noqa: E402
+from annotation.quality.ordering import uncertainty_order  # noqa: E402
 from training.engine.runner import run as engine_run  # noqa: E402
 from training.engine.score import Scorer, score_run, score_spec_parse  # noqa: E402
 from training.engine.spec import spec_from_dict  # noqa: E402

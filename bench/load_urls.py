@@ -29,7 +29,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import selectors
 from annotation.models import (
     Assignment,
     Candidate,
@@ -41,6 +40,7 @@ from annotation.models import (
     Project,
     Prompt,
 )
+from annotation.selectors import annotating as selectors
 from rankwise.urls import urlpatterns as product_urlpatterns
 
 

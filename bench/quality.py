@@ -44,8 +44,8 @@ from annotation.models import (  # noqa: E402
 from annotation.quality import consensus  # noqa: E402
 from annotation.quality.groups import attribute_groups  # noqa: E402
 from annotation.quality.report import quality_report  # noqa: E402
-from annotation.quality_selectors import quality_inputs_get  # noqa: E402
-from annotation.review_selectors import review_queue_get  # noqa: E402
+from annotation.selectors.quality import quality_inputs_get  # noqa: E402
+from annotation.selectors.review import review_queue_get  # noqa: E402
 
 MODELS = ["small", "medium", "large", "huge"]
 

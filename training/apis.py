@@ -12,11 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import validated
-from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from annotation.services.auditing import audit_run_launch
+from rankwise.api.errors import validated
+from rankwise.errors import ValidationFailed
 from training import selectors, services
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
 

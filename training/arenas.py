@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotation.errors import invalid
 from annotation.models import Comparison, Project
 from annotation.services.importing import comparison_pairs_build
+from rankwise.errors import invalid
 from training.generating import generation_launch, generations_reap_stale, prompt_ids_select
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 

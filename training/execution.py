@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from annotation.errors import storage_error
+from rankwise.errors import storage_error
 from training.models import Artifact, ModelVersion, Run
 from training.processes import (
     EngineNotStarted,

@@ -24,10 +24,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 
-from annotation.errors import invalid
 from annotation.models import Candidate, Project, Prompt
 from annotation.services.import_formats import candidate_content_hash
 from annotation.services.importing import comparisons_build
+from rankwise.errors import invalid
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 from training.processes import (
     EngineNotStarted,

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.errors import ValidationFailed
 from annotation.models import Membership
 from annotation.permissions import project_get_for
+from rankwise.errors import ValidationFailed
 from training import generating, selectors
 from training.generation_apis import generation_launch_input
 from training.services import default_model

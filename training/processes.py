@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from annotation.errors import Conflict, storage_error
+from rankwise.errors import Conflict, storage_error
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from annotation.models import Candidate, Comparison, Judgment, Project, Prompt
 from annotation.quality.bradley_terry import Outcome, head_to_head, leaderboard, outcomes_from_ordering
 from annotation.quality.records import make_ordering
 from annotation.quality.report import round_figures
-from annotation.quality_selectors import quality_inputs_get
+from annotation.selectors.quality import quality_inputs_get
 from training import selectors
 from training.models import Arena, ArenaEntry, DatasetSnapshot, Method, ModelVersion, Run
 

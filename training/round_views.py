@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from annotation.errors import ValidationFailed
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.services.auditing import audit_arena_launch
+from rankwise.errors import ValidationFailed
 from training import arenas, round_selectors, selectors, services
 from training.round_apis import arena_launch_input
 

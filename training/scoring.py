@@ -23,9 +23,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotation.errors import invalid
 from annotation.models import Candidate, Project
 from annotation.services.queueing import queue_priorities_refresh
+from rankwise.errors import invalid
 from training import selectors
 from training.models import CandidateScore, ModelVersion, ScoringJob
 from training.processes import (

@@ -13,10 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import validated
-from annotation.errors import ValidationFailed
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
+from rankwise.api.errors import validated
+from rankwise.errors import ValidationFailed
 from training import scoring, selectors
 from training.models import ModelVersion, ScoringJob
 from training.selectors import ScoreReport

@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from annotation.errors import ValidationFailed
 from annotation.models import Membership
 from annotation.permissions import project_get_for
+from rankwise.errors import ValidationFailed
 from training import scoring, selectors
 from training.models import ScoringJob
 from training.scoring_apis import score_report_for, scoring_launch_input

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from django.db.models import Q, QuerySet
 
-from annotation.errors import NotFound
 from annotation.models import Candidate, ComparisonCandidate, Judgment, Project
+from annotation.quality.reward_agreement import Verdict, report_order, verdict
+from rankwise.errors import NotFound
 from training.models import (
     Arena,
     Artifact,
@@ -23,7 +24,6 @@ from training.models import (
     ScoringJob,
 )
 from training.processes import file_tail
-from training.reward_agreement import Verdict, report_order, verdict
 
 
 def snapshot_list(*, project: Project) -> QuerySet[DatasetSnapshot]:

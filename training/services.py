@@ -26,11 +26,11 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from annotation.errors import Conflict, ValidationFailed, storage_error
 from annotation.models import Comparison, Project
 from annotation.quality.annotators import annotator_scores
-from annotation.quality_selectors import project_thresholds, quality_inputs_get
+from annotation.selectors.quality import project_thresholds, quality_inputs_get
 from annotation.services.exporting import ExportSpec, export_rows, export_spec_parse
+from rankwise.errors import Conflict, ValidationFailed, storage_error
 from training.models import DatasetSnapshot, Method, ModelVersion, Run, RunMetric
 from training.processes import job_cancel, jobs_reap_stale
 

@@ -12,11 +12,11 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.errors import ValidationFailed
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.services import exporting
 from annotation.services.auditing import audit_run_launch
+from rankwise.errors import ValidationFailed
 from training import apis, selectors, services
 from training.models import DatasetSnapshot, Method, Run
 

@@ -17,14 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import selectors
-from annotation.api.errors import validated
-from annotation.errors import NotFound
 from annotation.models import Assignment, Project
 from annotation.permissions import model_names_hidden, project_get_for
 from annotation.rendering import markdown_stored, messages_shown
+from annotation.selectors import annotating as selectors
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_edit, judgment_submit
+from rankwise.api.errors import validated
+from rankwise.errors import NotFound
 
 # Ids are 64-bit (BigAutoField). A larger number would overflow SQLite's integers in the services'
 # hand-written lookups, so it is refused here as out of range.

@@ -15,12 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import api_selectors, selectors
-from annotation.api.errors import validated
-from annotation.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
-from annotation.api.schema import ERRORS
 from annotation.models import Comparison, Demonstration, Judgment, Membership
 from annotation.permissions import has_role, model_names_hidden, project_get_for
+from annotation.selectors import annotating as selectors
+from annotation.selectors import data as api_selectors
+from rankwise.api.errors import validated
+from rankwise.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
+from rankwise.api.schema import ERRORS
 
 
 class PromptOutput(serializers.Serializer):

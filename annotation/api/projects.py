@@ -15,12 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import api_selectors, project_selectors, selectors
-from annotation.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
-from annotation.api.schema import ERRORS
-from annotation.errors import NotFound
 from annotation.models import AuditEvent, Membership, Project
 from annotation.permissions import project_get_for, project_role
+from annotation.selectors import annotating as selectors
+from annotation.selectors import data as api_selectors
+from annotation.selectors import projects as project_selectors
 from annotation.services.auditing import audit_record
 from annotation.services.projects import (
     SETTINGS_FIELDS,
@@ -30,6 +29,9 @@ from annotation.services.projects import (
     membership_set,
     project_update,
 )
+from rankwise.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
+from rankwise.api.schema import ERRORS
+from rankwise.errors import NotFound
 from training.models import ModelVersion
 
 

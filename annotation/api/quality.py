@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from annotation.models import Membership
 from annotation.permissions import project_get_for
-from annotation.quality_selectors import project_quality_get
+from annotation.selectors.quality import project_quality_get
 
 
 class ProjectQualityApi(APIView):

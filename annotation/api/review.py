@@ -15,15 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import review_selectors
 from annotation.api.data import PromptOutput
-from annotation.api.errors import validated
-from annotation.api.pagination import PAGE_PARAMETERS, _Pagination, page_of
-from annotation.api.schema import ERRORS
-from annotation.errors import NotFound
 from annotation.models import Comparison, Judgment, Membership, Project, Review
 from annotation.permissions import project_get_for
 from annotation.quality.review import REASONS
+from annotation.selectors import review as review_selectors
 from annotation.services.reviewing import (
     EXTRA_JUDGMENTS_MAX,
     NOTE_MAX,
@@ -31,6 +27,10 @@ from annotation.services.reviewing import (
     review_override,
     review_send_back,
 )
+from rankwise.api.errors import validated
+from rankwise.api.pagination import PAGE_PARAMETERS, _Pagination, page_of
+from rankwise.api.schema import ERRORS
+from rankwise.errors import NotFound
 
 # Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"], so the schema's enums keep their names.
 STATES = ("open", "waiting", "settled", "ok")

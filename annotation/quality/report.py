@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from annotation.quality import consensus
+from annotation.quality.agreement import agreement_score
 from annotation.quality.annotators import Thresholds, annotator_scores
 from annotation.quality.bradley_terry import leaderboard, outcomes_from_ordering
 from annotation.quality.groups import attribute_groups
 from annotation.quality.position_bias import position_bias
 from annotation.quality.records import JudgmentRecord, Ordering
-from annotation.services.agreement import agreement_score
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def progress(records: Sequence[JudgmentRecord], *, comparisons: int, overlap: in
 def low_agreement(records: Sequence[JudgmentRecord], *, below: float = 1.0, limit: int = 20) -> list[dict]:
     """The comparisons judged least alike (agreement under `below`), lowest first.
 
-    The score is the export's (annotation.services.agreement.agreement_score, over every judgment
+    The score is the export's (annotation.quality.agreement.agreement_score, over every judgment
     of the comparison), so what the dashboard lists is what an export's min_agreement filter drops.
     """
     by_comparison: dict[int, list[JudgmentRecord]] = defaultdict(list)

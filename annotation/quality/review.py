@@ -2,7 +2,7 @@
 
 A comparison needs review when its agreement (the export's agreement_score over all its
 judgments) is below the project's cut-off, when an annotator flagged it, or when a flagged
-annotator judged it. annotation.review_selectors removes the ones already reviewed.
+annotator judged it. annotation.selectors.review removes the ones already reviewed.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from annotation.quality.agreement import agreement_score
 from annotation.quality.records import JudgmentRecord
-from annotation.services.agreement import agreement_score
 
 # Judgment flags that ask for a second look. "both_bad" is left out: it is the answer the
 # annotate page's "Both bad" button gives (a tie), not a doubt about the item.

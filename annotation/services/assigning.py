@@ -29,9 +29,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation import rows, selectors
-from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import Assignment, Comparison, ComparisonCandidate, Project
+from annotation.selectors import annotating as selectors
+from rankwise import rows
+from rankwise.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 
 _random = random.SystemRandom()
 _USERS = get_user_model()._meta.db_table

@@ -27,9 +27,9 @@ from django.db.models.functions import Cast
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
-from annotation.errors import ValidationFailed
 from annotation.models import Comparison, ComparisonCandidate, Demonstration, Judgment, Project, Review
-from annotation.services import agreement
+from annotation.quality import agreement
+from rankwise.errors import ValidationFailed
 
 KINDS = ("preference", "unpaired", "sft", "judgments")
 FILE_FORMATS = ("jsonl", "parquet")

@@ -25,7 +25,6 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, JSONField, Model
 from django.utils import timezone
 
-from annotation.errors import ValidationFailed
 from annotation.models import (
     Candidate,
     Comparison,
@@ -35,15 +34,16 @@ from annotation.models import (
     Project,
     Prompt,
 )
+from annotation.quality.pairing import comparison_groups
 from annotation.services.import_formats import (
     FORMATS,
     MAX_REPORTED_ERRORS,
     JsonlReader,
     Record,
 )
-from annotation.services.pairing import comparison_groups
 from annotation.services.prerendering import texts_prerender_later
 from annotation.services.queueing import queue_priorities_refresh
+from rankwise.errors import ValidationFailed
 
 CHUNK_LINES = 1000
 BATCH_SIZE = 2000

@@ -12,8 +12,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from annotation import rows
-from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import (
     Assignment,
     Comparison,
@@ -25,6 +23,8 @@ from annotation.models import (
 )
 from annotation.services.assigning import assignment_check
 from annotation.services.queueing import comparison_disagreement_update
+from rankwise import rows
+from rankwise.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 
 _ASSIGNMENTS = Assignment._meta.db_table
 _COMPARISONS = Comparison._meta.db_table

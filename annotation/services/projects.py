@@ -12,11 +12,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
-from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Membership, Project
 from annotation.quality.annotators import Thresholds
 from annotation.services.auditing import audit_attributes, audit_membership
 from annotation.services.queueing import queue_rerank_later, queue_settings
+from rankwise.errors import Conflict, NotFound, ValidationFailed
 
 # The annotator flags' thresholds (project fields named as Thresholds' fields), and the review
 # queue's agreement cut-off.

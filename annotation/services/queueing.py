@@ -1,4 +1,4 @@
-"""Keeping Comparison.priority in step with the project's queue order (the rules: annotation.ordering).
+"""Keeping Comparison.priority in step with the queue order (the rules: annotation.quality.ordering).
 
 The lease query already sorts by priority (index comparison_pool_order), so the order costs nothing
 when items are handed out; these services recompute priorities when their inputs change instead: the
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from django.db import transaction
 
 from annotation.models import Candidate, Comparison, ComparisonCandidate, Judgment, Project
-from annotation.ordering import disagreement_priority, score_gap, uncertainty_priorities
+from annotation.quality.ordering import disagreement_priority, score_gap, uncertainty_priorities
 
 WRITE_BATCH = 1000
 
@@ -100,12 +100,12 @@ def queue_rerank(*, project_id: int) -> int:
 
 
 def queue_settings(project: Project) -> tuple[str, int | None]:
-    """The settings that decide Comparison.priority (annotation.ordering)."""
+    """The settings that decide Comparison.priority (annotation.quality.ordering)."""
     return project.queue_order, project.queue_model_version_id
 
 
 def comparison_score_gaps(*, project: Project, model_version_id: int) -> dict[int, float]:
-    """The score gap (annotation.ordering.score_gap) of each regular comparison of the project whose
+    """The score gap (annotation.quality.ordering.score_gap) of each regular comparison of the project whose
     candidates the reward model version has all scored (its training.CandidateScore rows)."""
     slots: dict[int, list[int]] = defaultdict(list)
     regular = ComparisonCandidate.objects.filter(

@@ -22,12 +22,12 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Greatest, Least
 
-from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Membership, Project, Review
-from annotation.review_selectors import comparison_get
-from annotation.services import agreement
+from annotation.quality import agreement
+from annotation.selectors.review import comparison_get
 from annotation.services.auditing import audit_record
 from annotation.services.judging import answer_check
+from rankwise.errors import Conflict, NotFound, ValidationFailed
 
 NOTE_MAX = 2000
 EXTRA_JUDGMENTS_MAX = 10

@@ -12,11 +12,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation import selectors
-from annotation.errors import NotFound
 from annotation.models import Judgment, Project
 from annotation.permissions import project_get_for
 from annotation.rendering import markdown_render
+from annotation.selectors import annotating as selectors
+from rankwise.errors import NotFound
 
 
 def _page_config(project: Project, judgment_id: int | None = None) -> dict:

@@ -7,9 +7,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotation import api_selectors
 from annotation.models import AuditEvent, Membership
 from annotation.permissions import project_get_for
+from annotation.selectors import data as api_selectors
 
 
 @login_required

@@ -10,10 +10,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation.errors import ValidationFailed
 from annotation.models import Membership
 from annotation.permissions import has_role, project_get_for
-from annotation.quality_selectors import project_list_reviewed_by, project_quality_get
+from annotation.selectors.quality import project_list_reviewed_by, project_quality_get
+from rankwise.errors import ValidationFailed
 
 
 @login_required

@@ -7,11 +7,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from annotation.api.export import export_response
-from annotation.errors import ValidationFailed
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.services import exporting
 from annotation.services.auditing import audit_export
+from rankwise.errors import ValidationFailed
 
 
 @login_required

@@ -4,9 +4,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotation import selectors
 from annotation.models import Membership
 from annotation.permissions import has_role
+from annotation.selectors import annotating as selectors
 
 
 @login_required

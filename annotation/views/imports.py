@@ -7,13 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotation import project_selectors
-from annotation.errors import ValidationFailed
 from annotation.forms import ImportForm
 from annotation.models import Membership
 from annotation.permissions import project_get_for
+from annotation.selectors import projects as project_selectors
 from annotation.services.auditing import audit_import
 from annotation.services.importing import data_import, upload_size_check
+from rankwise.errors import ValidationFailed
 
 
 @login_required

@@ -10,11 +10,10 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation import project_selectors
-from annotation.errors import NotAllowed, NotFound, RankwiseError
 from annotation.forms import MemberAttributesForm, MemberForm, ProjectCreateForm, ProjectSettingsForm
 from annotation.models import AuditEvent, Membership, Project
 from annotation.permissions import project_get_for
+from annotation.selectors import projects as project_selectors
 from annotation.services.auditing import audit_record
 from annotation.services.projects import (
     SHAPE_FIELDS,
@@ -24,6 +23,7 @@ from annotation.services.projects import (
     project_create,
     project_update,
 )
+from rankwise.errors import NotAllowed, NotFound, RankwiseError
 
 
 @login_required

@@ -16,12 +16,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from annotation import review_selectors
-from annotation.errors import NotFound, RankwiseError, ValidationFailed
 from annotation.models import Comparison, Membership, Project, Review
 from annotation.permissions import project_get_for
 from annotation.quality.review import REASONS, ordering_text
 from annotation.rendering import markdown_stored, messages_shown
+from annotation.selectors import review as review_selectors
 from annotation.services.reviewing import (
     EXTRA_JUDGMENTS_MAX,
     NOTE_MAX,
@@ -29,6 +28,7 @@ from annotation.services.reviewing import (
     review_override,
     review_send_back,
 )
+from rankwise.errors import NotFound, RankwiseError, ValidationFailed
 
 QUEUE_LISTED = 50
 

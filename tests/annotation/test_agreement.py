@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.services.agreement import (
+from annotation.quality.agreement import (
     FIRST,
     SECOND,
     TIE,

@@ -142,7 +142,7 @@ def test_submit_with_next_brings_the_next_item_and_counts(project: Project, bob)
 def test_the_last_item_ends_with_an_exact_count_after_a_remembered_long_queue(
     project: Project, bob, monkeypatch
 ) -> None:
-    monkeypatch.setattr("annotation.selectors.REMAINING_COUNT_MAX", 1)
+    monkeypatch.setattr("annotation.selectors.annotating.REMAINING_COUNT_MAX", 1)
     make_comparison(project=project)
     client = _client(bob)
     first = _next(client).json()

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotation.models import Assignment, Comparison, Judgment, Membership, Project
-from annotation.quality_selectors import quality_inputs_get
+from annotation.selectors.quality import quality_inputs_get
 from tests.factories import MembershipFactory, UserFactory, make_comparison
 from training.models import DatasetSnapshot
 

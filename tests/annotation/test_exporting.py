@@ -12,7 +12,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from annotation.errors import ValidationFailed
 from annotation.models import Comparison, Demonstration, Judgment, Project
 from annotation.services.exporting import (
     ExportSpec,
@@ -22,6 +21,7 @@ from annotation.services.exporting import (
     export_spec_parse,
     export_write,
 )
+from rankwise.errors import ValidationFailed
 from tests.factories import make_comparison
 
 pytestmark = pytest.mark.django_db

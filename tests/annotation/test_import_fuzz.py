@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from annotation.errors import ValidationFailed
 from annotation.models import Candidate, Comparison, ImportBatch, Judgment, Project, Prompt
 from annotation.services.importing import data_import
+from rankwise.errors import ValidationFailed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 

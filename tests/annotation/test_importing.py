@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from annotation.errors import ValidationFailed
 from annotation.models import (
     Candidate,
     Comparison,
@@ -27,6 +26,7 @@ from annotation.services.importing import (
     comparisons_build,
     data_import,
 )
+from rankwise.errors import ValidationFailed
 from tests.factories import CandidateFactory, ProjectFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from annotation.models import Assignment, Demonstration, Judgment, Project
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_edit, judgment_submit
+from rankwise.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from tests.factories import make_comparison
 
 pytestmark = pytest.mark.django_db

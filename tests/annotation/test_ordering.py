@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.ordering import disagreement_priority, score_gap, uncertainty_order, uncertainty_priorities
+from annotation.quality.ordering import (
+    disagreement_priority,
+    score_gap,
+    uncertainty_order,
+    uncertainty_priorities,
+)
 
 
 def test_score_gap_is_the_smallest_difference_between_two_candidates() -> None:

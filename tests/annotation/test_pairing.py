@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.services.pairing import comparison_groups, pairs, ranking_groups
+from annotation.quality.pairing import comparison_groups, pairs, ranking_groups
 
 
 def test_all_pairs_lists_every_pair_once_in_index_order() -> None:

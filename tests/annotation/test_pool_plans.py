@@ -18,8 +18,8 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
-from annotation import selectors
 from annotation.models import Assignment, Comparison, Judgment, Project
+from annotation.selectors import annotating as selectors
 from annotation.services.assigning import _Claim
 from tests.factories import MembershipFactory, PromptFactory, UserFactory
 

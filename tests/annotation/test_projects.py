@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import AuditEvent, Membership, Project
 from annotation.quality.annotators import Thresholds
-from annotation.quality_selectors import project_thresholds
+from annotation.selectors.quality import project_thresholds
 from annotation.services.projects import (
     membership_attributes_set,
     membership_remove,
@@ -16,6 +15,7 @@ from annotation.services.projects import (
     project_create,
     project_update,
 )
+from rankwise.errors import Conflict, NotFound, ValidationFailed
 from tests.factories import UserFactory, make_comparison
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotation.models import Comparison, Judgment, Membership, Project
-from annotation.project_selectors import queue_state
+from annotation.selectors.projects import queue_state
 from annotation.services import queueing
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.importing import data_import

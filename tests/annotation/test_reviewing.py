@@ -8,12 +8,12 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from annotation.errors import Conflict, NotFound, ValidationFailed
 from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Project, Review
-from annotation.review_selectors import review_queue_get
+from annotation.selectors.review import review_queue_get
 from annotation.services.assigning import comparison_lease
 from annotation.services.judging import judgment_submit
 from annotation.services.reviewing import review_accept, review_override, review_send_back
+from rankwise.errors import Conflict, NotFound, ValidationFailed
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 
 pytestmark = pytest.mark.django_db

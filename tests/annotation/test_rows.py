@@ -1,12 +1,12 @@
-"""annotation.rows: model instances from hand-written SQL, converted as the ORM converts them."""
+"""rankwise.rows: model instances from hand-written SQL, converted as the ORM converts them."""
 
 from __future__ import annotations
 
 import pytest
 
-from annotation import rows
 from annotation.models import Assignment, Comparison, Project
 from annotation.services.assigning import comparison_lease
+from rankwise import rows
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 
 pytestmark = pytest.mark.django_db

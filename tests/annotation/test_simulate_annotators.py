@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from annotation.models import Judgment, Project
 from annotation.quality.simulation import simulated_ordering, true_order
-from annotation.quality_selectors import project_quality_get
+from annotation.selectors.quality import project_quality_get
 from tests.factories import make_comparison
 
 

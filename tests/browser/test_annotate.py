@@ -300,7 +300,7 @@ def test_expired_lease_is_explained_and_double_submit_records_once(page, live_se
 
 
 def test_a_long_queue_shows_at_least_how_many_are_left(page, live_server, monkeypatch) -> None:
-    monkeypatch.setattr("annotation.selectors.REMAINING_COUNT_MAX", 2)
+    monkeypatch.setattr("annotation.selectors.annotating.REMAINING_COUNT_MAX", 2)
     project = ProjectFactory(slug="long")
     for _ in range(4):
         make_comparison(project=project)

@@ -14,9 +14,9 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotation.errors import ValidationFailed
 from annotation.models import AuditEvent, Comparison, Project, Prompt
 from annotation.services.simulating import annotators_simulate
+from rankwise.errors import ValidationFailed
 from tests.conftest import ROOT
 from tests.factories import PromptFactory, make_comparison
 from training import generating

@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotation.errors import Conflict, ValidationFailed
 from annotation.models import Candidate, Comparison, Project, Prompt
+from rankwise.errors import Conflict, ValidationFailed
 from tests.factories import ProjectFactory, PromptFactory
 from tests.training.engine.test_generate import FakeOpenAI, fake_openai  # noqa: F401 - the fixture
 from training.generating import generation_cancel, generation_execute, generation_launch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.reward_agreement import human_choice, report_order, verdict
+from annotation.quality.reward_agreement import human_choice, report_order, verdict
 
 
 def test_human_choice_is_a_strict_plurality_of_single_best_candidates() -> None:

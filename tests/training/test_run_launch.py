@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from annotation.errors import ValidationFailed
 from annotation.models import Project
+from rankwise.errors import ValidationFailed
 from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot, ModelVersion, Run

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from annotation.errors import Conflict
 from annotation.models import Project
+from rankwise.errors import Conflict
 from training import execution
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
 from training.processes import JsonlTail

@@ -18,11 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotation.errors import Conflict, ValidationFailed
 from annotation.models import Candidate, Comparison, Judgment, Project
-from annotation.project_selectors import queue_state
+from annotation.selectors.projects import queue_state
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.projects import project_update
+from rankwise.errors import Conflict, ValidationFailed
 from tests.conftest import ROOT
 from tests.factories import CandidateFactory, ProjectFactory, PromptFactory, UserFactory, make_comparison
 from training import selectors

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from annotation.errors import ValidationFailed
 from annotation.models import Judgment, Project
+from rankwise.errors import ValidationFailed
 from tests.factories import UserFactory, make_comparison
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot

@@ -8,9 +8,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.errors import RankwiseError
 from annotation.models import Project
 from annotation.services.projects import project_create
+from rankwise.errors import RankwiseError
 
 
 class Command(BaseCommand):

@@ -9,9 +9,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.errors import ValidationFailed, storage_error
 from annotation.models import Project
 from annotation.services.exporting import export_spec_parse, export_write
+from rankwise.errors import ValidationFailed, storage_error
 
 # Door parameter names (annotation.services.exporting.PARAMS) as this command spells them.
 OPTIONS = {

@@ -10,10 +10,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.errors import RankwiseError
 from annotation.models import Project
 from annotation.services.import_formats import FORMATS
 from annotation.services.importing import data_import, data_validate
+from rankwise.errors import RankwiseError
 
 
 class Command(BaseCommand):

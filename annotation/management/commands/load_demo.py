@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.errors import RankwiseError
 from annotation.services.demo import DEMO_LOGINS, demo_load
+from rankwise.errors import RankwiseError
 
 
 class Command(BaseCommand):

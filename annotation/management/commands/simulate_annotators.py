@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.errors import RankwiseError
 from annotation.models import Project
 from annotation.services.simulating import annotators_simulate
+from rankwise.errors import RankwiseError
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.errors import RankwiseError
 from annotation.models import Project
+from rankwise.errors import RankwiseError
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
 from training.services import run_command, run_launch
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.errors import RankwiseError, storage_error
 from annotation.models import Project
+from rankwise.errors import RankwiseError, storage_error
 from training.services import SNAPSHOT_FILTERS, snapshot_create
 
 

@@ -13,7 +13,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotation.errors import DATABASE_UNAVAILABLE, RankwiseError
+from rankwise.errors import DATABASE_UNAVAILABLE, RankwiseError
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from string import ascii_uppercase
 from django.core.cache import cache
 from django.db.models import Count, Max, Prefetch, Q
 
-from annotation.errors import NotFound
 from annotation.models import Comparison, Judgment, Project, Review
+from annotation.quality import agreement
 from annotation.quality.annotators import annotator_scores
 from annotation.quality.review import ReviewEntry, review_entries
-from annotation.quality_selectors import project_thresholds, quality_inputs_get
-from annotation.services import agreement
+from annotation.selectors.quality import project_thresholds, quality_inputs_get
+from rankwise.errors import NotFound
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotation.errors import DATABASE_UNAVAILABLE, RankwiseError, ValidationFailed
+from rankwise.errors import DATABASE_UNAVAILABLE, RankwiseError, ValidationFailed
 
 logger = logging.getLogger(__name__)
 

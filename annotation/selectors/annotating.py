@@ -12,7 +12,6 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from annotation import rows
 from annotation.models import (
     Assignment,
     Candidate,
@@ -24,6 +23,7 @@ from annotation.models import (
     Project,
     Prompt,
 )
+from rankwise import rows
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:

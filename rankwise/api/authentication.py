@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from annotation import rows
+from rankwise import rows
 
 
 class TokenAuthentication(authentication.TokenAuthentication):

@@ -1,0 +1,1 @@
+"""Read queries used by pages and the API; one module per feature."""

@@ -1,0 +1,1 @@
+"""What both apps' REST APIs share: the error handler, token authentication, pagination, schema hooks."""
