@@ -130,7 +130,9 @@ def main() -> None:
     from annotation.models import Comparison, Judgment, Project
     from tests.factories import UserFactory, make_comparison
     from training.models import Run
-    from training.services import engine_command, run_launch, snapshot_create
+    from training.services.engine import engine_command
+    from training.services.runs import run_launch
+    from training.services.snapshots import snapshot_create
 
     try:
         project = Project.objects.create(name="Bench", slug="bench")

@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("annotation.api.urls")),
-    path("api/", include("training.api_urls")),
+    path("api/", include("training.api.urls")),
     path("", include("annotation.urls")),
     path("", include("training.urls")),
 ]

@@ -3,7 +3,7 @@
 The lease query already sorts by priority (index comparison_pool_order), so the order costs nothing
 when items are handed out; these services recompute priorities when their inputs change instead: the
 judging and importing services call them for new or edited judgments under the disagreement order,
-training.scoring when scores arrive (both already in a transaction or a job of their own), and
+training.services.scoring when scores arrive (both already in a transaction or a job of their own), and
 project_update when the setting changes, through a Celery task: re-ranking a million comparisons
 takes minutes, longer than a request may. Gold items keep their priority.
 """

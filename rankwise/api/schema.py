@@ -14,14 +14,24 @@ from rest_framework import serializers
 from annotation.api.annotating import AnswerSerializer, AssignmentSkipApi, JudgmentSubmitApi
 from annotation.api.imports import ImportCreateApi
 from annotation.api.quality import ProjectQualityApi
-from training.apis import ModelVersionOutput, RunLaunchInput, RunOutput, SnapshotListApi, SnapshotOutput
-from training.generation_apis import GenerationJobOutput, GenerationLaunchInput
-from training.round_apis import ArenaDetailOutput, ArenaLaunchInput, ArenaOutput
-from training.scoring_apis import ScoreReportInput, ScoreReportOutput, ScoringJobOutput, ScoringLaunchInput
+from training.api.arenas import ArenaDetailOutput, ArenaOutput
+from training.api.generation import GenerationJobOutput
+from training.api.runs import ModelVersionOutput
+from training.api.scoring import ScoreReportOutput, ScoringJobOutput
+from training.api.snapshots import SnapshotOutput
+from training.serializers import (
+    ArenaLaunchInput,
+    GenerationLaunchInput,
+    RunLaunchInput,
+    RunOutput,
+    ScoreReportInput,
+    ScoringLaunchInput,
+    SnapshotInput,
+)
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The body of every 4xx answer and of the 503 while the database is down (annotation/api/errors.py)."""
+    """The body of every 4xx answer and of the 503 while the database is down (rankwise/api/errors.py)."""
 
     error = serializers.CharField()
     details = serializers.ListField(child=serializers.DictField())
@@ -91,69 +101,71 @@ _VIEWS: dict[str, dict] = {
     "annotation.api.quality.ProjectQualityApi": {
         "get": extend_schema(parameters=[ProjectQualityApi.InputSerializer], responses=_ok())
     },
-    "training.apis.SnapshotListApi": {
+    "training.api.snapshots.SnapshotListApi": {
         "get": extend_schema(responses=_ok(SnapshotOutput(many=True))),
         "post": extend_schema(
-            request=_named("SnapshotCreate", SnapshotListApi.Input), responses=_ok(SnapshotOutput, 201)
+            request=_named("SnapshotCreate", SnapshotInput), responses=_ok(SnapshotOutput, 201)
         ),
     },
-    "training.apis.RunListApi": {
+    "training.api.runs.RunListApi": {
         "get": extend_schema(
             parameters=[OpenApiParameter("status", str), OpenApiParameter("method", str)],
             responses=_ok(RunOutput(many=True)),
         ),
         "post": extend_schema(request=RunLaunchInput, responses=_ok(RunOutput, 201)),
     },
-    "training.apis.RunPreviewApi": {"post": extend_schema(request=RunLaunchInput, responses=_ok())},
-    "training.apis.RunDetailApi": {"get": extend_schema(operation_id="projects_run_detail", responses=_ok())},
-    "training.apis.RunMetricsApi": {
+    "training.api.runs.RunPreviewApi": {"post": extend_schema(request=RunLaunchInput, responses=_ok())},
+    "training.api.runs.RunDetailApi": {
+        "get": extend_schema(operation_id="projects_run_detail", responses=_ok())
+    },
+    "training.api.metrics.RunMetricsApi": {
         "get": extend_schema(parameters=[OpenApiParameter("after", int)], responses=_ok())
     },
-    "training.apis.RunCancelApi": {"post": extend_schema(request=None, responses=_ok(RunOutput))},
-    "training.apis.RunRetryApi": {"post": extend_schema(request=None, responses=_ok(RunOutput))},
-    "training.apis.ModelVersionListApi": {"get": extend_schema(responses=_ok(ModelVersionOutput(many=True)))},
-    "training.generation_apis.GenerationListApi": {
+    "training.api.runs.RunCancelApi": {"post": extend_schema(request=None, responses=_ok(RunOutput))},
+    "training.api.runs.RunRetryApi": {"post": extend_schema(request=None, responses=_ok(RunOutput))},
+    "training.api.runs.ModelVersionListApi": {
+        "get": extend_schema(responses=_ok(ModelVersionOutput(many=True)))
+    },
+    "training.api.generation.GenerationListApi": {
         "get": extend_schema(
             operation_id="projects_generations_list", responses=_ok(GenerationJobOutput(many=True))
         ),
         "post": extend_schema(request=GenerationLaunchInput, responses=_ok(GenerationJobOutput, 201)),
     },
-    "training.generation_apis.GenerationDetailApi": {
-        "get": extend_schema(responses=_ok(GenerationJobOutput))
-    },
-    "training.generation_apis.GenerationCancelApi": {
+    "training.api.generation.GenerationDetailApi": {"get": extend_schema(responses=_ok(GenerationJobOutput))},
+    "training.api.generation.GenerationCancelApi": {
         "post": extend_schema(request=None, responses=_ok(GenerationJobOutput))
     },
-    "training.round_apis.RoundListApi": {
+    "training.api.rounds.RoundListApi": {
         "get": extend_schema(
             operation_id="projects_rounds_list",
             responses=_ok(),
             description="Per round: counts, progress, agreement, snapshots, runs, model versions, arenas.",
         )
     },
-    "training.round_apis.ArenaListApi": {
+    "training.api.arenas.ArenaListApi": {
         "get": extend_schema(operation_id="projects_arenas_list", responses=_ok(ArenaOutput(many=True))),
         "post": extend_schema(request=ArenaLaunchInput, responses=_ok(ArenaOutput, 201)),
     },
-    "training.round_apis.ArenaDetailApi": {"get": extend_schema(responses=_ok(ArenaDetailOutput))},
-    "training.scoring_apis.ScoringListApi": {
+    "training.api.arenas.ArenaDetailApi": {"get": extend_schema(responses=_ok(ArenaDetailOutput))},
+    "training.api.scoring.ScoringListApi": {
         "get": extend_schema(
             operation_id="projects_scorings_list", responses=_ok(ScoringJobOutput(many=True))
         ),
         "post": extend_schema(request=ScoringLaunchInput, responses=_ok(ScoringJobOutput, 201)),
     },
-    "training.scoring_apis.ScoringDetailApi": {"get": extend_schema(responses=_ok(ScoringJobOutput))},
-    "training.scoring_apis.ScoringCancelApi": {
+    "training.api.scoring.ScoringDetailApi": {"get": extend_schema(responses=_ok(ScoringJobOutput))},
+    "training.api.scoring.ScoringCancelApi": {
         "post": extend_schema(request=None, responses=_ok(ScoringJobOutput))
     },
-    "training.scoring_apis.ScoreReportApi": {
+    "training.api.scoring.ScoreReportApi": {
         "get": extend_schema(
             parameters=[ScoreReportInput],
             responses=_ok(ScoreReportOutput),
             description="A reward model version's scores beside the human judgments (project admins).",
         )
     },
-    "training.apis.MethodDefaultsApi": {"get": extend_schema(responses=_ok())},
+    "training.api.runs.MethodDefaultsApi": {"get": extend_schema(responses=_ok())},
 }
 
 

@@ -12,7 +12,7 @@ from annotation.models import Comparison, Judgment, Membership, Project
 from annotation.services.exporting import ExportSpec, export_rows
 from annotation.services.reviewing import review_accept, review_override, review_send_back
 from tests.factories import MembershipFactory, UserFactory, make_comparison
-from training.services import snapshot_create
+from training.services.snapshots import snapshot_create
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from rest_framework.throttling import UserRateThrottle
 from annotation.models import AuditEvent, Membership, Project
 from tests.factories import UserFactory
 from tests.training.conftest import judged_project
-from training.services import snapshot_create
+from training.services.snapshots import snapshot_create
 
 pytestmark = pytest.mark.django_db
 

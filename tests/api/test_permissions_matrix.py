@@ -19,10 +19,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from annotation.models import Demonstration, Judgment, Membership, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 from tests.training.conftest import judged_project
-from training.execution import artifacts_register
+from training.jobs.runs import artifacts_register
 from training.models import Arena, ModelVersion, Run
-from training.scoring import scoring_launch
-from training.services import snapshot_create
+from training.services.scoring import scoring_launch
+from training.services.snapshots import snapshot_create
 
 pytestmark = pytest.mark.django_db
 

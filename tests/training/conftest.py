@@ -14,7 +14,7 @@ from annotation.models import Demonstration, Judgment, Project
 from tests.conftest import ROOT
 from tests.factories import ProjectFactory, UserFactory, make_comparison
 from training.models import DatasetSnapshot
-from training.services import snapshot_create
+from training.services.snapshots import snapshot_create
 
 
 @pytest.fixture(autouse=True)

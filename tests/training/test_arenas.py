@@ -19,11 +19,11 @@ from annotation.services.simulating import annotators_simulate
 from rankwise.errors import ValidationFailed
 from tests.conftest import ROOT
 from tests.factories import PromptFactory, make_comparison
-from training import generating
-from training.arenas import arena_comparisons_build, arena_launch, arenas_refresh, battle_pairs
-from training.generating import generation_cancel
+from training.jobs.generation import _Collector, _finish
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
-from training.round_selectors import arena_standing
+from training.selectors.arenas import arena_standing
+from training.services.arenas import arena_comparisons_build, arena_launch, arenas_refresh, battle_pairs
+from training.services.generation import generation_cancel
 
 pytestmark = pytest.mark.django_db
 
@@ -48,14 +48,14 @@ def _generate(job: GenerationJob, texts: dict[int, list[str]]) -> None:
     prompt's samples, then the job ends (which lets the arena build its battles)."""
     GenerationJob.objects.filter(pk=job.pk).update(status=GenerationJob.Status.RUNNING)
     job.refresh_from_db()
-    generating._Collector(job).feed(
+    _Collector(job).feed(
         [
             {"prompt_id": prompt_id, "sample": i, "text": text, "params": {}}
             for prompt_id, samples in texts.items()
             for i, text in enumerate(samples)
         ]
     )
-    generating._finish(job, GenerationJob.Status.SUCCEEDED, "")
+    _finish(job, GenerationJob.Status.SUCCEEDED, "")
 
 
 def _arena(project: Project, versions, held_out: list[Prompt]) -> Arena:

@@ -14,9 +14,9 @@ from django.urls import reverse
 from annotation.models import Project
 from tests.factories import UserFactory
 from tests.training.conftest import judged_project
-from training.execution import artifacts_register
+from training.jobs.runs import artifacts_register
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services import snapshot_build, snapshot_create
+from training.services.snapshots import snapshot_build, snapshot_create
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,9 @@ from annotation.models import Candidate, Comparison, Project, Prompt
 from rankwise.errors import Conflict, ValidationFailed
 from tests.factories import ProjectFactory, PromptFactory
 from tests.training.engine.test_generate import FakeOpenAI, fake_openai  # noqa: F401 - the fixture
-from training.generating import generation_cancel, generation_execute, generation_launch
+from training.jobs.generation import _Collector, generation_execute
 from training.models import GenerationJob, ModelVersion
+from training.services.generation import generation_cancel, generation_launch
 
 
 @pytest.fixture
@@ -269,11 +270,10 @@ def test_model_version_source_names_the_candidates(project: Project, data_dir: P
 def test_a_nul_character_in_generated_text_is_stored_as_a_replacement(
     project: Project, data_dir: Path
 ) -> None:
-    from training import generating
 
     prompt = PromptFactory(project=project)
     job = generation_launch(project=project, base_model="byte-model", k=2)
-    generating._Collector(job).feed(
+    _Collector(job).feed(
         [{"prompt_id": prompt.pk, "sample": i, "text": text} for i, text in enumerate(["a\x00b", "ok"])]
     )
     assert sorted(Candidate.objects.filter(prompt=prompt).values_list("text", flat=True)) == [

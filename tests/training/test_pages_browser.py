@@ -14,7 +14,7 @@ from django.test import Client
 from annotation.models import Project
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services import snapshot_create
+from training.services.snapshots import snapshot_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -16,13 +16,8 @@ from annotation.models import Project
 from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
 from training.models import Artifact, DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services import (
-    run_cancel,
-    run_launch,
-    run_retry,
-    runs_reap_stale,
-    snapshot_queue,
-)
+from training.services.runs import run_cancel, run_launch, run_retry, runs_reap_stale
+from training.services.snapshots import snapshot_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
 

@@ -12,7 +12,9 @@ from rankwise.errors import ValidationFailed
 from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot, ModelVersion, Run
-from training.services import method_defaults, run_command, run_launch, snapshot_create
+from training.services.engine import method_defaults
+from training.services.runs import run_command, run_launch
+from training.services.snapshots import snapshot_create
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from annotation.models import Project
 from rankwise.errors import Conflict
-from training import execution
+from training.jobs.processes import JsonlTail
+from training.jobs.runs import _finish
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.processes import JsonlTail
-from training.services import run_cancel, run_metrics_ingest, run_retry, runs_reap_stale
+from training.services.metrics import run_metrics_ingest
+from training.services.runs import run_cancel, run_retry, runs_reap_stale
 
 pytestmark = pytest.mark.django_db
 
@@ -118,12 +119,12 @@ def test_a_run_reaped_meanwhile_keeps_its_outcome_and_becomes_no_model(run: Run,
         status=Run.Status.FAILED, error="No heartbeat", output_dir=str(tmp_path)
     )
     run.refresh_from_db()
-    execution._finish(run, Run.Status.SUCCEEDED, "")
+    _finish(run, Run.Status.SUCCEEDED, "")
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED and not ModelVersion.objects.filter(run=run).exists()
     assert set(run.artifacts.values_list("path", flat=True)) == {"final/model.bin", "run.log"}
 
     Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
-    execution._finish(run, Run.Status.SUCCEEDED, "")
+    _finish(run, Run.Status.SUCCEEDED, "")
     version = ModelVersion.objects.get(run=run)
     assert version.path == str(tmp_path / "final") and version.is_reward_model

@@ -25,14 +25,10 @@ from annotation.services.projects import project_update
 from rankwise.errors import Conflict, ValidationFailed
 from tests.conftest import ROOT
 from tests.factories import CandidateFactory, ProjectFactory, PromptFactory, UserFactory, make_comparison
-from training import selectors
+from training.jobs.scoring import scores_store, scoring_execute
 from training.models import CandidateScore, DatasetSnapshot, ModelVersion, Run, ScoringJob
-from training.scoring import (
-    scores_store,
-    scoring_cancel,
-    scoring_execute,
-    scoring_launch,
-)
+from training.selectors.scoring import score_report
+from training.services.scoring import scoring_cancel, scoring_launch
 
 # A score no other number on the pages is likely to show, to look for it in annotator responses.
 SECRET_SCORE = 0.8765432
@@ -182,7 +178,7 @@ def test_report_puts_the_largest_disagreement_first(project: Project) -> None:
     g, _ = half.slots.order_by("position").values_list("candidate_id", flat=True)
     CandidateScore.objects.create(candidate_id=g, model_version=version, score=5.0)  # not fully scored
     judge(half, [[g], [_]])
-    report = selectors.score_report(project=project, model_version=version)
+    report = score_report(project=project, model_version=version)
     assert (report.candidates, report.scored, report.judged, report.compared) == (10, 9, 3, 3)
     assert (report.agreements, report.disagreements) == (1, 2)
     assert report.agreement_rate == pytest.approx(1 / 3)
@@ -191,7 +187,7 @@ def test_report_puts_the_largest_disagreement_first(project: Project) -> None:
     assert (first.verdict.rm_choice, first.verdict.human, first.verdict.margin_vs_humans) == (a, b, -4.0)
     assert [(c["id"], c["score"], c["votes"]) for c in first.candidates] == [(a, 3.0, 0), (b, -1.0, 2)]
     assert first.prompt == strong.prompt.text
-    assert len(selectors.score_report(project=project, model_version=version, limit=1).rows) == 1
+    assert len(score_report(project=project, model_version=version, limit=1).rows) == 1
 
 
 def test_uncertainty_order_serves_the_smallest_gap_first(project: Project, bob, run_on_commit) -> None:

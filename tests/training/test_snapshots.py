@@ -14,7 +14,7 @@ from rankwise.errors import ValidationFailed
 from tests.factories import UserFactory, make_comparison
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot
-from training.services import (
+from training.services.snapshots import (
     snapshot_build,
     snapshot_create,
     snapshot_request,
@@ -148,7 +148,7 @@ def test_exclude_flagged_leaves_out_gold_failers(project: Project, data_dir: Pat
 
 
 def test_snapshot_of_a_round_holds_only_that_round_and_records_it(project: Project, data_dir: Path) -> None:
-    from training.services import run_launch
+    from training.services.runs import run_launch
 
     judged_project(project, comparisons=6)
     judge = UserFactory(username="round-judge")

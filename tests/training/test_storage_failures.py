@@ -16,9 +16,10 @@ from annotation.models import Project
 from tests.conftest import SmallDisk
 from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
-from training.execution import run_execute
+from training.jobs.runs import run_execute
 from training.models import DatasetSnapshot, ModelVersion, Run
-from training.services import run_launch, snapshot_create
+from training.services.runs import run_launch
+from training.services.snapshots import snapshot_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 

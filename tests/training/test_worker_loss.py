@@ -25,7 +25,8 @@ from tests.training.test_run_execution import (
     wait_for,
 )
 from training.models import DatasetSnapshot, Run
-from training.services import run_retry, runs_reap_stale, snapshot_queue
+from training.services.runs import run_retry, runs_reap_stale
+from training.services.snapshots import snapshot_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
 

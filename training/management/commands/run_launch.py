@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from annotation.models import Project
 from rankwise.errors import RankwiseError
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
-from training.services import run_command, run_launch
+from training.services.runs import run_command, run_launch
 
 
 def _value(text: str) -> object:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.models import Project
 from rankwise.errors import RankwiseError, storage_error
-from training.services import SNAPSHOT_FILTERS, snapshot_create
+from training.services.snapshots import SNAPSHOT_FILTERS, snapshot_create
 
 
 class Command(BaseCommand):

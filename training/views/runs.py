@@ -1,4 +1,4 @@
-"""Training pages for project admins: snapshots, runs, the launch form, a run's live page, compare."""
+"""Run pages: list, launch, detail, cancel, retry, downloads and comparison."""
 
 from __future__ import annotations
 
@@ -14,60 +14,27 @@ from django.views.decorators.http import require_POST
 
 from annotation.models import Membership
 from annotation.permissions import project_get_for
-from annotation.services import exporting
 from annotation.services.auditing import audit_run_launch
 from rankwise.errors import ValidationFailed
-from training import apis, selectors, services
-from training.models import DatasetSnapshot, Method, Run
+from training.models import Method, Run
+from training.selectors.runs import artifact_path, model_directory, model_version_list, run_get, run_list
+from training.selectors.snapshots import snapshot_list
+from training.serializers import run_detail, run_launch_input
+from training.services.engine import default_model
+from training.services.runs import run_cancel, run_launch, run_retry, runs_reap_stale
 
 
 @login_required
-def snapshot_list(request: HttpRequest, slug: str) -> HttpResponse:
-    """GET: the snapshots and a form; POST: freezes a new snapshot."""
+def run_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    snapshots = list(selectors.snapshot_list(project=project))
-    context = {
-        "project": project,
-        "snapshots": snapshots,
-        # The page reloads itself while a worker builds a snapshot.
-        "building": any(s.status == DatasetSnapshot.Status.BUILDING for s in snapshots),
-        "choices": {
-            "kind": services.SNAPSHOT_KINDS,
-            "ranking_pairs": exporting.RANKING_PAIRS,
-            "ties": exporting.TIES,
-            "aggregate": exporting.AGGREGATES,
-        },
-        "values": request.POST,
-    }
-    if request.method != "POST":
-        return render(request, "training/snapshots.html", context)
-    filters = {
-        name: request.POST.get(name, "") for name in services.SNAPSHOT_FILTERS if request.POST.get(name)
-    }
-    raw = {
-        "name": request.POST.get("name", ""),
-        "filters": filters,
-        "split_seed": request.POST.get("split_seed") or 0,
-        "eval_fraction": request.POST.get("eval_fraction") or 0.1,
-    }
-    try:
-        services.snapshot_queue(**apis.snapshot_input(request, project, raw), created_by=request.user)
-    except ValidationFailed as exc:
-        return render(request, "training/snapshots.html", {**context, "errors": exc.details}, status=400)
-    return redirect("training:snapshots", slug=project.slug)
-
-
-@login_required
-def run_list(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    services.runs_reap_stale()
+    runs_reap_stale()
     status, method = request.GET.get("status", ""), request.GET.get("method", "")
     return render(
         request,
         "training/runs.html",
         {
             "project": project,
-            "runs": selectors.run_list(project=project, status=status, method=method)[:200],
+            "runs": run_list(project=project, status=status, method=method)[:200],
             "statuses": Run.Status.choices,
             "methods": Method.choices,
             "status": status,
@@ -77,17 +44,17 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def run_launch(request: HttpRequest, slug: str) -> HttpResponse:
+def run_launch_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the launch form (hyperparameters prefilled by the page's script); POST: launches."""
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    versions = selectors.model_version_list(project=project)
+    versions = model_version_list(project=project)
     context = {
         "project": project,
         "methods": Method.choices,
-        "snapshots": selectors.snapshot_list(project=project).filter(status="ready"),
+        "snapshots": snapshot_list(project=project).filter(status="ready"),
         "versions": versions,
         "reward_versions": [v for v in versions if v.is_reward_model],
-        "default_model": services.default_model(),
+        "default_model": default_model(),
         "precisions": ("auto", "fp32", "bf16", "fp16"),
         "devices": ("auto", "cpu", "cuda"),
         # A GET with fields (the rounds page's "adjust first" links) prefills the form.
@@ -100,8 +67,8 @@ def run_launch(request: HttpRequest, slug: str) -> HttpResponse:
         "sample_prompts", [line for line in data.get("sample_prompts", "").splitlines() if line.strip()]
     )
     try:
-        run = services.run_launch(
-            project=project, launched_by=request.user, **apis.run_launch_input(project=project, raw=data)
+        run = run_launch(
+            project=project, launched_by=request.user, **run_launch_input(project=project, raw=data)
         )
     except ValidationFailed as exc:
         return render(request, "training/run_launch.html", {**context, "errors": exc.details}, status=400)
@@ -110,11 +77,11 @@ def run_launch(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+def run_detail_page(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    services.runs_reap_stale()
-    run = selectors.run_get(project=project, run_id=run_id)
-    detail = apis.run_detail(run)
+    runs_reap_stale()
+    run = run_get(project=project, run_id=run_id)
+    detail = run_detail(run)
     return render(
         request,
         "training/run.html",
@@ -129,34 +96,32 @@ def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_cancel(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+def run_cancel_page(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    services.run_cancel(run=selectors.run_get(project=project, run_id=run_id))
+    run_cancel(run=run_get(project=project, run_id=run_id))
     return redirect("training:run-detail", slug=project.slug, run_id=run_id)
 
 
 @login_required
 @require_POST
-def run_retry(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+def run_retry_page(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    services.run_retry(run=selectors.run_get(project=project, run_id=run_id))
+    run_retry(run=run_get(project=project, run_id=run_id))
     return redirect("training:run-detail", slug=project.slug, run_id=run_id)
 
 
 @login_required
-def artifact_download(request: HttpRequest, slug: str, run_id: int, artifact_id: int) -> FileResponse:
+def artifact_download_page(request: HttpRequest, slug: str, run_id: int, artifact_id: int) -> FileResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    path = selectors.artifact_path(
-        run=selectors.run_get(project=project, run_id=run_id), artifact_id=artifact_id
-    )
+    path = artifact_path(run=run_get(project=project, run_id=run_id), artifact_id=artifact_id)
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
 
 
 @login_required
-def model_download(request: HttpRequest, slug: str, run_id: int) -> FileResponse:
+def model_download_page(request: HttpRequest, slug: str, run_id: int) -> FileResponse:
     """The run's final/ directory (the adapter, or the model) as one zip file."""
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    final = selectors.model_directory(run=selectors.run_get(project=project, run_id=run_id))
+    final = model_directory(run=run_get(project=project, run_id=run_id))
     # Spooled to disk past 64 MiB: adapters are small, merged models are not. Stored, not deflated:
     # weights barely compress and deflating gigabytes would hold the request for minutes.
     archive = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
@@ -169,17 +134,17 @@ def model_download(request: HttpRequest, slug: str, run_id: int) -> FileResponse
 
 
 @login_required
-def run_compare(request: HttpRequest, slug: str) -> HttpResponse:
+def run_compare_page(request: HttpRequest, slug: str) -> HttpResponse:
     """Overlays the curves of the runs named by ?run=<id>&run=<id>..."""
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
     ids = [int(v) for v in request.GET.getlist("run") if v.isdigit()]
-    runs = list(selectors.run_list(project=project).filter(pk__in=ids).order_by("pk"))
+    runs = list(run_list(project=project).filter(pk__in=ids).order_by("pk"))
     return render(
         request,
         "training/compare.html",
         {
             "project": project,
             "runs": runs,
-            "all_runs": selectors.run_list(project=project)[:100],
+            "all_runs": run_list(project=project)[:100],
         },
     )

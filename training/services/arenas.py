@@ -3,7 +3,7 @@
 `arena_launch` starts one generation job per contestant on the same frozen prompts, with the same
 sampling parameters (and a seed of its own). When the last of them ends, `arena_comparisons_build`
 pairs the candidates of different contestants (never two of one contestant) into arena comparisons, which
-annotators judge without model names whatever the project's setting. training.generating calls it
+annotators judge without model names whatever the project's setting. training.services.generation calls it
 as each contestant's job finishes; the arena pages and celery beat call `arenas_refresh` for jobs
 that ended without their worker (reaped). The leaderboard is read by training.selectors.arena_standing.
 """
@@ -22,8 +22,8 @@ from django.utils import timezone
 from annotation.models import Comparison, Project
 from annotation.services.importing import comparison_pairs_build
 from rankwise.errors import invalid
-from training.generating import generation_launch, generations_reap_stale, prompt_ids_select
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
+from training.services.generation import generation_launch, generations_reap_stale, prompt_ids_select
 
 MAX_CONTESTANTS = 8
 

@@ -1,90 +1,23 @@
-"""Read queries behind the rounds page and the arenas: what each round of a project holds, and an
-arena's leaderboard from its judgments.
-
-A round groups what one turn of the loop made: prompts and candidates imported or generated for it,
-its comparisons and their judgments, the snapshots built from it, the runs trained on it (and the
-model versions they produced) and the arenas that evaluate its policy.
+"""Read queries behind the rounds page: each round's counts, progress, agreement, snapshots, runs,
+model versions, its policy's win rate, and the defaults of the current round's forms.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import asdict
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from annotation.models import Candidate, Comparison, Judgment, Project, Prompt
-from annotation.quality.bradley_terry import Outcome, head_to_head, leaderboard, outcomes_from_ordering
-from annotation.quality.records import make_ordering
+from annotation.models import Candidate, Comparison, Project, Prompt
+from annotation.quality.bradley_terry import head_to_head
 from annotation.quality.report import round_figures
 from annotation.selectors.quality import quality_inputs_get
-from training import selectors
-from training.models import Arena, ArenaEntry, DatasetSnapshot, Method, ModelVersion, Run
+from training.models import Arena, DatasetSnapshot, Method, ModelVersion, Run
+from training.selectors.arenas import arena_list, arena_outcomes
+from training.selectors.runs import run_list
+from training.selectors.snapshots import snapshot_list
 
 POLICY_METHODS = (Method.SFT, Method.DPO, Method.PPO, Method.RLOO)
-
-
-def _arena_outcomes(arena: Arena) -> tuple[list[str], list[Outcome]]:
-    """The contestants' names (job order) and every battle outcome its judgments state (two queries
-    after the arena's prefetched jobs)."""
-    jobs = sorted(arena.generation_jobs.all(), key=lambda job: job.pk)
-    names = {job.pk: job.source_name for job in jobs}
-    writers: dict[int, list[int]] = {}
-    for candidate_id, job_id in ArenaEntry.objects.filter(arena=arena).values_list("candidate_id", "job_id"):
-        writers.setdefault(candidate_id, []).append(job_id)
-    # A text two contestants both wrote belongs to neither (arena_comparisons_build leaves it out too).
-    model_of = {c: names[jobs_[0]] for c, jobs_ in writers.items() if len(jobs_) == 1}
-    outcomes = [
-        outcome
-        for ordering in Judgment.objects.filter(comparison__arenas=arena).values_list("ordering", flat=True)
-        for outcome in outcomes_from_ordering(make_ordering(ordering), model_of)
-    ]
-    return list(names.values()), outcomes
-
-
-def arena_standing(*, arena: Arena, rounds: int = 200, seed: int = 0) -> dict[str, Any]:
-    """The arena's contestants (with their generation progress), counts, the Bradley–Terry
-    leaderboard (bootstrap intervals from `rounds` resamples and `seed`) and the pairwise win matrix
-    in leaderboard order, from the judgments so far."""
-    names, outcomes = _arena_outcomes(arena)
-    board = [asdict(row) for row in leaderboard(outcomes, rounds=rounds, seed=seed)]
-    record = head_to_head(outcomes)
-    order = [row["model"] for row in board] + [n for n in names if n not in {r["model"] for r in board}]
-    matrix = [
-        {
-            "model": a,
-            "cells": [
-                {"opponent": b, **record.get(a, {}).get(b, {"battles": 0, "win_rate": None})} for b in order
-            ],
-        }
-        for a in order
-    ]
-    counts = arena.comparisons.aggregate(
-        comparisons=Count("id"), judged=Count("id", filter=Q(judgment_count__gt=0))
-    )
-    entries = Counter(ArenaEntry.objects.filter(arena=arena).values_list("job_id", flat=True))
-    return {
-        "contestants": [
-            {
-                "name": job.source_name,
-                "source": job.source,
-                "model_version": job.model_version_id,
-                "generation_job": job.pk,
-                "status": job.status,
-                "prompts_done": job.prompts_done,
-                "prompts_total": job.prompts_total,
-                "candidates": entries.get(job.pk, 0),
-                "error": job.error,
-            }
-            for job in sorted(arena.generation_jobs.all(), key=lambda job: job.pk)
-        ],
-        "comparisons": counts["comparisons"],
-        "judged_comparisons": counts["judged"],
-        "battles": len(outcomes),
-        "leaderboard": board,
-        "matrix": matrix,
-    }
 
 
 def _head_to_head_rate(arenas: list[Arena], new: str, previous: str) -> dict[str, Any] | None:
@@ -93,7 +26,7 @@ def _head_to_head_rate(arenas: list[Arena], new: str, previous: str) -> dict[str
         names = {job.source_name for job in arena.generation_jobs.all()}
         if not {new, previous} <= names:
             continue
-        cell = head_to_head(_arena_outcomes(arena)[1]).get(new, {}).get(previous)
+        cell = head_to_head(arena_outcomes(arena)[1]).get(new, {}).get(previous)
         if cell:
             return {"arena": arena.pk, **cell}
     return None
@@ -129,9 +62,9 @@ def rounds_overview(*, project: Project) -> dict[str, Any]:
         .annotate(n=Count("id"))
         .values_list("round", "n")
     )
-    snapshots = list(selectors.snapshot_list(project=project))
-    runs = list(selectors.run_list(project=project).select_related("model_version"))
-    arenas = list(selectors.arena_list(project=project))
+    snapshots = list(snapshot_list(project=project))
+    runs = list(run_list(project=project).select_related("model_version"))
+    arenas = list(arena_list(project=project))
     current = max(quality.comparisons_by_round, default=0)
     numbers = sorted(
         set(prompts)

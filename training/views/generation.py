@@ -11,20 +11,22 @@ from django.views.decorators.http import require_POST
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from rankwise.errors import ValidationFailed
-from training import generating, selectors
-from training.generation_apis import generation_launch_input
-from training.services import default_model
+from training.selectors.generation import generation_get, generation_list
+from training.selectors.runs import model_version_list
+from training.serializers import generation_launch_input
+from training.services.engine import default_model
+from training.services.generation import generation_cancel, generation_launch, generations_reap_stale
 
 
 @login_required
-def generation_list(request: HttpRequest, slug: str) -> HttpResponse:
+def generation_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the project's generation jobs and the launch form; POST: launches a job."""
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    generating.generations_reap_stale()
+    generations_reap_stale()
     context = {
         "project": project,
-        "jobs": selectors.generation_list(project=project)[:100],
-        "versions": selectors.model_version_list(project=project).filter(is_reward_model=False),
+        "jobs": generation_list(project=project)[:100],
+        "versions": model_version_list(project=project).filter(is_reward_model=False),
         "default_model": default_model(),
         "endpoint_base_url": settings.RANKWISE_OPENAI_BASE_URL,
         "endpoint_model": settings.RANKWISE_OPENAI_MODEL,
@@ -36,7 +38,7 @@ def generation_list(request: HttpRequest, slug: str) -> HttpResponse:
     # The form takes prompt ids as one text field: "3, 5 8".
     data.setlist("prompt_ids", data.get("prompt_ids", "").replace(",", " ").split())
     try:
-        job = generating.generation_launch(
+        job = generation_launch(
             project=project, created_by=request.user, **generation_launch_input(project=project, raw=data)
         )
     except ValidationFailed as exc:
@@ -45,16 +47,16 @@ def generation_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def generation_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+def generation_detail_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    generating.generations_reap_stale()
-    job = selectors.generation_get(project=project, job_id=job_id)
+    generations_reap_stale()
+    job = generation_get(project=project, job_id=job_id)
     return render(request, "training/generation.html", {"project": project, "job": job})
 
 
 @login_required
 @require_POST
-def generation_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+def generation_cancel_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    generating.generation_cancel(job=selectors.generation_get(project=project, job_id=job_id))
+    generation_cancel(job=generation_get(project=project, job_id=job_id))
     return redirect("training:generation-detail", slug=project.slug, job_id=job_id)

@@ -1,10 +1,4 @@
-"""REST API for scoring jobs and reward scores under /api/projects/<slug>/; project admins only.
-
-GET scorings/ lists the jobs, POST launches one (201), GET scorings/<id>/ is a job's state (the scores page
-polls the same fields), POST scorings/<id>/cancel/ cancels (409 once finished). GET scores/?model_version=
-is the reward model beside the human judgments: agreement rate and the comparisons, largest disagreement
-first. Annotators get 403 here, and no annotator response carries a score.
-"""
+"""REST API for scoring jobs and the reward model's report."""
 
 from __future__ import annotations
 
@@ -13,45 +7,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import Membership, Project
+from annotation.models import Membership
 from annotation.permissions import project_get_for
-from rankwise.api.errors import validated
-from rankwise.errors import ValidationFailed
-from training import scoring, selectors
-from training.models import ModelVersion, ScoringJob
-from training.selectors import ScoreReport
-
-REPORT_LIMIT_MAX = 1000
-
-
-def _reward_version(project: Project, version_id: object, field: str = "model_version") -> ModelVersion:
-    version = (
-        selectors.reward_version_list(project=project).filter(pk=version_id).first() if version_id else None
-    )
-    if version is None:
-        raise ValidationFailed(
-            "Choose a reward model version of this project.",
-            details=[{"field": field, "reason": "not a reward model version of this project"}],
-        )
-    return version
-
-
-class ScoringLaunchInput(serializers.Serializer):
-    """What a launch takes, from the API (JSON) or the page (form fields)."""
-
-    model_version = serializers.IntegerField()
-    selection = serializers.ChoiceField(choices=ScoringJob.Selection.choices, required=False, default="all")
-    round = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
-    batch_size = serializers.IntegerField(required=False, default=16)
-    max_length = serializers.IntegerField(required=False, default=1024)
-
-
-def scoring_launch_input(*, project: Project, raw: object) -> dict:
-    """scoring_launch keyword arguments from raw input, the version looked up among the project's reward
-    model versions. Raises ValidationFailed naming the field."""
-    data = validated(ScoringLaunchInput(data=raw))
-    data["model_version"] = _reward_version(project, data["model_version"])
-    return data
+from training.models import ScoringJob
+from training.selectors.scoring import scoring_get, scoring_list
+from training.serializers import (
+    score_report_for,
+    scoring_launch_input,
+)
+from training.services.scoring import scoring_cancel, scoring_launch, scorings_reap_stale
 
 
 class ScoringJobOutput(serializers.ModelSerializer):
@@ -91,12 +55,12 @@ class ScoringJobOutput(serializers.ModelSerializer):
 class ScoringListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        scoring.scorings_reap_stale()
-        return Response(ScoringJobOutput(selectors.scoring_list(project=project)[:200], many=True).data)
+        scorings_reap_stale()
+        return Response(ScoringJobOutput(scoring_list(project=project)[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        job = scoring.scoring_launch(
+        job = scoring_launch(
             project=project,
             created_by=request.user,
             **scoring_launch_input(project=project, raw=request.data),
@@ -107,14 +71,14 @@ class ScoringListApi(APIView):
 class ScoringDetailApi(APIView):
     def get(self, request: Request, slug: str, job_id: int) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        scoring.scorings_reap_stale()
-        return Response(ScoringJobOutput(selectors.scoring_get(project=project, job_id=job_id)).data)
+        scorings_reap_stale()
+        return Response(ScoringJobOutput(scoring_get(project=project, job_id=job_id)).data)
 
 
 class ScoringCancelApi(APIView):
     def post(self, request: Request, slug: str, job_id: int) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        job = scoring.scoring_cancel(job=selectors.scoring_get(project=project, job_id=job_id))
+        job = scoring_cancel(job=scoring_get(project=project, job_id=job_id))
         return Response(ScoringJobOutput(job).data)
 
 
@@ -153,18 +117,6 @@ class ScoreReportOutput(serializers.Serializer):
     disagreements = serializers.IntegerField()
     agreement_rate = serializers.FloatField(allow_null=True)
     comparisons = ScoreComparisonOutput(many=True, source="rows")
-
-
-class ScoreReportInput(serializers.Serializer):
-    model_version = serializers.IntegerField()
-    limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=REPORT_LIMIT_MAX)
-
-
-def score_report_for(*, project: Project, raw: object) -> ScoreReport:
-    """The score report a request asks for; raises ValidationFailed naming the field."""
-    data = validated(ScoreReportInput(data=raw))
-    version = _reward_version(project, data["model_version"])
-    return selectors.score_report(project=project, model_version=version, limit=data["limit"])
 
 
 class ScoreReportApi(APIView):

@@ -12,22 +12,24 @@ from django.views.decorators.http import require_POST
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from rankwise.errors import ValidationFailed
-from training import scoring, selectors
 from training.models import ScoringJob
-from training.scoring_apis import score_report_for, scoring_launch_input
+from training.selectors.runs import reward_version_list
+from training.selectors.scoring import scoring_get, scoring_list
+from training.serializers import score_report_for, scoring_launch_input
+from training.services.scoring import scoring_cancel, scoring_launch, scorings_reap_stale
 
 
 @login_required
-def score_list(request: HttpRequest, slug: str) -> HttpResponse:
+def score_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the report of one reward model version (?model_version=, else the queue's or the newest), the
     jobs and the launch form; POST: launches a job."""
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    scoring.scorings_reap_stale()
-    versions = list(selectors.reward_version_list(project=project))
+    scorings_reap_stale()
+    versions = list(reward_version_list(project=project))
     errors: list[dict] = []
     if request.method == "POST":
         try:
-            job = scoring.scoring_launch(
+            job = scoring_launch(
                 project=project,
                 created_by=request.user,
                 **scoring_launch_input(project=project, raw=request.POST),
@@ -54,7 +56,7 @@ def score_list(request: HttpRequest, slug: str) -> HttpResponse:
         "chosen": report.model_version.pk if report else None,
         "report": report,
         "report_errors": report_errors,
-        "jobs": selectors.scoring_list(project=project)[:50],
+        "jobs": scoring_list(project=project)[:50],
         "selections": ScoringJob.Selection.choices,
         "errors": errors,
         "values": request.POST,
@@ -64,8 +66,8 @@ def score_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def scoring_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+def scoring_cancel_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    job = scoring.scoring_cancel(job=selectors.scoring_get(project=project, job_id=job_id))
+    job = scoring_cancel(job=scoring_get(project=project, job_id=job_id))
     url = reverse("training:scores", args=[project.slug])
     return redirect(f"{url}?model_version={job.model_version_id}")

@@ -1,6 +1,6 @@
 """Executing a run on a worker: claim it, supervise the engine subprocess, record the outcome.
 
-The engine runs as `python -m training.engine run spec.json [--resume]` through training.processes (its
+The engine runs as `python -m training.engine run spec.json [--resume]` through training.jobs.processes (its
 own process group, heartbeat, cancel); the supervisor tails metrics.jsonl into RunMetric rows.
 """
 
@@ -16,8 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from rankwise.errors import storage_error
-from training.models import Artifact, ModelVersion, Run
-from training.processes import (
+from training.jobs.processes import (
     EngineNotStarted,
     JsonlTail,
     engine_failure,
@@ -28,7 +27,11 @@ from training.processes import (
     job_finish,
     write_problem,
 )
-from training.services import engine_command, file_sha256, run_metrics_ingest, runs_reap_stale
+from training.models import Artifact, ModelVersion, Run
+from training.services.engine import engine_command
+from training.services.metrics import run_metrics_ingest
+from training.services.runs import runs_reap_stale
+from training.services.storage import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,106 @@
+"""REST API for runs and the model versions they produced."""
+
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.models import Membership
+from annotation.permissions import project_get_for
+from annotation.services.auditing import audit_run_launch
+from training.models import ModelVersion
+from training.selectors.runs import model_version_list, run_get, run_list
+from training.serializers import (
+    RunOutput,
+    run_detail,
+    run_launch_input,
+)
+from training.services.engine import engine_command, method_defaults
+from training.services.runs import run_cancel, run_launch, run_retry, run_spec_build, runs_reap_stale
+from training.services.storage import runs_root
+
+
+class RunListApi(APIView):
+    """GET ?status=&method=: the project's runs. POST (RunLaunchInput): launches a run (201)."""
+
+    def get(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        runs_reap_stale()
+        runs = run_list(
+            project=project,
+            status=request.query_params.get("status", ""),
+            method=request.query_params.get("method", ""),
+        )
+        return Response(RunOutput(runs, many=True).data)
+
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        run = run_launch(
+            project=project, launched_by=request.user, **run_launch_input(project=project, raw=request.data)
+        )
+        audit_run_launch(actor=request.user, run=run)
+        return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunPreviewApi(APIView):
+    """POST (RunLaunchInput): the spec the engine would run and the command, without launching."""
+
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        data = run_launch_input(project=project, raw=request.data)
+        data.pop("name")
+        data.pop("round")
+        spec = run_spec_build(**data, output_dir=str(runs_root() / "<run id>"))
+        command = " ".join(engine_command("run", f"{spec['output_dir']}/spec.json"))
+        return Response({"spec": spec, "command": command})
+
+
+class RunDetailApi(APIView):
+    """GET: a run's state, log tail, artifacts and model card (the run page polls it)."""
+
+    def get(self, request: Request, slug: str, run_id: int) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        runs_reap_stale()
+        run = run_get(project=project, run_id=run_id)
+        return Response(run_detail(run))
+
+
+class RunCancelApi(APIView):
+    """POST: cancels a queued run, or stops a running one within seconds (409 if finished)."""
+
+    def post(self, request: Request, slug: str, run_id: int) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        run = run_cancel(run=run_get(project=project, run_id=run_id))
+        return Response(RunOutput(run).data)
+
+
+class RunRetryApi(APIView):
+    """POST: queues a failed or cancelled run again; it resumes from its newest checkpoint (409 otherwise)."""
+
+    def post(self, request: Request, slug: str, run_id: int) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        run = run_retry(run=run_get(project=project, run_id=run_id))
+        return Response(RunOutput(run).data)
+
+
+class ModelVersionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name", "run", "path", "method", "base", "is_reward_model", "created_at"]
+
+
+class ModelVersionListApi(APIView):
+    """GET: model versions trained in the project (and shared ones registered without a run)."""
+
+    def get(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        return Response(ModelVersionOutput(model_version_list(project=project), many=True).data)
+
+
+class MethodDefaultsApi(APIView):
+    """GET: the engine's default hyperparameters for a method (the launch form prefills them)."""
+
+    def get(self, request: Request, method: str) -> Response:
+        return Response(method_defaults(method=method))

@@ -1,0 +1,59 @@
+"""REST API for snapshots."""
+
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.models import Membership
+from annotation.permissions import project_get_for
+from training.models import DatasetSnapshot
+from training.selectors.snapshots import snapshot_list
+from training.serializers import (
+    snapshot_input,
+)
+from training.services.snapshots import snapshot_queue
+
+
+class SnapshotOutput(serializers.ModelSerializer):
+    projects = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = DatasetSnapshot
+        fields = [
+            "id",
+            "name",
+            "projects",
+            "filters",
+            "rounds",
+            "split_seed",
+            "eval_fraction",
+            "status",
+            "sha256",
+            "train_rows",
+            "eval_rows",
+            "sft_rows",
+            "manifest",
+            "error",
+            "created_by",
+            "created_at",
+        ]
+
+
+class SnapshotListApi(APIView):
+    """GET: the project's snapshots. POST {name, filters?, split_seed?, eval_fraction?, projects? (slugs)}:
+    queues a new snapshot (201, status building, then a `default` worker builds it); every extra
+    project needs the admin role too."""
+
+    def get(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        return Response(SnapshotOutput(snapshot_list(project=project), many=True).data)
+
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        data = snapshot_input(request, project, request.data)
+        snapshot = snapshot_queue(**data, created_by=request.user)
+        return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)

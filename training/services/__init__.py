@@ -1,0 +1,1 @@
+"""The only code that writes training data; one module per feature."""

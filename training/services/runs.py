@@ -1,0 +1,232 @@
+"""Runs: building and checking the spec, launching, cancelling, retrying and reaping."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from annotation.models import Project
+from rankwise.errors import Conflict, ValidationFailed
+from training.jobs.processes import job_cancel, jobs_reap_stale
+from training.models import DatasetSnapshot, Method, ModelVersion, Run
+from training.services.engine import engine_command, spec_validate
+from training.services.storage import runs_root
+
+# Prompts a policy run samples before and after training when its launch names none.
+DEFAULT_SAMPLE_PROMPTS = 3
+
+
+def run_spec_build(
+    *,
+    method: str,
+    snapshot: DatasetSnapshot,
+    base_model: str = "",
+    base_version: ModelVersion | None = None,
+    reward_version: ModelVersion | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+    lora: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    precision: str = "auto",
+    device: str = "auto",
+    sample_prompts: Sequence[str] = (),
+    output_dir: str = "",
+) -> dict[str, Any]:
+    """The engine spec for a run, checked by the engine (`validate`) and normalised. A policy run
+    (not reward) without sample prompts samples the first prompts of the snapshot's eval file (else
+    its train file), so every run shows what its training did to the generations, not only margins.
+
+    Raises ValidationFailed naming the field: a base model (text or version) is required, ppo/rloo
+    need a reward model version, sft needs a snapshot with demonstrations, and the snapshot must be ready.
+    """
+    problems = []
+    if method not in Method.values:
+        problems.append({"field": "method", "reason": f"must be one of {', '.join(Method.values)}"})
+    if snapshot.status != DatasetSnapshot.Status.READY:
+        problems.append({"field": "snapshot", "reason": "is not ready"})
+    if bool(base_model.strip()) == (base_version is not None):
+        problems.append(
+            {"field": "base_model", "reason": "give either a base model or a model version, not both"}
+        )
+    if method in (Method.PPO, Method.RLOO):
+        if reward_version is None:
+            problems.append({"field": "reward_version", "reason": f"{method} needs a reward model version"})
+        elif not reward_version.is_reward_model:
+            problems.append({"field": "reward_version", "reason": "is not a reward model"})
+    elif reward_version is not None:
+        problems.append({"field": "reward_version", "reason": f"{method} takes no reward model"})
+    if method == Method.SFT and snapshot.status == DatasetSnapshot.Status.READY and not snapshot.sft_rows:
+        problems.append({"field": "snapshot", "reason": "has no demonstrations for sft"})
+    if problems:
+        raise ValidationFailed(
+            "Invalid run: " + "; ".join(f"{p['field']} {p['reason']}" for p in problems), details=problems
+        )
+    directory = Path(snapshot.directory)
+    has_eval = snapshot.eval_rows > 0 and method != Method.SFT
+    spec: dict[str, Any] = {
+        "method": method,
+        "base_model": base_version.path if base_version else base_model.strip(),
+        "output_dir": output_dir or str(runs_root() / "pending"),
+        "train_file": str(directory / ("sft.jsonl" if method == Method.SFT else "train.jsonl")),
+        "eval_file": str(directory / "eval.jsonl") if has_eval else None,
+        "eval_fraction": snapshot.eval_fraction if method == Method.SFT else 0.0,
+        "reward_model": reward_version.path if reward_version else None,
+        "hyperparameters": dict(hyperparameters or {}),
+        "seed": seed,
+        "precision": precision,
+        "device": device,
+        "snapshot": {"id": snapshot.pk, "sha256": snapshot.sha256},
+        "sample_prompts": list(sample_prompts) or _snapshot_sample_prompts(snapshot, method=method),
+    }
+    if lora is not None:
+        spec["lora"] = dict(lora)
+    return spec_validate(spec=spec)
+
+
+def _snapshot_sample_prompts(snapshot: DatasetSnapshot, *, method: str) -> list[Any]:
+    """Up to DEFAULT_SAMPLE_PROMPTS distinct prompts (text or message lists) of the snapshot, eval
+    rows first; none for reward runs, which generate nothing."""
+    if method == Method.REWARD:
+        return []
+    directory = Path(snapshot.directory)
+    names = ("sft.jsonl",) if method == Method.SFT else ("eval.jsonl", "train.jsonl")
+    prompts: list[Any] = []
+    for name in names:
+        path = directory / name
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8") as rows:
+            for line in rows:
+                row = json.loads(line)
+                # SFT rows are conversations: the prompt is everything before the last (assistant) turn.
+                prompt = row["messages"][:-1] if method == Method.SFT else row["prompt"]
+                if prompt and prompt not in prompts:
+                    prompts.append(prompt)
+                if len(prompts) == DEFAULT_SAMPLE_PROMPTS:
+                    return prompts
+    return prompts
+
+
+def run_command(*, run: Run) -> str:
+    """The command the worker runs, for display."""
+    args = engine_command("run", str(Path(run.output_dir) / "spec.json"))
+    return " ".join(args + (["--resume"] if run.attempt > 1 else []))
+
+
+def _queue_execution(run: Run) -> None:
+    from training.tasks import run_execute
+
+    transaction.on_commit(lambda: run_execute.apply_async((run.pk,), queue=run.queue))
+
+
+def run_launch(
+    *,
+    project: Project,
+    method: str,
+    snapshot: DatasetSnapshot,
+    launched_by: AbstractBaseUser | None = None,
+    name: str = "",
+    base_model: str = "",
+    base_version: ModelVersion | None = None,
+    reward_version: ModelVersion | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+    lora: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    precision: str = "auto",
+    device: str = "auto",
+    sample_prompts: Sequence[str] = (),
+    queue: str = "gpu",
+    round: int | None = None,
+) -> Run:
+    """Builds and checks the spec, saves a queued Run and queues its execution once committed.
+
+    The snapshot must include the project, so a project's admins only train on data they manage.
+    The run's round is `round`, else the newest round its snapshot was built from (0 for none).
+    """
+    if round is not None and round < 0:
+        raise ValidationFailed(
+            "round must be a round number.", details=[{"field": "round", "reason": "must be 0 or more"}]
+        )
+    if not snapshot.projects.filter(pk=project.pk).exists():
+        raise ValidationFailed(
+            "The snapshot does not include this project.",
+            details=[{"field": "snapshot", "reason": "does not include this project"}],
+        )
+    spec = run_spec_build(
+        method=method,
+        snapshot=snapshot,
+        base_model=base_model,
+        base_version=base_version,
+        reward_version=reward_version,
+        hyperparameters=hyperparameters,
+        lora=lora,
+        seed=seed,
+        precision=precision,
+        device=device,
+        sample_prompts=sample_prompts,
+    )
+    with transaction.atomic():
+        run = Run.objects.create(
+            project=project,
+            name=name.strip(),
+            method=method,
+            base_model=base_model.strip(),
+            base_version=base_version,
+            snapshot=snapshot,
+            reward_version=reward_version,
+            spec=spec,
+            queue=queue,
+            launched_by=launched_by,
+            round=round if round is not None else max(snapshot.rounds, default=0),
+        )
+        # A random suffix, so a reset database never reuses another run's directory (and checkpoints).
+        run.output_dir = str(runs_root() / f"{run.pk}-{uuid.uuid4().hex[:8]}")
+        run.spec = {**spec, "output_dir": run.output_dir}
+        run.save(update_fields=["output_dir", "spec"])
+        _queue_execution(run)
+    return run
+
+
+def run_cancel(*, run: Run) -> Run:
+    """Cancels a queued run at once; asks the worker to stop a running one (it kills the engine's
+    process group within seconds). Raises Conflict for a finished run."""
+    return job_cancel(job=run, label=f"Run {run.pk}")
+
+
+def run_retry(*, run: Run) -> Run:
+    """Queues a failed or cancelled run again as its next attempt; the engine resumes from the newest
+    checkpoint in its output directory. Raises Conflict unless the run is failed or cancelled."""
+    with transaction.atomic():
+        updated = Run.objects.filter(pk=run.pk, status__in=[Run.Status.FAILED, Run.Status.CANCELLED]).update(
+            status=Run.Status.QUEUED,
+            attempt=run.attempt + 1,
+            cancel_requested=False,
+            error="",
+            pid=None,
+            finished_at=None,
+            heartbeat_at=None,
+            eta_seconds=None,
+        )
+        run.refresh_from_db()
+        if not updated:
+            raise Conflict(f"Only a failed or cancelled run can be retried; run {run.pk} is {run.status}.")
+        _queue_execution(run)
+    return run
+
+
+def runs_reap_stale(*, stale_after: timedelta | None = None) -> int:
+    """Marks running runs whose heartbeat is older than `stale_after` failed (their worker died);
+    returns how many. Safe to call from anywhere, any number of times."""
+    stale_after = stale_after or timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS)
+    return jobs_reap_stale(
+        job_model=Run,
+        stale_after=stale_after,
+        error=f"No heartbeat for {int(stale_after.total_seconds())} s: the worker running it stopped.",
+    )

@@ -1,0 +1,114 @@
+"""Scoring jobs: choosing candidates, launching and cancelling (execution: training.jobs.scoring)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from annotation.models import Candidate, Project
+from rankwise.errors import invalid
+from training.jobs.processes import (
+    job_cancel,
+    jobs_reap_stale,
+)
+from training.models import ModelVersion, ScoringJob
+from training.selectors.runs import model_version_list
+
+log = logging.getLogger(__name__)
+
+
+LIMITS = {"batch_size": (1, 1024), "max_length": (8, 32768)}
+
+
+# Ids per query when reading frozen candidate lists back: far below PostgreSQL's parameter limit.
+ID_CHUNK = 5000
+
+
+def scorings_root() -> Path:
+    return Path(settings.DATA_DIR) / "scorings"
+
+
+def id_chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), ID_CHUNK):
+        yield ids[start : start + ID_CHUNK]
+
+
+def _candidate_ids_select(
+    *, project: Project, model_version: ModelVersion, selection: str, round: int | None
+) -> list[int]:
+    candidates = Candidate.objects.filter(prompt__project=project).order_by("id")
+    if selection == ScoringJob.Selection.ROUND:
+        candidates = candidates.filter(round=round)
+    elif selection == ScoringJob.Selection.UNSCORED:
+        candidates = candidates.exclude(scores__model_version=model_version)
+    ids = list(candidates.values_list("id", flat=True))
+    if not ids:
+        raise invalid("selection", "no candidate of the project matches it")
+    return ids
+
+
+def scoring_launch(
+    *,
+    project: Project,
+    model_version: ModelVersion | None,
+    selection: str = ScoringJob.Selection.ALL,
+    round: int | None = None,
+    batch_size: int = 16,
+    max_length: int = 1024,
+    created_by: AbstractBaseUser | None = None,
+) -> ScoringJob:
+    """Saves a queued job scoring the project's candidates (all, one round's, or those this version has
+    not scored) with a reward model version of the project, and queues it on `gpu` once committed. The
+    candidates are frozen now. Raises ValidationFailed naming the field."""
+    if model_version is None or not model_version_list(project=project).filter(pk=model_version.pk).exists():
+        raise invalid("model_version", "choose a model version of this project")
+    if not model_version.is_reward_model:
+        raise invalid("model_version", "is not a reward model")
+    if selection not in ScoringJob.Selection.values:
+        raise invalid("selection", f"one of {', '.join(ScoringJob.Selection.values)}")
+    if selection == ScoringJob.Selection.ROUND and (round is None or round < 0):
+        raise invalid("round", "name the round to score (a whole number >= 0)")
+    for name, value in {"batch_size": batch_size, "max_length": max_length}.items():
+        low, high = LIMITS[name]
+        if not low <= value <= high:
+            raise invalid(name, f"must be from {low} to {high}")
+    ids = _candidate_ids_select(
+        project=project, model_version=model_version, selection=selection, round=round
+    )
+    with transaction.atomic():
+        job = ScoringJob.objects.create(
+            project=project,
+            model_version=model_version,
+            selection=selection,
+            round=round if selection == ScoringJob.Selection.ROUND else None,
+            batch_size=batch_size,
+            max_length=max_length,
+            candidate_ids=ids,
+            candidates_total=len(ids),
+            created_by=created_by,
+        )
+        job.output_dir = str(scorings_root() / f"{job.pk}-{uuid.uuid4().hex[:8]}")
+        job.save(update_fields=["output_dir"])
+        from training.tasks import scoring_execute
+
+        transaction.on_commit(lambda: scoring_execute.apply_async((job.pk,), queue=job.queue))
+    return job
+
+
+def scoring_cancel(*, job: ScoringJob) -> ScoringJob:
+    """Cancels a queued job at once; asks the worker to stop a running one (the scores stored so far stay).
+    Raises Conflict for a finished job."""
+    return job_cancel(job=job, label=f"Scoring {job.pk}")
+
+
+def scorings_reap_stale() -> int:
+    """Marks running jobs whose heartbeat stopped (their worker died) failed; returns how many."""
+    return jobs_reap_stale(
+        job_model=ScoringJob, error="The worker stopped reporting (lost worker); the stored scores are kept."
+    )

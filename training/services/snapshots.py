@@ -1,0 +1,320 @@
+"""Dataset snapshots: requesting, building and verifying frozen exports."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from annotation.models import Comparison, Project
+from annotation.quality.annotators import annotator_scores
+from annotation.selectors.quality import project_thresholds, quality_inputs_get
+from annotation.services.exporting import ExportSpec, export_rows, export_spec_parse
+from rankwise.errors import ValidationFailed, storage_error
+from training.models import DatasetSnapshot
+from training.services.storage import file_sha256, snapshots_root
+
+# Export parameters a snapshot accepts (the export doors' names); files are always JSONL.
+SNAPSHOT_FILTERS = (
+    "kind",
+    "conversational",
+    "ranking_pairs",
+    "ties",
+    "aggregate",
+    "from",
+    "to",
+    "annotator",
+    "exclude_annotator",
+    "min_agreement",
+    "rating_threshold",
+    "include_imported",
+    "round",
+    "include_arena",
+    "exclude_flagged",
+)
+
+
+SNAPSHOT_KINDS = ("preference", "unpaired")
+
+
+# exclude_flagged: leave out annotators the quality scores flag, "gold" (low gold accuracy) or "any".
+EXCLUDE_FLAGGED = {"gold": ("low gold accuracy",), "any": None}
+
+
+def split_is_eval(*, key: int | str, seed: int, eval_fraction: float) -> bool:
+    """Whether the row keyed `key` (a comparison id) goes to eval: a seeded hash, stable across runs
+    and machines, so every pair of one comparison lands on the same side."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < eval_fraction
+
+
+def _normalise_filters(filters: Mapping[str, Any]) -> dict[str, str]:
+    unknown = sorted(set(filters) - set(SNAPSHOT_FILTERS))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown snapshot filters: {', '.join(unknown)}",
+            details=[{"field": name, "reason": "is not a snapshot filter"} for name in unknown],
+        )
+    clean: dict[str, str] = {}
+    for name in SNAPSHOT_FILTERS:
+        value = filters.get(name)
+        if value is None or value == "" or value == []:
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        clean[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return clean
+
+
+class _JsonlWriter:
+    """Writes rows as JSONL (the export's byte format) while counting rows and hashing the bytes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle = path.open("wb")
+        self.digest = hashlib.sha256()
+        self.rows = 0
+        self.bytes = 0
+
+    def write(self, row: dict) -> None:
+        data = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        self.handle.write(data)
+        self.digest.update(data)
+        self.rows += 1
+        self.bytes += len(data)
+
+    def close(self) -> dict[str, Any]:
+        self.handle.close()
+        return {"rows": self.rows, "bytes": self.bytes, "sha256": self.digest.hexdigest()}
+
+
+def snapshot_request(
+    *,
+    name: str,
+    projects: Sequence[Project],
+    filters: Mapping[str, Any] | None = None,
+    split_seed: int = 0,
+    eval_fraction: float = 0.1,
+    created_by: AbstractBaseUser | None = None,
+) -> DatasetSnapshot:
+    """Checks the input and saves a building snapshot; the caller builds it (snapshot_build), or
+    snapshot_queue has a `default` worker build it. Raises ValidationFailed naming the field."""
+    problems = []
+    if not name.strip():
+        problems.append({"field": "name", "reason": "is required"})
+    if not projects:
+        problems.append({"field": "projects", "reason": "at least one project is required"})
+    if not (isinstance(eval_fraction, int | float) and 0.0 <= eval_fraction < 1.0):
+        problems.append({"field": "eval_fraction", "reason": "must be a number in [0, 1)"})
+    if not isinstance(split_seed, int):
+        problems.append({"field": "split_seed", "reason": "must be an integer"})
+    if problems:
+        raise ValidationFailed(
+            "Invalid snapshot: " + "; ".join(f"{p['field']} {p['reason']}" for p in problems),
+            details=problems,
+        )
+    clean = _normalise_filters(filters or {})
+    spec = _snapshot_export_spec(clean)
+    with transaction.atomic():
+        snapshot = DatasetSnapshot.objects.create(
+            name=name.strip(),
+            filters=clean,
+            rounds=list(spec.rounds),
+            split_seed=split_seed,
+            eval_fraction=eval_fraction,
+            created_by=created_by,
+        )
+        # The id plus a random suffix: a database restored or reset beside a kept data directory
+        # must never point a snapshot at another one's files.
+        snapshot.directory = str(snapshots_root() / f"{snapshot.pk}-{uuid.uuid4().hex[:8]}")
+        snapshot.save(update_fields=["directory"])
+        snapshot.projects.set(projects)
+    return snapshot
+
+
+def _snapshot_export_spec(filters: Mapping[str, str]) -> ExportSpec:
+    flagged = filters.get("exclude_flagged")
+    if flagged is not None and flagged not in EXCLUDE_FLAGGED:
+        raise ValidationFailed(
+            f"exclude_flagged must be one of {', '.join(EXCLUDE_FLAGGED)}",
+            details=[{"field": "exclude_flagged", "reason": f"must be one of {', '.join(EXCLUDE_FLAGGED)}"}],
+        )
+    params = {k: [v] for k, v in filters.items() if k != "exclude_flagged"}
+    spec = export_spec_parse(params=params)
+    if spec.kind not in SNAPSHOT_KINDS:
+        raise ValidationFailed(
+            f"A snapshot holds preference or unpaired rows, not {spec.kind!r}",
+            details=[{"field": "kind", "reason": f"must be one of {', '.join(SNAPSHOT_KINDS)}"}],
+        )
+    return spec
+
+
+def snapshot_queue(**arguments: Any) -> DatasetSnapshot:
+    """snapshot_request, then a `default` worker builds it once the transaction commits (large
+    projects take longer than a web request may). Same arguments as snapshot_request."""
+    from training.tasks import snapshot_build as task
+
+    with transaction.atomic():
+        snapshot = snapshot_request(**arguments)
+        transaction.on_commit(lambda: task.apply_async((snapshot.pk,), queue="default"))
+    return snapshot
+
+
+def snapshot_create(**arguments: Any) -> DatasetSnapshot:
+    """snapshot_request and snapshot_build in one call; returns the ready snapshot."""
+    return snapshot_build(snapshot_id=snapshot_request(**arguments).pk)
+
+
+def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
+    """Freezes a building snapshot's data into its directory (DATA_DIR/snapshots/<id>-<random>/) and
+    marks it ready.
+
+    Files: train.jsonl and eval.jsonl (split by a seeded hash of comparison_id), sft.jsonl when the
+    projects have demonstrations, and manifest.json (counts, filters, split, sha256 per file). They
+    are written to a temporary directory renamed into place at the end, so a crash leaves no
+    half-written snapshot, then made read-only. snapshot.sha256 hashes the content (files, filters,
+    split), so the same data with the same filters and seed gives the same sha256. A snapshot that is
+    not building is returned as it is, so a redelivered task does nothing.
+    """
+    snapshot = DatasetSnapshot.objects.get(pk=snapshot_id)
+    if snapshot.status != DatasetSnapshot.Status.BUILDING:
+        return snapshot
+    projects = list(snapshot.projects.order_by("pk"))
+    clean, split_seed, eval_fraction = snapshot.filters, snapshot.split_seed, snapshot.eval_fraction
+    spec = _snapshot_export_spec(clean)
+    excluded = _flagged_annotators(projects, clean["exclude_flagged"]) if "exclude_flagged" in clean else []
+    if excluded:
+        spec = dataclasses.replace(
+            spec, exclude_annotator_ids=tuple(sorted(set(spec.exclude_annotator_ids) | set(excluded)))
+        )
+    final = Path(snapshot.directory)
+    root = final.parent
+    temp = root / f".building-{snapshot.pk}-{uuid.uuid4().hex}"
+    # Slow I/O outside any transaction: the rows are read in chunks and written as they come.
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # renamed into place, then the process died before marking it ready
+            for path in final.iterdir():
+                path.chmod(0o644)
+            shutil.rmtree(final)
+        temp.mkdir()
+        files = _snapshot_files(
+            temp, projects=projects, spec=spec, seed=split_seed, eval_fraction=eval_fraction
+        )
+        rounds = list(spec.rounds) or _judged_rounds(projects, spec)
+        split = {"seed": split_seed, "eval_fraction": eval_fraction, "by": "comparison_id"}
+        content = {"files": {n: f["sha256"] for n, f in files.items()}, "filters": clean, "split": split}
+        sha256 = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        manifest = {
+            "snapshot_id": snapshot.pk,
+            "name": snapshot.name,
+            "projects": [{"id": p.pk, "slug": p.slug, "name": p.name} for p in projects],
+            "filters": clean,
+            "rounds": rounds,
+            "kind": spec.kind,
+            "split": split,
+            "excluded_flagged_annotators": excluded,
+            "files": files,
+            "counts": {n.removesuffix(".jsonl"): f["rows"] for n, f in files.items()},
+            "sha256": sha256,
+            "created_by": getattr(snapshot.created_by, "username", None),
+            "created_at": snapshot.created_at.isoformat(),
+        }
+        (temp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        for path in temp.iterdir():
+            path.chmod(0o444)
+        os.replace(temp, final)
+    except Exception as exc:
+        shutil.rmtree(temp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            error = storage_error(exc, writing=f"the snapshot files under {root}") + " Nothing was kept."
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+        DatasetSnapshot.objects.filter(pk=snapshot.pk).update(
+            status=DatasetSnapshot.Status.FAILED, error=error
+        )
+        raise
+    counts = manifest["counts"]
+    DatasetSnapshot.objects.filter(pk=snapshot.pk, status=DatasetSnapshot.Status.BUILDING).update(
+        status=DatasetSnapshot.Status.READY,
+        manifest=manifest,
+        rounds=rounds,
+        sha256=sha256,
+        train_rows=counts["train"],
+        eval_rows=counts["eval"],
+        sft_rows=counts.get("sft", 0),
+    )
+    snapshot.refresh_from_db()
+    return snapshot
+
+
+def _judged_rounds(projects: Sequence[Project], spec: ExportSpec) -> list[int]:
+    """The rounds of the projects' comparisons that have judgments (arena battles only when the
+    spec includes them): what a snapshot without a round filter is built from."""
+    comparisons = Comparison.objects.filter(project__in=projects, judgments__isnull=False)
+    if not spec.include_arena:
+        comparisons = comparisons.filter(arena=False)
+    return sorted(comparisons.values_list("round", flat=True).distinct())
+
+
+def _flagged_annotators(projects: Sequence[Project], which: str) -> list[int]:
+    """Ids of annotators the quality scores flag, under each project's own thresholds, in any of the
+    projects (for "gold": low gold accuracy)."""
+    wanted = EXCLUDE_FLAGGED[which]
+    flagged: set[int] = set()
+    for project in projects:
+        inputs = quality_inputs_get(project=project)
+        thresholds = project_thresholds(project=project)
+        for score in annotator_scores(
+            inputs.records, gold=inputs.gold, skips=inputs.skips, thresholds=thresholds
+        ):
+            if any(wanted is None or flag in wanted for flag in score.flags):
+                flagged.add(score.annotator_id)
+    return sorted(flagged)
+
+
+def _snapshot_files(
+    directory: Path, *, projects: Sequence[Project], spec: ExportSpec, seed: int, eval_fraction: float
+) -> dict[str, dict[str, Any]]:
+    train, evaluation = _JsonlWriter(directory / "train.jsonl"), _JsonlWriter(directory / "eval.jsonl")
+    for row in export_rows(projects=projects, spec=spec):
+        key = row.get("comparison_id", row.get("prompt_id"))
+        (evaluation if split_is_eval(key=key, seed=seed, eval_fraction=eval_fraction) else train).write(row)
+    files = {"train.jsonl": train.close(), "eval.jsonl": evaluation.close()}
+    sft_spec = ExportSpec(
+        kind="sft",
+        date_from=spec.date_from,
+        date_to=spec.date_to,
+        annotator_ids=spec.annotator_ids,
+        exclude_annotator_ids=spec.exclude_annotator_ids,
+        rounds=spec.rounds,
+        include_arena=spec.include_arena,
+    )
+    sft = _JsonlWriter(directory / "sft.jsonl")
+    for row in export_rows(projects=projects, spec=sft_spec):
+        sft.write(row)
+    if sft.rows:
+        files["sft.jsonl"] = sft.close()
+    else:
+        sft.close()
+        (directory / "sft.jsonl").unlink()
+    return files
+
+
+def snapshot_verify(*, snapshot: DatasetSnapshot) -> list[str]:
+    """The files whose bytes no longer match the manifest (empty when the snapshot is intact)."""
+    directory = Path(snapshot.directory)
+    return [
+        name
+        for name, meta in snapshot.manifest.get("files", {}).items()
+        if not (directory / name).exists() or file_sha256(directory / name) != meta["sha256"]
+    ]

@@ -1,0 +1,25 @@
+"""Where training data lives under the data directory, and file hashes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+
+
+def snapshots_root() -> Path:
+    return Path(settings.DATA_DIR) / "snapshots"
+
+
+def runs_root() -> Path:
+    return Path(settings.DATA_DIR) / "runs"
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

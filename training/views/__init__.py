@@ -1,0 +1,1 @@
+"""The training app's server-rendered pages; one module per feature."""
