@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 
 from annotation.models import Membership
 from annotation.permissions import project_get_for
-from annotation.services.auditing import audit_export
 from annotation.services.exporting import CONTENT_TYPES, export_chunks, export_spec_parse
 
 
@@ -30,8 +29,8 @@ class ProjectExportApi(APIView):
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         spec = export_spec_parse(params=dict(request.query_params.lists()))
-        audit_export(actor=request.user, project=project, spec=spec)
-        return export_response(project_slug=project.slug, chunks=export_chunks(projects=[project], spec=spec),
+        chunks = export_chunks(projects=[project], spec=spec, actor=request.user)
+        return export_response(project_slug=project.slug, chunks=chunks,
                                kind=spec.kind, file_format=spec.file_format)  # fmt: skip
 
 

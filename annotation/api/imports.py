@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 
 from annotation.models import ImportBatch, Membership
 from annotation.permissions import project_get_for
-from annotation.services.auditing import audit_import
 from annotation.services.import_formats import FORMATS
 from annotation.services.importing import data_import, upload_size_check
 
@@ -59,7 +58,6 @@ class ImportCreateApi(APIView):
             as_judgments=serializer.validated_data["as_judgments"],
             created_by=request.user,
         )
-        audit_import(actor=request.user, batch=batch)
         return Response(
             self.OutputSerializer(batch).data,
             status=status.HTTP_200_OK if batch.already_imported else status.HTTP_201_CREATED,

@@ -20,7 +20,6 @@ from annotation.permissions import project_get_for, project_role
 from annotation.selectors import annotating as selectors
 from annotation.selectors import data as api_selectors
 from annotation.selectors import projects as project_selectors
-from annotation.services.auditing import audit_record
 from annotation.services.projects import (
     SETTINGS_FIELDS,
     membership_attributes_check,
@@ -108,14 +107,7 @@ class ProjectDetailApi(APIView):
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
         data = ProjectUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        project = project_update(project=project, **data.validated_data)
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.PROJECT_UPDATE,
-            project=project,
-            target=project.slug,
-            details={"fields": sorted(data.validated_data)},
-        )
+        project = project_update(project=project, actor=request.user, **data.validated_data)
         return Response(ProjectOutput(project, context={"user": request.user}).data)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
 
 from annotation.models import AuditEvent, ImportBatch, Project
+
+if TYPE_CHECKING:  # exporting records its exports here
+    from annotation.services.exporting import ExportSpec
 
 
 def audit_record(
@@ -23,9 +26,10 @@ def audit_record(
 ) -> AuditEvent:
     """Records that `actor` did `action` (an AuditEvent.Action) on `target` in `project`.
 
-    Doors call it after the service they wrap succeeded, so refused requests leave no trace. The
-    membership services record their own rows, in the transaction of the change: a role or
-    attribute change never stands without its row, and its "from" is read under the change's lock.
+    The services that change state call it (pages, the API and management commands then all audit,
+    once), after their checks, so refused requests leave no trace; where they can, in the transaction
+    of the change: a change never stands without its row, and its "from" is read under the change's
+    lock.
     """
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -36,7 +40,7 @@ def audit_record(
     )
 
 
-def audit_import(*, actor: AbstractBaseUser | AnonymousUser, batch: ImportBatch) -> AuditEvent:
+def audit_import(*, actor: AbstractBaseUser | AnonymousUser | None, batch: ImportBatch) -> AuditEvent:
     """Records an import with what it added (or that the same file was imported before)."""
     return audit_record(
         actor=actor,
@@ -55,7 +59,9 @@ def audit_import(*, actor: AbstractBaseUser | AnonymousUser, batch: ImportBatch)
     )
 
 
-def audit_export(*, actor: AbstractBaseUser | AnonymousUser, project: Project, spec: Any) -> AuditEvent:
+def audit_export(
+    *, actor: AbstractBaseUser | AnonymousUser | None, project: Project, spec: ExportSpec
+) -> AuditEvent:
     """Records an export with the options it was asked with (an exporting.ExportSpec)."""
     # Dates and id tuples as JSON: the options read back as they were given.
     details = json.loads(json.dumps(asdict(spec), cls=DjangoJSONEncoder))

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
@@ -29,6 +30,7 @@ from django.utils.timezone import is_naive, make_aware
 
 from annotation.models import Comparison, ComparisonCandidate, Demonstration, Judgment, Project, Review
 from annotation.quality import agreement
+from annotation.services.auditing import audit_export
 from rankwise.errors import ValidationFailed
 
 KINDS = ("preference", "unpaired", "sft", "judgments")
@@ -607,21 +609,37 @@ class _Sink(io.RawIOBase):
         return data
 
 
-def export_write(*, projects: Sequence[Project], spec: ExportSpec, out: BinaryIO) -> ExportResult:
-    """Writes the export to `out` (JSONL, or Parquet in row groups) and says what was written.
+def _export_audit(
+    *, projects: Sequence[Project], spec: ExportSpec, actor: AbstractBaseUser | AnonymousUser | None
+) -> None:
+    spec.validate()  # a refused export leaves no trace
+    for project in projects:
+        audit_export(actor=actor, project=project, spec=spec)
+
+
+def export_write(
+    *, projects: Sequence[Project], spec: ExportSpec, out: BinaryIO, actor: AbstractBaseUser | None = None
+) -> ExportResult:
+    """Writes the export to `out` (JSONL, or Parquet in row groups) and says what was written; the
+    audit trail records it by `actor` in each project.
 
     `out` only needs write(): stdout and pipes work for both formats.
     """
+    _export_audit(projects=projects, spec=spec, actor=actor)
     sink = _Sink(out)
     count = sum(_file_parts(export_rows(projects=projects, spec=spec), spec, sink))
     return ExportResult(rows=count, sha256=sink.digest.hexdigest(), bytes=sink.size)
 
 
-def export_chunks(*, projects: Sequence[Project], spec: ExportSpec) -> Iterator[bytes]:
-    """The export file as a stream of byte chunks, for streamed HTTP responses.
+def export_chunks(
+    *, projects: Sequence[Project], spec: ExportSpec, actor: AbstractBaseUser | AnonymousUser | None = None
+) -> Iterator[bytes]:
+    """The export file as a stream of byte chunks, for streamed HTTP responses; the audit trail
+    records it by `actor` in each project.
 
     Validates the spec on the call, so a door can turn a bad spec into a 400 before streaming.
     """
+    _export_audit(projects=projects, spec=spec, actor=actor)
     rows = export_rows(projects=projects, spec=spec)
 
     def chunks() -> Iterator[bytes]:

@@ -35,6 +35,7 @@ from annotation.models import (
     Prompt,
 )
 from annotation.quality.pairing import comparison_groups
+from annotation.services.auditing import audit_import
 from annotation.services.import_formats import (
     FORMATS,
     MAX_REPORTED_ERRORS,
@@ -76,8 +77,26 @@ def data_import(
     judgments (chosen over rejected) rather than unjudged pairs. Raises ValidationFailed with the
     first 50 problems as {"line", "field", "reason"} and writes nothing if any line is invalid.
     A file with the same bytes imported into the project before returns that earlier batch and
-    writes nothing; `batch.already_imported` (not a field) tells the two cases apart.
+    writes nothing; `batch.already_imported` (not a field) tells the two cases apart. Either way the
+    audit trail records the import by `created_by`.
     """
+    batch = _data_import(
+        project=project, file=file, file_name=file_name, format=format, as_judgments=as_judgments,
+        created_by=created_by,
+    )  # fmt: skip
+    audit_import(actor=created_by, batch=batch)
+    return batch
+
+
+def _data_import(
+    *,
+    project: Project,
+    file: BinaryIO,
+    file_name: str,
+    format: str,
+    as_judgments: bool,
+    created_by: AbstractBaseUser | None,
+) -> ImportBatch:
     _format_check(format)
     with ExitStack() as stack:
         stream = _seekable(file, stack)

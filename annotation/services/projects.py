@@ -12,9 +12,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
-from annotation.models import Membership, Project
+from annotation.models import AuditEvent, Membership, Project
 from annotation.quality.annotators import Thresholds
-from annotation.services.auditing import audit_attributes, audit_membership
+from annotation.services.auditing import audit_attributes, audit_membership, audit_record
 from annotation.services.queueing import queue_rerank_later, queue_settings
 from rankwise.errors import Conflict, NotFound, ValidationFailed
 
@@ -72,10 +72,13 @@ def project_create(
     return project
 
 
-def project_update(*, project: Project, **changes: Any) -> Project:
-    """Changes any of SETTINGS_FIELDS. Mode, pairing and group size are refused (Conflict) once
-    the project has comparisons, since those were built under the old settings. A new queue order
-    (or its reward model) re-ranks the queue in the background (queueing.queue_rerank_later)."""
+def project_update(
+    *, project: Project, actor: AbstractBaseUser | AnonymousUser | None = None, **changes: Any
+) -> Project:
+    """Changes any of SETTINGS_FIELDS, with an audit row by `actor` in the same transaction. Mode,
+    pairing and group size are refused (Conflict) once the project has comparisons, since those were
+    built under the old settings. A new queue order (or its reward model) re-ranks the queue in the
+    background (queueing.queue_rerank_later)."""
     _check_field_names(changes)
     with transaction.atomic():
         project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
@@ -92,6 +95,13 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         project.save()
         if queue_settings(project) != queue_before:
             queue_rerank_later(project=project)
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.PROJECT_UPDATE,
+            project=project,
+            target=project.slug,
+            details={"fields": sorted(changes)},
+        )
     return project
 
 

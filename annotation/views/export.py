@@ -10,7 +10,6 @@ from annotation.api.export import export_response
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.services import exporting
-from annotation.services.auditing import audit_export
 from rankwise.errors import ValidationFailed
 
 
@@ -37,8 +36,7 @@ def project_export(request: HttpRequest, slug: str) -> HttpResponse | StreamingH
         spec = exporting.export_spec_parse(params=params)
     except ValidationFailed as exc:
         return render(request, "annotation/export.html", {**context, "errors": exc.details}, status=400)
-    chunks = exporting.export_chunks(projects=[project], spec=spec)
-    audit_export(actor=request.user, project=project, spec=spec)
+    chunks = exporting.export_chunks(projects=[project], spec=spec, actor=request.user)
     return export_response(
         project_slug=project.slug, chunks=chunks, kind=spec.kind, file_format=spec.file_format
     )

@@ -11,7 +11,6 @@ from annotation.forms import ImportForm
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.selectors import projects as project_selectors
-from annotation.services.auditing import audit_import
 from annotation.services.importing import data_import, upload_size_check
 from rankwise.errors import ValidationFailed
 
@@ -37,7 +36,6 @@ def project_import(request: HttpRequest, slug: str) -> HttpResponse:
                 as_judgments=form.cleaned_data["as_judgments"],
                 created_by=request.user,
             )
-            audit_import(actor=request.user, batch=batch)
         except ValidationFailed as exc:
             error, status = exc, 400
     elif request.method == "POST":

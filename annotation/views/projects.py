@@ -11,10 +11,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.forms import MemberAttributesForm, MemberForm, ProjectCreateForm, ProjectSettingsForm
-from annotation.models import AuditEvent, Membership, Project
+from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from annotation.selectors import projects as project_selectors
-from annotation.services.auditing import audit_record
 from annotation.services.projects import (
     SHAPE_FIELDS,
     membership_attributes_set,
@@ -60,16 +59,12 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     form = _settings_form(project, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            updated = project_update(project=project, name=form.cleaned_data["name"], **form.settings())
+            updated = project_update(
+                project=project, actor=request.user, name=form.cleaned_data["name"], **form.settings()
+            )
         except RankwiseError as exc:
             _add_errors(form, exc)
         else:
-            audit_record(
-                actor=request.user,
-                action=AuditEvent.Action.PROJECT_UPDATE,
-                project=project,
-                target=project.slug,
-            )
             messages.success(request, "Settings saved.")
             if {"queue_order", "queue_model_version"} & set(form.changed_data):
                 messages.info(

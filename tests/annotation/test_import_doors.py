@@ -70,6 +70,22 @@ def test_import_data_command_reports_counts(project: Project, tmp_path: Path) ->
     assert ImportBatch.objects.count() == 1
 
 
+def test_import_and_export_commands_audit_once_like_the_doors(
+    project: Project, alice, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(GOOD)
+    call_command("import_data", "project-a", str(path), "--user", "alice", stdout=io.StringIO())
+    call_command(
+        "export_data", "project-a", str(tmp_path / "out.jsonl"), "--kind", "judgments", stdout=io.StringIO()
+    )
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "actor__username", "target"))
+    assert events == [
+        (AuditEvent.Action.IMPORT, "alice", "data.jsonl"),
+        (AuditEvent.Action.EXPORT, None, "project-a-judgments.jsonl"),
+    ]
+
+
 def test_import_data_command_fails_with_the_report_on_stderr(project: Project, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(BAD)
