@@ -243,7 +243,11 @@ if CELERY_BROKER_URL == "filesystem://":
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"training.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "training.tasks.jobs_reap": {"queue": "default"},
+    "training.tasks.arena_build": {"queue": "default"},
+    "training.tasks.*": {"queue": "gpu"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -260,15 +264,13 @@ RANKWISE_RUN_STALE_SECONDS = envint("RANKWISE_RUN_STALE_SECONDS", "60")
 RANKWISE_OPENAI_BASE_URL = os.getenv("RANKWISE_OPENAI_BASE_URL", "")
 RANKWISE_OPENAI_MODEL = os.getenv("RANKWISE_OPENAI_MODEL", "")
 RANKWISE_OPENAI_API_KEY = os.getenv("RANKWISE_OPENAI_API_KEY", "")
-# Celery beat (`celery -A rankwise beat`) reaps stale runs, generation and scoring jobs every minute
-# (pages also reap when they load), marks the leases that ran out as expired and renders texts
-# that have no stored HTML yet.
+# Celery beat (`celery -A rankwise beat`) fails the runs, generation and scoring jobs whose worker died
+# (and each worker does once at start), marks the leases that ran out as expired and renders texts
+# that have no stored HTML yet, every minute.
 CELERY_BEAT_SCHEDULE = {
     task.rpartition(".")[2]: {"task": task, "schedule": 60.0, "options": {"queue": "default"}}
     for task in (
-        "training.tasks.runs_reap",
-        "training.tasks.generations_reap",
-        "training.tasks.scorings_reap",
+        "training.tasks.jobs_reap",
         "annotation.tasks.leases_expire",
         "annotation.tasks.texts_prerender",
     )

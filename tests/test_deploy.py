@@ -64,7 +64,7 @@ def test_beat_schedules_only_registered_tasks_on_served_queues() -> None:
     app.loader.import_default_modules()
     schedule = settings.CELERY_BEAT_SCHEDULE
     tasks = {entry["task"] for entry in schedule.values()}
-    assert {"annotation.tasks.leases_expire", "training.tasks.runs_reap"} <= tasks
+    assert {"annotation.tasks.leases_expire", "training.tasks.jobs_reap"} <= tasks
     for name, entry in schedule.items():
         assert entry["task"] in app.tasks, name
         assert entry["options"]["queue"] == settings.CELERY_TASK_DEFAULT_QUEUE, name

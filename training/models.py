@@ -5,6 +5,8 @@ Models hold data and integrity only; every write goes through training.services.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -16,6 +18,52 @@ class Method(models.TextChoices):
     DPO = "dpo", "DPO"
     PPO = "ppo", "PPO"
     RLOO = "rloo", "RLOO"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class EngineJob(models.Model):
+    """What every job that runs the engine on a worker has: a status, the worker's heartbeat, the attempt,
+    the error, the engine's process and output directory (with its log, LOG_FILE), and a cancel request.
+
+    training.jobs executes all of them alike: claim, start the engine, tail its output, heartbeat and
+    cancel, finish or fail; beat fails those whose heartbeat went stale (training.jobs.reaping).
+    """
+
+    Status = JobStatus
+    FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+    # The engine's stdout and stderr, under output_dir.
+    LOG_FILE = "engine.log"
+
+    queue = models.CharField(max_length=64, default="gpu")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    output_dir = models.CharField(max_length=500, blank=True)
+    # 1 for the first execution; each retry adds one.
+    attempt = models.PositiveIntegerField(default=1)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.output_dir) / self.LOG_FILE
 
 
 class DatasetSnapshot(models.Model):
@@ -87,17 +135,10 @@ class ModelVersion(models.Model):
         return self.name
 
 
-class Run(models.Model):
+class Run(EngineJob):
     """One execution of the engine on a snapshot; its spec is frozen at launch."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    LOG_FILE = "run.log"
 
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="runs")
     name = models.CharField(max_length=200, blank=True)
@@ -115,23 +156,12 @@ class Run(models.Model):
     round = models.PositiveIntegerField(default=0)
     # The normalised engine spec (output of `python -m training.engine validate`).
     spec = models.JSONField(default=dict)
-    queue = models.CharField(max_length=64, default="gpu")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
     eta_seconds = models.FloatField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    pid = models.IntegerField(null=True, blank=True)
-    output_dir = models.CharField(max_length=500, blank=True)
-    attempt = models.PositiveIntegerField(default=1)
-    cancel_requested = models.BooleanField(default=False)
     launched_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -152,10 +182,6 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.method}, {self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
 
     @property
     def progress(self) -> float:
@@ -199,7 +225,7 @@ class Artifact(models.Model):
         return f"{self.run_id}: {self.path}"
 
 
-class GenerationJob(models.Model):
+class GenerationJob(EngineJob):
     """Sampling k candidates per prompt of a project from a model version, a base model or an
     OpenAI-compatible endpoint; the results become Candidates and Comparisons of `round`."""
 
@@ -207,15 +233,6 @@ class GenerationJob(models.Model):
         VERSION = "version", "Model version"
         BASE = "base", "Base model (HF id or path)"
         ENDPOINT = "endpoint", "OpenAI-compatible endpoint"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     project = models.ForeignKey(
         "annotation.Project", on_delete=models.CASCADE, related_name="generation_jobs"
@@ -242,25 +259,15 @@ class GenerationJob(models.Model):
     arena = models.ForeignKey(
         "Arena", null=True, blank=True, on_delete=models.CASCADE, related_name="generation_jobs"
     )
-    queue = models.CharField(max_length=64, default="gpu")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     prompts_total = models.PositiveIntegerField(default=0)
     prompts_done = models.PositiveIntegerField(default=0)
     candidates_created = models.PositiveIntegerField(default=0)
     comparisons_created = models.PositiveIntegerField(default=0)
     # [{"prompt_id", "error"}] for each prompt the engine could not generate for.
     prompt_errors = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    pid = models.IntegerField(null=True, blank=True)
-    output_dir = models.CharField(max_length=500, blank=True)
-    cancel_requested = models.BooleanField(default=False)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -284,10 +291,6 @@ class GenerationJob(models.Model):
         if self.source == self.Source.VERSION and self.model_version_id:
             return self.model_version.name
         return self.base_model if self.source == self.Source.BASE else self.endpoint_model
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
 
     @property
     def progress(self) -> float:
@@ -351,22 +354,13 @@ class ArenaEntry(models.Model):
         return f"Arena {self.arena_id}: job {self.job_id} → candidate {self.candidate_id}"
 
 
-class ScoringJob(models.Model):
+class ScoringJob(EngineJob):
     """Scoring a project's candidates with a reward model version; the scores become CandidateScores."""
 
     class Selection(models.TextChoices):
         ALL = "all", "Every candidate"
         ROUND = "round", "The candidates of one round"
         UNSCORED = "unscored", "Candidates this model has not scored"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="scoring_jobs")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scoring_jobs")
@@ -376,24 +370,14 @@ class ScoringJob(models.Model):
     max_length = models.PositiveIntegerField(default=1024)
     # The candidates chosen at launch (ids, frozen).
     candidate_ids = models.JSONField(default=list)
-    queue = models.CharField(max_length=64, default="gpu")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     candidates_total = models.PositiveIntegerField(default=0)
     candidates_scored = models.PositiveIntegerField(default=0)
     candidates_failed = models.PositiveIntegerField(default=0)
     # [{"candidate_id", "error"}], the first ITEM_ERRORS_KEPT of them (candidates_failed counts all).
     item_errors = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    pid = models.IntegerField(null=True, blank=True)
-    output_dir = models.CharField(max_length=500, blank=True)
-    cancel_requested = models.BooleanField(default=False)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     ITEM_ERRORS_KEPT = 100
 
@@ -412,10 +396,6 @@ class ScoringJob(models.Model):
     @property
     def candidates_done(self) -> int:
         return self.candidates_scored + self.candidates_failed
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
 
     @property
     def progress(self) -> float:

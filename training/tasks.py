@@ -1,15 +1,19 @@
-"""Thin Celery tasks: take ids, call a service. Runs go to the `gpu` queue (settings.CELERY_TASK_ROUTES)."""
+"""Thin Celery tasks: take ids, call a service. Engine jobs go to the `gpu` queue, the rest to `default`
+(settings.CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_ready
 
 from training.jobs import generation as generation_jobs
 from training.jobs import runs as run_jobs
 from training.jobs import scoring as scoring_jobs
+from training.jobs.reaping import jobs_reap_stale
 from training.models import Arena
-from training.services import arenas, scoring, snapshots
-from training.services import runs as run_services
+from training.services import arenas, snapshots
 
 
 # No time limit: a run lasts as long as its spec says (hours or days); cancel stops it, and a lost
@@ -18,12 +22,6 @@ from training.services import runs as run_services
 def run_execute(run_id: int) -> None:
     """Executes a queued run; a redelivery of a run already claimed does nothing."""
     run_jobs.run_execute(run_id=run_id)
-
-
-@shared_task(ignore_result=True)
-def runs_reap() -> int:
-    """Marks runs with a stale heartbeat failed (celery beat calls it every minute)."""
-    return run_services.runs_reap_stale()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, time_limit=2 * 3600)
@@ -38,6 +36,12 @@ def generation_execute(job_id: int) -> None:
     generation_jobs.generation_execute(job_id=job_id)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, time_limit=24 * 3600)
+def scoring_execute(job_id: int) -> None:
+    """Executes a queued scoring job on the gpu queue; a redelivery of a claimed job does nothing."""
+    scoring_jobs.scoring_execute(job_id=job_id)
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def arena_build(arena_id: int) -> int:
     """Builds an arena's battles once its last contestant has finished; a no-op before and after."""
@@ -45,19 +49,16 @@ def arena_build(arena_id: int) -> int:
 
 
 @shared_task(ignore_result=True)
-def generations_reap() -> int:
-    """Marks generation jobs with a stale heartbeat failed (celery beat calls it every minute), then
-    builds the battles of arenas whose last job that was; returns how many arenas it built."""
-    return arenas.arenas_refresh()
+def jobs_reap() -> int:
+    """Fails the runs, generation and scoring jobs whose worker died (stale heartbeat), then builds the
+    battles of arenas whose last contestant that was; celery beat calls it every minute. Returns how
+    many jobs it failed."""
+    reaped = jobs_reap_stale()
+    arenas.arenas_refresh()
+    return reaped
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, time_limit=24 * 3600)
-def scoring_execute(job_id: int) -> None:
-    """Executes a queued scoring job on the gpu queue; a redelivery of a claimed job does nothing."""
-    scoring_jobs.scoring_execute(job_id=job_id)
-
-
-@shared_task(ignore_result=True)
-def scorings_reap() -> int:
-    """Marks scoring jobs with a stale heartbeat failed (celery beat calls it every minute)."""
-    return scoring.scorings_reap_stale()
+@worker_ready.connect
+def jobs_reap_at_start(sender: Any, **kwargs: Any) -> None:
+    """A worker that starts may be the one that died: its jobs need not wait for beat's next minute."""
+    jobs_reap.apply_async(queue="default")

@@ -24,8 +24,9 @@ def test_arena_page_follows_the_judgments(
     versions,  # noqa: F811
     held_out,  # noqa: F811
     data_dir: Path,
+    run_on_commit,
 ) -> None:
-    arena = _arena(project, versions, held_out)
+    arena = _arena(project, versions, held_out, run_on_commit)
     errors: list[str] = []
     page = browser_page
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -19,7 +19,7 @@ from annotation.services.simulating import annotators_simulate
 from rankwise.errors import ValidationFailed
 from tests.conftest import ROOT
 from tests.factories import PromptFactory, make_comparison
-from training.jobs.generation import _Collector, _finish
+from training.jobs.generation import GenerationExecution
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 from training.selectors.arenas import arena_standing
 from training.services.arenas import arena_comparisons_build, arena_launch, arenas_refresh, battle_pairs
@@ -43,28 +43,30 @@ def held_out(project: Project) -> list[Prompt]:
     return [PromptFactory(project=project, round=1, metadata=metadata) for _ in range(2)]
 
 
-def _generate(job: GenerationJob, texts: dict[int, list[str]]) -> None:
+def _generate(job: GenerationJob, texts: dict[int, list[str]], run_on_commit) -> None:
     """What the worker does with a contestant's engine output: the job's collector ingests each
-    prompt's samples, then the job ends (which lets the arena build its battles)."""
+    prompt's samples, then the job ends (which queues the arena's build, run here once committed)."""
     GenerationJob.objects.filter(pk=job.pk).update(status=GenerationJob.Status.RUNNING)
     job.refresh_from_db()
-    _Collector(job).feed(
+    execution = GenerationExecution(job)
+    execution.records(
         [
             {"prompt_id": prompt_id, "sample": i, "text": text, "params": {}}
             for prompt_id, samples in texts.items()
             for i, text in enumerate(samples)
         ]
     )
-    _finish(job, GenerationJob.Status.SUCCEEDED, "")
+    with run_on_commit():
+        execution.end(GenerationJob.Status.SUCCEEDED, "")
 
 
-def _arena(project: Project, versions, held_out: list[Prompt]) -> Arena:
+def _arena(project: Project, versions, held_out: list[Prompt], run_on_commit) -> Arena:
     arena = arena_launch(project=project, model_versions=versions, prompt_round=1, k=2)
     one, two = arena.generation_jobs.order_by("id")
     first, second = (p.pk for p in held_out)
-    _generate(one, {first: ["v1 says a", "v1 says b"], second: ["v1 says c", "the same"]})
+    _generate(one, {first: ["v1 says a", "v1 says b"], second: ["v1 says c", "the same"]}, run_on_commit)
     assert Arena.objects.get(pk=arena.pk).status == Arena.Status.GENERATING
-    _generate(two, {first: ["v2 says a", "v2 says b"], second: ["the same", "v2 says d"]})
+    _generate(two, {first: ["v2 says a", "v2 says b"], second: ["the same", "v2 says d"]}, run_on_commit)
     arena.refresh_from_db()
     return arena
 
@@ -124,9 +126,9 @@ def test_launch_queues_one_job_per_contestant_on_the_same_prompts(
 
 
 def test_battles_join_different_contestants_once_every_job_has_ended(
-    project: Project, versions, held_out: list[Prompt], data_dir: Path
+    project: Project, versions, held_out: list[Prompt], data_dir: Path, run_on_commit
 ) -> None:
-    arena = _arena(project, versions, held_out)
+    arena = _arena(project, versions, held_out, run_on_commit)
     assert arena.status == Arena.Status.JUDGING and arena.built_at is not None
     writer = dict(
         ArenaEntry.objects.filter(arena=arena).values_list("candidate_id", "job__model_version__name")
@@ -143,11 +145,11 @@ def test_battles_join_different_contestants_once_every_job_has_ended(
 
 
 def test_an_arena_left_with_one_contestant_fails_with_the_reason(
-    project: Project, versions, held_out: list[Prompt], data_dir: Path
+    project: Project, versions, held_out: list[Prompt], data_dir: Path, run_on_commit
 ) -> None:
     arena = arena_launch(project=project, model_versions=versions, prompt_round=1)
     one, two = arena.generation_jobs.order_by("id")
-    _generate(one, {held_out[0].pk: ["only one"]})
+    _generate(one, {held_out[0].pk: ["only one"]}, run_on_commit)
     generation_cancel(job=two)
     arena.refresh_from_db()
     assert arena.status == Arena.Status.FAILED and "policy-v2: cancelled" in arena.error
@@ -155,12 +157,12 @@ def test_an_arena_left_with_one_contestant_fails_with_the_reason(
 
 
 def test_annotators_never_see_the_contestants_and_the_leaderboard_ranks_the_preferred_first(
-    project: Project, alice, bob, versions, held_out: list[Prompt], data_dir: Path
+    project: Project, alice, bob, versions, held_out: list[Prompt], data_dir: Path, run_on_commit
 ) -> None:
     # Overlap 5: bob's lease and four synthetic annotators on every battle.
     project.hides_model_names, project.overlap = False, 5
     project.save()
-    arena = _arena(project, versions, held_out)
+    arena = _arena(project, versions, held_out, run_on_commit)
     annotator = Client()
     annotator.force_login(bob)
     item = annotator.post(reverse("api:item-next", args=[project.slug]))

@@ -16,7 +16,7 @@ from annotation.models import AuditEvent, Project
 from annotation.services.demo import LOOP, demo_load
 from annotation.services.simulating import annotators_simulate
 from tests.factories import PromptFactory
-from training.jobs.runs import _finish
+from training.jobs.runs import RunExecution
 from training.models import Arena, DatasetSnapshot, GenerationJob, Run
 from training.services.snapshots import snapshot_build
 
@@ -105,7 +105,7 @@ def test_one_action_per_step_walks_demo_loop_through_a_round(data_dir: Path) -> 
         (Path(run.output_dir) / "final").mkdir(parents=True)
         (Path(run.output_dir) / "final" / "adapter_model.safetensors").write_bytes(b"weights")
         Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
-        _finish(run, Run.Status.SUCCEEDED, "")
+        RunExecution(run).end(Run.Status.SUCCEEDED, "")
     policy = dpo.model_version
 
     forms = _forms(client, url)

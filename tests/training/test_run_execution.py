@@ -15,8 +15,9 @@ import pytest
 from annotation.models import Project
 from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
+from training.jobs.reaping import jobs_reap_stale
 from training.models import Artifact, DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services.runs import run_cancel, run_launch, run_retry, runs_reap_stale
+from training.services.runs import run_cancel, run_launch, run_retry
 from training.services.snapshots import snapshot_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
@@ -162,7 +163,7 @@ def test_a_dead_worker_takes_the_engine_with_it_and_the_run_is_reaped(
         time.sleep(0.2)
     assert not group_alive(engine), "the engine outlived its worker"
     time.sleep(3)
-    assert runs_reap_stale(stale_after=timedelta(seconds=2)) == 1
+    assert jobs_reap_stale(stale_after=timedelta(seconds=2)) == 1
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED and "heartbeat" in run.error
     # The redelivered task (acks_late, rejected on worker loss) finds the run no longer queued.

@@ -11,10 +11,11 @@ from django.utils import timezone
 from annotation.models import Project
 from rankwise.errors import Conflict
 from training.jobs.processes import JsonlTail
-from training.jobs.runs import _finish
+from training.jobs.reaping import jobs_reap_stale
+from training.jobs.runs import RunExecution
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
 from training.services.metrics import run_metrics_ingest
-from training.services.runs import run_cancel, run_retry, runs_reap_stale
+from training.services.runs import run_cancel, run_retry
 
 pytestmark = pytest.mark.django_db
 
@@ -72,12 +73,12 @@ def test_reaper_fails_only_stale_running_runs(run: Run, project: Project) -> Non
         status=Run.Status.RUNNING,
         heartbeat_at=now,
     )
-    assert runs_reap_stale(stale_after=timedelta(seconds=60)) == 1
+    assert jobs_reap_stale(stale_after=timedelta(seconds=60)) == 1
     run.refresh_from_db()
     fresh.refresh_from_db()
     assert run.status == Run.Status.FAILED and "heartbeat" in run.error
     assert fresh.status == Run.Status.RUNNING
-    assert runs_reap_stale(stale_after=timedelta(seconds=60)) == 0
+    assert jobs_reap_stale(stale_after=timedelta(seconds=60)) == 0
 
 
 def test_metrics_ingest_stores_steps_and_progress(run: Run) -> None:
@@ -119,12 +120,12 @@ def test_a_run_reaped_meanwhile_keeps_its_outcome_and_becomes_no_model(run: Run,
         status=Run.Status.FAILED, error="No heartbeat", output_dir=str(tmp_path)
     )
     run.refresh_from_db()
-    _finish(run, Run.Status.SUCCEEDED, "")
+    RunExecution(run).end(Run.Status.SUCCEEDED, "")
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED and not ModelVersion.objects.filter(run=run).exists()
     assert set(run.artifacts.values_list("path", flat=True)) == {"final/model.bin", "run.log"}
 
     Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
-    _finish(run, Run.Status.SUCCEEDED, "")
+    RunExecution(run).end(Run.Status.SUCCEEDED, "")
     version = ModelVersion.objects.get(run=run)
     assert version.path == str(tmp_path / "final") and version.is_reward_model

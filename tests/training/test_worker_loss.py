@@ -24,8 +24,9 @@ from tests.training.test_run_execution import (
     launch,
     wait_for,
 )
+from training.jobs.reaping import jobs_reap_stale
 from training.models import DatasetSnapshot, Run
-from training.services.runs import run_retry, runs_reap_stale
+from training.services.runs import run_retry
 from training.services.snapshots import snapshot_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
@@ -51,7 +52,7 @@ def test_a_worker_killed_mid_run_leaves_a_failed_run_that_resumes_on_a_new_worke
         assert run.status == Run.Status.RUNNING
         queued = snapshot_queue(name="while down", projects=[project], eval_fraction=0.25)
         time.sleep(3)
-        assert runs_reap_stale(stale_after=timedelta(seconds=2)) == 1
+        assert jobs_reap_stale(stale_after=timedelta(seconds=2)) == 1
         run.refresh_from_db()
         assert run.status == Run.Status.FAILED and "heartbeat" in run.error
         # The engine can be ahead of the metrics the worker had ingested: what it saved is the truth.

@@ -19,7 +19,7 @@ from training.selectors.arenas import arena_get, arena_list, arena_standing
 from training.serializers import (
     arena_launch_input,
 )
-from training.services.arenas import arena_launch, arenas_refresh
+from training.services.arenas import arena_launch
 
 
 class ArenaOutput(serializers.ModelSerializer):
@@ -101,7 +101,6 @@ class ArenaDetailOutput(ArenaOutput):
 class ArenaListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        arenas_refresh(project=project)
         return Response(ArenaOutput(arena_list(project=project)[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
@@ -117,5 +116,4 @@ class ArenaListApi(APIView):
 class ArenaDetailApi(APIView):
     def get(self, request: Request, slug: str, arena_id: int) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        arenas_refresh(project=project)
         return Response(ArenaDetailOutput(arena_get(project=project, arena_id=arena_id)).data)

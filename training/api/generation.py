@@ -14,7 +14,7 @@ from training.selectors.generation import generation_get, generation_list
 from training.serializers import (
     generation_launch_input,
 )
-from training.services.generation import generation_cancel, generation_launch, generations_reap_stale
+from training.services.generation import generation_cancel, generation_launch
 
 
 class GenerationJobOutput(serializers.ModelSerializer):
@@ -61,7 +61,6 @@ class GenerationJobOutput(serializers.ModelSerializer):
 class GenerationListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        generations_reap_stale()
         jobs = generation_list(project=project)
         return Response(GenerationJobOutput(jobs[:200], many=True).data)
 
@@ -78,7 +77,6 @@ class GenerationListApi(APIView):
 class GenerationDetailApi(APIView):
     def get(self, request: Request, slug: str, job_id: int) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        generations_reap_stale()
         return Response(GenerationJobOutput(generation_get(project=project, job_id=job_id)).data)
 
 

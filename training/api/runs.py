@@ -18,7 +18,7 @@ from training.serializers import (
     run_launch_input,
 )
 from training.services.engine import engine_command, method_defaults
-from training.services.runs import run_cancel, run_launch, run_retry, run_spec_build, runs_reap_stale
+from training.services.runs import run_cancel, run_launch, run_retry, run_spec_build
 from training.services.storage import runs_root
 
 
@@ -27,7 +27,6 @@ class RunListApi(APIView):
 
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        runs_reap_stale()
         runs = run_list(
             project=project,
             status=request.query_params.get("status", ""),
@@ -62,7 +61,6 @@ class RunDetailApi(APIView):
 
     def get(self, request: Request, slug: str, run_id: int) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        runs_reap_stale()
         run = run_get(project=project, run_id=run_id)
         return Response(run_detail(run))
 

@@ -15,7 +15,7 @@ from training.serializers import (
     score_report_for,
     scoring_launch_input,
 )
-from training.services.scoring import scoring_cancel, scoring_launch, scorings_reap_stale
+from training.services.scoring import scoring_cancel, scoring_launch
 
 
 class ScoringJobOutput(serializers.ModelSerializer):
@@ -55,7 +55,6 @@ class ScoringJobOutput(serializers.ModelSerializer):
 class ScoringListApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        scorings_reap_stale()
         return Response(ScoringJobOutput(scoring_list(project=project)[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
@@ -71,7 +70,6 @@ class ScoringListApi(APIView):
 class ScoringDetailApi(APIView):
     def get(self, request: Request, slug: str, job_id: int) -> Response:
         project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-        scorings_reap_stale()
         return Response(ScoringJobOutput(scoring_get(project=project, job_id=job_id)).data)
 
 

@@ -1,11 +1,12 @@
-"""Executing a generation job on a worker: the engine's samples become candidates and comparisons."""
+"""Executing a generation job on a worker (training.jobs.executor): each prompt whose k samples have
+arrived becomes candidates and, per the project's mode, comparisons of the job's round. A contestant of an
+arena builds no comparisons: it records which candidates it wrote, and its end queues the arena's build."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +17,9 @@ from django.db.models import F
 from annotation.models import Candidate, Prompt
 from annotation.services.import_formats import candidate_content_hash
 from annotation.services.importing import comparisons_build
-from training.jobs.processes import (
-    EngineNotStarted,
-    JsonlTail,
-    engine_failure,
-    engine_launch,
-    engine_supervise,
-    exit_reason,
-    job_claim,
-    job_finish,
-)
+from training.jobs.executor import JobExecution, job_execute
 from training.models import ArenaEntry, GenerationJob
-from training.services.engine import engine_command
-from training.services.generation import API_KEY_ENV, arena_build_queue, generations_reap_stale
-
-log = logging.getLogger(__name__)
+from training.services.generation import API_KEY_ENV, arena_build_queue
 
 
 def _engine_spec(job: GenerationJob, output: Path) -> dict[str, Any]:
@@ -55,38 +44,51 @@ def _engine_spec(job: GenerationJob, output: Path) -> dict[str, Any]:
     return spec
 
 
+class GenerationExecution(JobExecution):
+    model = GenerationJob
+    label = "generation"
+    command = "generate"
+    output_file = "samples.jsonl"
+    job: GenerationJob
+
+    def __init__(self, job: GenerationJob) -> None:
+        super().__init__(job)
+        self.collector = _Collector(job)
+
+    @classmethod
+    def job_get(cls, job_id: int) -> GenerationJob:
+        return GenerationJob.objects.select_related("model_version", "project").get(pk=job_id)
+
+    def prepare(self) -> None:
+        prompts = (
+            Prompt.objects.filter(pk__in=self.job.prompt_ids).order_by("id").values_list("id", "messages")
+        )
+        (self.output / "prompts.jsonl").write_text(
+            "".join(json.dumps({"prompt_id": pk, "messages": messages}) + "\n" for pk, messages in prompts)
+        )
+        (self.output / "spec.json").write_text(json.dumps(_engine_spec(self.job, self.output), indent=2))
+
+    def env(self) -> Mapping[str, str]:
+        return {**os.environ, API_KEY_ENV: settings.RANKWISE_OPENAI_API_KEY}
+
+    def records(self, records: list[dict[str, Any]]) -> None:
+        self.collector.feed(records)
+
+    def outcome(self, returncode: int) -> tuple[str, str]:
+        job = self.job
+        job.refresh_from_db()
+        if returncode == 0 and job.prompt_errors and len(job.prompt_errors) >= job.prompts_total:
+            return GenerationJob.Status.FAILED, "Every prompt failed; see the errors per prompt."
+        return super().outcome(returncode)
+
+    def finished(self, status: str, recorded: bool) -> None:
+        arena_build_queue(self.job)
+
+
 def generation_execute(*, job_id: int) -> None:
     """Runs a queued job to its end; does nothing for a job that is not queued (a redelivered task, a
     cancelled job), so the task is safe to run twice."""
-    generations_reap_stale()
-    if not job_claim(job_model=GenerationJob, job_id=job_id):
-        log.info("generation %s is not queued; nothing to do", job_id)
-        return
-    job = GenerationJob.objects.select_related("model_version", "project").get(pk=job_id)
-    output = Path(job.output_dir)
-
-    def prepare() -> None:
-        prompts = Prompt.objects.filter(pk__in=job.prompt_ids).order_by("id").values_list("id", "messages")
-        (output / "prompts.jsonl").write_text(
-            "".join(json.dumps({"prompt_id": pk, "messages": messages}) + "\n" for pk, messages in prompts)
-        )
-        (output / "spec.json").write_text(json.dumps(_engine_spec(job, output), indent=2))
-
-    try:
-        process = engine_launch(
-            label="generation",
-            output=output,
-            prepare=prepare,
-            args=engine_command("generate", str(output / "spec.json")),
-            log_path=output / "engine.log",
-            env={**os.environ, API_KEY_ENV: settings.RANKWISE_OPENAI_API_KEY},
-        )
-    except EngineNotStarted as exc:
-        _finish(job, GenerationJob.Status.FAILED, str(exc))
-        return
-    GenerationJob.objects.filter(pk=job.pk).update(pid=process.pid)
-    status, error = _supervise(job, process, output)
-    _finish(job, status, error)
+    job_execute(GenerationExecution, job_id=job_id)
 
 
 class _Collector:
@@ -163,28 +165,3 @@ def _prompt_ingest(job: GenerationJob, prompt_id: int, samples: list[dict[str, A
             candidates_created=F("candidates_created") + created,
             comparisons_created=F("comparisons_created") + comparisons,
         )
-
-
-def _supervise(job: GenerationJob, process: subprocess.Popen, output: Path) -> tuple[str, str]:
-    collector = _Collector(job)
-    outcome = engine_supervise(
-        process=process,
-        job_model=GenerationJob,
-        job_id=job.pk,
-        tail=JsonlTail(output / "samples.jsonl"),
-        on_records=collector.feed,
-    )
-    if outcome.stopped_end:
-        return outcome.stopped_end
-    code = outcome.returncode
-    job.refresh_from_db()
-    if code == 0 and job.prompt_errors and len(job.prompt_errors) >= job.prompts_total:
-        return GenerationJob.Status.FAILED, "Every prompt failed; see the errors per prompt."
-    if code == 0:
-        return GenerationJob.Status.SUCCEEDED, ""
-    return engine_failure(exit_reason(code), output / "engine.log")
-
-
-def _finish(job: GenerationJob, status: str, error: str) -> None:
-    job_finish(job_model=GenerationJob, job_id=job.pk, status=status, error=error)
-    arena_build_queue(job)

@@ -1,9 +1,9 @@
 """Engine subprocesses on a worker, for runs, generation and scoring jobs alike.
 
-A job model here is one with `status` (queued, running, succeeded, failed, cancelled), `cancel_requested`,
-`heartbeat_at`, `started_at`, `finished_at` and `error` (Run, GenerationJob, ScoringJob). The engine runs
-in its own process group (start_new_session), so cancelling kills it and everything it started
-(dataloader workers, accelerate children) together; on Linux it also gets SIGKILL when the worker dies.
+A job here is an EngineJob (Run, GenerationJob, ScoringJob); training.jobs.executor drives these
+functions. The engine runs in its own process group (start_new_session), so cancelling kills it and
+everything it started (dataloader workers, accelerate children) together; on Linux it also gets
+SIGKILL when the worker dies.
 The supervisor tails the engine's JSONL output, writes a heartbeat every couple of seconds and polls
 cancel_requested.
 """
@@ -20,7 +20,6 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from rankwise.errors import Conflict, storage_error
+from rankwise.errors import storage_error
+from training.models import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ HEARTBEAT_S = 2.0
 POLL_S = 0.5
 TERM_GRACE_S = 5.0
 PR_SET_PDEATHSIG = 1
-QUEUED, RUNNING, CANCELLED, FAILED = "queued", "running", "cancelled", "failed"
+RUNNING, CANCELLED, FAILED = JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED
 # How much of the engine's log a failed job's error quotes.
 LOG_TAIL_BYTES = 4000
 
@@ -237,51 +237,3 @@ def file_tail(path: Path, tail_bytes: int) -> str:
             return handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
-
-
-def job_claim(*, job_model: type[models.Model], job_id: int, **fields: Any) -> bool:
-    """Moves a queued, not cancelled job to running (plus `fields`); True only for the one caller whose
-    conditional update changed the row, so a redelivered task does nothing."""
-    now = timezone.now()
-    return (
-        job_model.objects.filter(pk=job_id, status=QUEUED, cancel_requested=False).update(
-            status=RUNNING, started_at=now, heartbeat_at=now, **fields
-        )
-        == 1
-    )
-
-
-def job_finish(*, job_model: type[models.Model], job_id: int, status: str, error: str, **fields: Any) -> bool:
-    """Records the outcome of a job still running; False when it was finished elsewhere meanwhile."""
-    now = timezone.now()
-    return bool(
-        job_model.objects.filter(pk=job_id, status=RUNNING).update(
-            status=status, error=error, finished_at=now, heartbeat_at=now, **fields
-        )
-    )
-
-
-def job_cancel(*, job: models.Model, label: str) -> models.Model:
-    """Cancels a queued job at once; asks the worker to stop a running one (it kills the engine's process
-    group within seconds). Raises Conflict for a finished job; `label` names it ("Run 3")."""
-    jobs = type(job).objects.filter(pk=job.pk)
-    if jobs.filter(status=QUEUED).update(status=CANCELLED, cancel_requested=True, finished_at=timezone.now()):
-        job.refresh_from_db()
-        return job
-    if not jobs.filter(status=RUNNING).update(cancel_requested=True):
-        job.refresh_from_db()
-        raise Conflict(f"{label} is already {job.status}.")
-    job.refresh_from_db()
-    return job
-
-
-def jobs_reap_stale(
-    *, job_model: type[models.Model], error: str, stale_after: timedelta | None = None
-) -> int:
-    """Marks running jobs whose heartbeat is older than `stale_after` (RANKWISE_RUN_STALE_SECONDS) failed
-    with `error`; returns how many. Safe to call from anywhere, any number of times."""
-    stale_after = stale_after or timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS)
-    now = timezone.now()
-    return job_model.objects.filter(status=RUNNING, heartbeat_at__lt=now - stale_after).update(
-        status=FAILED, finished_at=now, error=error
-    )

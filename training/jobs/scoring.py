@@ -1,11 +1,9 @@
-"""Executing a scoring job on a worker: the engine's scores become CandidateScore rows."""
+"""Executing a scoring job on a worker (training.jobs.executor): the engine's scores become CandidateScore
+rows as they arrive; a finished job re-ranks the queue when the project orders it by this model."""
 
 from __future__ import annotations
 
 import json
-import logging
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -14,34 +12,24 @@ from django.utils import timezone
 
 from annotation.models import Candidate, Project
 from annotation.services.queueing import queue_priorities_refresh
-from training.jobs.processes import (
-    EngineNotStarted,
-    JsonlTail,
-    engine_failure,
-    engine_launch,
-    engine_supervise,
-    exit_reason,
-    job_claim,
-    job_finish,
-)
+from training.jobs.executor import JobExecution, job_execute
 from training.models import CandidateScore, ScoringJob
-from training.services.engine import engine_command
-from training.services.scoring import id_chunks, scorings_reap_stale
-
-log = logging.getLogger(__name__)
+from training.services.scoring import id_chunks
 
 
-def scoring_execute(*, job_id: int) -> None:
-    """Runs a queued job to its end; does nothing for a job that is not queued (a redelivered task, a
-    cancelled job), so the task is safe to run twice."""
-    scorings_reap_stale()
-    if not job_claim(job_model=ScoringJob, job_id=job_id):
-        log.info("scoring %s is not queued; nothing to do", job_id)
-        return
-    job = ScoringJob.objects.select_related("model_version", "project").get(pk=job_id)
-    output = Path(job.output_dir)
+class ScoringExecution(JobExecution):
+    model = ScoringJob
+    label = "scoring"
+    command = "score"
+    output_file = "scores.jsonl"
+    job: ScoringJob
 
-    def prepare() -> None:
+    @classmethod
+    def job_get(cls, job_id: int) -> ScoringJob:
+        return ScoringJob.objects.select_related("model_version", "project").get(pk=job_id)
+
+    def prepare(self) -> None:
+        job, output = self.job, self.output
         written = 0
         with (output / "items.jsonl").open("w", encoding="utf-8") as items:
             for chunk in id_chunks(job.candidate_ids):
@@ -70,27 +58,31 @@ def scoring_execute(*, job_id: int) -> None:
         }
         (output / "spec.json").write_text(json.dumps(spec, indent=2))
 
-    try:
-        process = engine_launch(
-            label="scoring",
-            output=output,
-            prepare=prepare,
-            args=engine_command("score", str(output / "spec.json")),
-            log_path=output / "engine.log",
-        )
-    except EngineNotStarted as exc:
-        job_finish(job_model=ScoringJob, job_id=job.pk, status=ScoringJob.Status.FAILED, error=str(exc))
-        return
-    ScoringJob.objects.filter(pk=job.pk).update(pid=process.pid)
-    status, error = _supervise(job, process, output)
-    recorded = job_finish(job_model=ScoringJob, job_id=job.pk, status=status, error=error)
-    project = Project.objects.get(pk=job.project_id)
-    if (
-        recorded
-        and project.queue_order == Project.QueueOrder.UNCERTAINTY
-        and project.queue_model_version_id == job.model_version_id
-    ):
-        queue_priorities_refresh(project=project)
+    def records(self, records: list[dict[str, Any]]) -> None:
+        if records:
+            scores_store(job=self.job, records=records)
+
+    def outcome(self, returncode: int) -> tuple[str, str]:
+        job = self.job
+        job.refresh_from_db()
+        if returncode == 0 and job.candidates_total and not job.candidates_scored:
+            return ScoringJob.Status.FAILED, "Every candidate failed; see the errors per candidate."
+        return super().outcome(returncode)
+
+    def finished(self, status: str, recorded: bool) -> None:
+        project = Project.objects.get(pk=self.job.project_id)
+        if (
+            recorded
+            and project.queue_order == Project.QueueOrder.UNCERTAINTY
+            and project.queue_model_version_id == self.job.model_version_id
+        ):
+            queue_priorities_refresh(project=project)
+
+
+def scoring_execute(*, job_id: int) -> None:
+    """Runs a queued job to its end; does nothing for a job that is not queued (a redelivered task, a
+    cancelled job), so the task is safe to run twice."""
+    job_execute(ScoringExecution, job_id=job_id)
 
 
 def scores_store(*, job: ScoringJob, records: list[dict[str, Any]]) -> None:
@@ -132,21 +124,3 @@ def scores_store(*, job: ScoringJob, records: list[dict[str, Any]]) -> None:
                 candidates_scored=F("candidates_scored") + len(rows),
                 candidates_failed=F("candidates_failed") + len(errors) + len(scored) - len(rows),
             )
-
-
-def _supervise(job: ScoringJob, process: subprocess.Popen, output: Path) -> tuple[str, str]:
-    outcome = engine_supervise(
-        process=process,
-        job_model=ScoringJob,
-        job_id=job.pk,
-        tail=JsonlTail(output / "scores.jsonl"),
-        on_records=lambda records: scores_store(job=job, records=records) if records else None,
-    )
-    if outcome.stopped_end:
-        return outcome.stopped_end
-    job.refresh_from_db()
-    if outcome.returncode == 0 and job.candidates_total and not job.candidates_scored:
-        return ScoringJob.Status.FAILED, "Every candidate failed; see the errors per candidate."
-    if outcome.returncode == 0:
-        return ScoringJob.Status.SUCCEEDED, ""
-    return engine_failure(exit_reason(outcome.returncode), output / "engine.log")

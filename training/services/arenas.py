@@ -23,7 +23,7 @@ from annotation.models import Comparison, Project
 from annotation.services.importing import comparison_pairs_build
 from rankwise.errors import invalid
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
-from training.services.generation import generation_launch, generations_reap_stale, prompt_ids_select
+from training.services.generation import generation_launch, prompt_ids_select
 
 MAX_CONTESTANTS = 8
 
@@ -163,8 +163,7 @@ def arena_comparisons_build(*, arena: Arena) -> int:
 
 def arenas_refresh(*, project: Project | None = None) -> int:
     """Builds the battles of every generating arena (of the project, or all) whose jobs have all
-    finished, after failing the generation jobs whose worker died; returns how many arenas it built."""
-    generations_reap_stale()
+    finished (beat calls it after reaping, for contestants whose worker died); returns how many it built."""
     waiting = Arena.objects.filter(status=Arena.Status.GENERATING).exclude(
         generation_jobs__status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING]
     )

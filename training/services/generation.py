@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,19 +12,11 @@ from django.db import transaction
 
 from annotation.models import Project, Prompt
 from rankwise.errors import invalid
-from training.jobs.processes import (
-    job_cancel,
-    jobs_reap_stale,
-)
+from training.jobs.executor import job_cancel
 from training.models import Arena, GenerationJob, ModelVersion
-
-log = logging.getLogger(__name__)
-
 
 # The engine reads the endpoint's key from this variable of its environment, never from the spec file.
 API_KEY_ENV = "RANKWISE_GENERATION_API_KEY"
-
-
 LIMITS = {"k": (1, 16), "max_new_tokens": (1, 8192), "batch_size": (1, 256), "seed": (0, 2**31 - 1)}
 
 
@@ -146,14 +137,6 @@ def generation_cancel(*, job: GenerationJob) -> GenerationJob:
     if job.is_finished:  # cancelled before it started: an arena waiting for it may build its battles
         arena_build_queue(job)
     return job
-
-
-def generations_reap_stale() -> int:
-    """Marks running jobs whose heartbeat stopped (their worker died) failed; returns how many."""
-    return jobs_reap_stale(
-        job_model=GenerationJob,
-        error="The worker stopped reporting (lost worker); generated prompts are kept.",
-    )
 
 
 def arena_build_queue(job: GenerationJob) -> None:

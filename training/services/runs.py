@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from annotation.models import Project
 from rankwise.errors import Conflict, ValidationFailed
-from training.jobs.processes import job_cancel, jobs_reap_stale
+from training.jobs.executor import job_cancel
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
 from training.services.engine import engine_command, spec_validate
 from training.services.storage import runs_root
@@ -219,14 +217,3 @@ def run_retry(*, run: Run) -> Run:
             raise Conflict(f"Only a failed or cancelled run can be retried; run {run.pk} is {run.status}.")
         _queue_execution(run)
     return run
-
-
-def runs_reap_stale(*, stale_after: timedelta | None = None) -> int:
-    """Marks running runs whose heartbeat is older than `stale_after` failed (their worker died);
-    returns how many. Safe to call from anywhere, any number of times."""
-    stale_after = stale_after or timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS)
-    return jobs_reap_stale(
-        job_model=Run,
-        stale_after=stale_after,
-        error=f"No heartbeat for {int(stale_after.total_seconds())} s: the worker running it stopped.",
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,15 +12,9 @@ from django.db import transaction
 
 from annotation.models import Candidate, Project
 from rankwise.errors import invalid
-from training.jobs.processes import (
-    job_cancel,
-    jobs_reap_stale,
-)
+from training.jobs.executor import job_cancel
 from training.models import ModelVersion, ScoringJob
 from training.selectors.runs import model_version_list
-
-log = logging.getLogger(__name__)
-
 
 LIMITS = {"batch_size": (1, 1024), "max_length": (8, 32768)}
 
@@ -105,10 +98,3 @@ def scoring_cancel(*, job: ScoringJob) -> ScoringJob:
     """Cancels a queued job at once; asks the worker to stop a running one (the scores stored so far stay).
     Raises Conflict for a finished job."""
     return job_cancel(job=job, label=f"Scoring {job.pk}")
-
-
-def scorings_reap_stale() -> int:
-    """Marks running jobs whose heartbeat stopped (their worker died) failed; returns how many."""
-    return jobs_reap_stale(
-        job_model=ScoringJob, error="The worker stopped reporting (lost worker); the stored scores are kept."
-    )

@@ -13,7 +13,7 @@ from rankwise.errors import ValidationFailed
 from training.selectors.arenas import arena_get, arena_list, arena_standing
 from training.selectors.runs import model_version_list
 from training.serializers import arena_launch_input
-from training.services.arenas import arena_launch, arenas_refresh, project_current_round
+from training.services.arenas import arena_launch, project_current_round
 from training.services.engine import default_model
 
 
@@ -21,7 +21,6 @@ from training.services.engine import default_model
 def arena_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the project's arenas and the launch form; POST: launches an arena."""
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    arenas_refresh(project=project)
     context = {
         "project": project,
         "arenas": arena_list(project=project)[:100],
@@ -52,7 +51,6 @@ def arena_list_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def arena_detail_page(request: HttpRequest, slug: str, arena_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    arenas_refresh(project=project)
     arena = arena_get(project=project, arena_id=arena_id)
     return render(
         request,

@@ -15,14 +15,13 @@ from training.selectors.generation import generation_get, generation_list
 from training.selectors.runs import model_version_list
 from training.serializers import generation_launch_input
 from training.services.engine import default_model
-from training.services.generation import generation_cancel, generation_launch, generations_reap_stale
+from training.services.generation import generation_cancel, generation_launch
 
 
 @login_required
 def generation_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the project's generation jobs and the launch form; POST: launches a job."""
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    generations_reap_stale()
     context = {
         "project": project,
         "jobs": generation_list(project=project)[:100],
@@ -49,7 +48,6 @@ def generation_list_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def generation_detail_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    generations_reap_stale()
     job = generation_get(project=project, job_id=job_id)
     return render(request, "training/generation.html", {"project": project, "job": job})
 

@@ -11,16 +11,12 @@ from annotation.models import Membership
 from annotation.permissions import project_get_for
 from training.selectors.rounds import rounds_overview
 from training.selectors.runs import model_version_list
-from training.services.arenas import arenas_refresh
 from training.services.engine import default_model
-from training.services.runs import runs_reap_stale
 
 
 @login_required
 def round_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    runs_reap_stale()
-    arenas_refresh(project=project)
     overview = rounds_overview(project=project)
     by_number = {row["round"]: row for row in overview["rounds"]}
     return render(

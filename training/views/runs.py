@@ -21,13 +21,12 @@ from training.selectors.runs import artifact_path, model_directory, model_versio
 from training.selectors.snapshots import snapshot_list
 from training.serializers import run_detail, run_launch_input
 from training.services.engine import default_model
-from training.services.runs import run_cancel, run_launch, run_retry, runs_reap_stale
+from training.services.runs import run_cancel, run_launch, run_retry
 
 
 @login_required
 def run_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    runs_reap_stale()
     status, method = request.GET.get("status", ""), request.GET.get("method", "")
     return render(
         request,
@@ -79,7 +78,6 @@ def run_launch_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def run_detail_page(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    runs_reap_stale()
     run = run_get(project=project, run_id=run_id)
     detail = run_detail(run)
     return render(

@@ -16,7 +16,7 @@ from training.models import ScoringJob
 from training.selectors.runs import reward_version_list
 from training.selectors.scoring import scoring_get, scoring_list
 from training.serializers import score_report_for, scoring_launch_input
-from training.services.scoring import scoring_cancel, scoring_launch, scorings_reap_stale
+from training.services.scoring import scoring_cancel, scoring_launch
 
 
 @login_required
@@ -24,7 +24,6 @@ def score_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the report of one reward model version (?model_version=, else the queue's or the newest), the
     jobs and the launch form; POST: launches a job."""
     project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
-    scorings_reap_stale()
     versions = list(reward_version_list(project=project))
     errors: list[dict] = []
     if request.method == "POST":
