@@ -8,6 +8,9 @@ NotFound, so ids of other projects cannot be probed.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from annotation.models import Membership, Project
 from rankwise import rows
@@ -61,6 +64,21 @@ def project_get_for(
     if _RANK[current] < _RANK[role]:
         raise NotAllowed(f"This needs the {role} role in project {project.name!r}.")
     return project
+
+
+class ProjectRole(BasePermission):
+    """DRF permission of the API views under /projects/<slug>/ (after IsAuthenticated): the user needs
+    the view's `project_role` (annotator by default), or `project_roles[method]` where the methods
+    differ. Refuses as project_get_for does (404 for non-members, 403 for a lesser role) and leaves
+    the project as `view.project` for the handler."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        method = "GET" if request.method == "HEAD" else request.method
+        role = getattr(view, "project_roles", {}).get(method) or getattr(
+            view, "project_role", Membership.Role.ANNOTATOR
+        )
+        view.project = project_get_for(user=request.user, slug=view.kwargs["slug"], role=role)
+        return True
 
 
 def model_names_hidden(*, project: Project, arena: bool, privileged: bool = False) -> bool:

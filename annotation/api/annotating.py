@@ -13,12 +13,13 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Assignment, Project
-from annotation.permissions import model_names_hidden, project_get_for
+from annotation.permissions import ProjectRole, model_names_hidden
 from annotation.rendering import markdown_stored, messages_shown
 from annotation.selectors import annotating as selectors
 from annotation.services.assigning import assignment_skip, comparison_lease
@@ -108,12 +109,16 @@ def _next(project: Project, user: AbstractBaseUser) -> dict[str, Any]:
 class ItemNextApi(APIView):
     """POST: the annotator's current item (or a new lease), null when the queue is empty."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         return Response(_next(project, request.user))
 
 
 class JudgmentSubmitApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+
     class InputSerializer(AnswerSerializer):
         assignment = serializers.IntegerField(max_value=ID_MAX)
         submission_token = serializers.CharField(max_length=64)
@@ -123,7 +128,7 @@ class JudgmentSubmitApi(APIView):
         next = serializers.BooleanField(required=False, default=False)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         fields = validated(self.InputSerializer(data=request.data))
         wants_next = fields.pop("next")
         judgment = judgment_submit(
@@ -136,12 +141,14 @@ class JudgmentSubmitApi(APIView):
 
 
 class AssignmentSkipApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+
     class InputSerializer(serializers.Serializer):
         assignment = serializers.IntegerField(max_value=ID_MAX)
         reason = serializers.CharField(max_length=255)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         fields = validated(self.InputSerializer(data=request.data))
         assignment_skip(
             project=project,
@@ -155,8 +162,10 @@ class AssignmentSkipApi(APIView):
 class JudgmentDetailApi(APIView):
     """GET: one of my judgments with its item, for editing; PATCH: change it within the edit window."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+
     def get(self, request: Request, slug: str, pk: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         judgment = selectors.judgment_item(project=project, judgment_id=pk)
         if judgment is None or judgment.annotator_id != request.user.pk:
             raise NotFound("No such judgment of yours in this project.")
@@ -184,7 +193,7 @@ class JudgmentDetailApi(APIView):
         )
 
     def patch(self, request: Request, slug: str, pk: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         fields = validated(AnswerSerializer(data=request.data))
         judgment = judgment_edit(project=project, annotator=request.user, judgment_id=pk, **fields)
         return Response({"judgment": judgment.pk})

@@ -11,12 +11,13 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Comparison, Demonstration, Judgment, Membership
-from annotation.permissions import has_role, model_names_hidden, project_get_for
+from annotation.permissions import ProjectRole, has_role, model_names_hidden
 from annotation.selectors import annotating as selectors
 from annotation.selectors import data as api_selectors
 from rankwise.api.errors import validated
@@ -99,13 +100,15 @@ class ComparisonFilters(serializers.Serializer):
 
 
 class ComparisonListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+
     @extend_schema(
         parameters=[ComparisonFilters, *PAGE_PARAMETERS],
         responses={200: page_of(ComparisonOutput, "Comparison"), **ERRORS},
     )
     def get(self, request: Request, slug: str) -> Response:
         """The project's comparisons in id order, filtered by round, gold, judgment counts or prompt."""
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         filters = validated(ComparisonFilters(data=request.query_params))
         privileged = has_role(user=request.user, project=project, role=Membership.Role.REVIEWER)
         if not privileged:
@@ -140,6 +143,8 @@ class JudgmentOutput(serializers.ModelSerializer):
 
 
 class MyJudgmentListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+
     @extend_schema(
         operation_id="projects_judgments_list",
         parameters=PAGE_PARAMETERS,
@@ -147,7 +152,7 @@ class MyJudgmentListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         """My judgments in the project, newest first (others' are in the export, for admins)."""
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         judgments = selectors.judgment_list_for_annotator(project=project, annotator=request.user)
         return paginated_response(request=request, view=self, queryset=judgments, serializer=JudgmentOutput)
 
@@ -161,6 +166,8 @@ class DemonstrationOutput(serializers.ModelSerializer):
 
 
 class DemonstrationListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+
     @extend_schema(
         parameters=[
             OpenApiParameter("annotator", str, description="admins: only this annotator's (username)"),
@@ -170,7 +177,7 @@ class DemonstrationListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         """Demonstrations, newest first: my own, or everyone's for project admins."""
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         if has_role(user=request.user, project=project, role=Membership.Role.ADMIN):
             demonstrations = api_selectors.demonstration_list(
                 project=project, annotator_username=request.query_params.get("annotator", "")

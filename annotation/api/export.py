@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from annotation.services.exporting import CONTENT_TYPES, export_chunks, export_spec_parse
 
 
@@ -23,11 +24,14 @@ class _IgnoreFormatParameter(DefaultContentNegotiation):
 class ProjectExportApi(APIView):
     """Query parameters as in docs/exporting.md (kind, format, ties, from, annotator, ...); admins only."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _IgnoreFormatParameter
 
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         spec = export_spec_parse(params=dict(request.query_params.lists()))
         chunks = export_chunks(projects=[project], spec=spec, actor=request.user)
         return export_response(project_slug=project.slug, chunks=chunks,

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import ImportBatch, Membership
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from annotation.services.import_formats import FORMATS
 from annotation.services.importing import data_import, upload_size_check
 
 
 class ImportCreateApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
@@ -42,7 +46,7 @@ class ImportCreateApi(APIView):
             ]
 
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         # Refuse an oversized body before reading it; the multipart framing adds a little.
         upload_size_check(size=int(request.META.get("CONTENT_LENGTH") or 0) - 64 * 1024)
         serializer = self.InputSerializer(data=request.data)

@@ -11,12 +11,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import AuditEvent, Membership, Project
-from annotation.permissions import project_get_for, project_role
+from annotation.permissions import ProjectRole, project_role
 from annotation.selectors import annotating as selectors
 from annotation.selectors import data as api_selectors
 from annotation.selectors import projects as project_selectors
@@ -94,17 +95,20 @@ class ProjectListApi(APIView):
 
 
 class ProjectDetailApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_roles = {"GET": Membership.Role.ANNOTATOR, "PATCH": Membership.Role.ADMIN}
+
     @extend_schema(responses={200: ProjectOutput, **ERRORS})
     def get(self, request: Request, slug: str) -> Response:
         """One of my projects."""
-        project = project_get_for(user=request.user, slug=slug)
+        project = self.project
         return Response(ProjectOutput(project, context={"user": request.user}).data)
 
     @extend_schema(request=ProjectUpdateInput, responses={200: ProjectOutput, **ERRORS})
     def patch(self, request: Request, slug: str) -> Response:
         """Change project settings (admins); shape settings are fixed once comparisons exist (409). A new
         queue order (or its reward model) recomputes the comparisons' priorities at once."""
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         data = ProjectUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         project = project_update(project=project, actor=request.user, **data.validated_data)
@@ -142,16 +146,19 @@ def _user(username: str) -> AbstractBaseUser:
 
 
 class MemberListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     @extend_schema(responses={200: MemberOutput(many=True), **ERRORS})
     def get(self, request: Request, slug: str) -> Response:
         """The project's members and roles (admins)."""
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(MemberOutput(project_selectors.membership_list(project=project), many=True).data)
 
     @extend_schema(request=MemberAddInput, responses={201: MemberOutput, **ERRORS})
     def post(self, request: Request, slug: str) -> Response:
         """Add an existing user with a role, or change the role of a member (admins)."""
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         data = MemberAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = _user(data.validated_data["username"])
@@ -179,8 +186,11 @@ def _member_change(request: Request, project: Project, user: AbstractBaseUser, c
 
 
 class MemberDetailApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def _membership(self, request: Request, slug: str, username: str) -> tuple[Project, Membership]:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         membership = (
             project_selectors.membership_list(project=project).filter(user__username=username).first()
         )
@@ -219,13 +229,16 @@ class AuditEventOutput(serializers.ModelSerializer):
 
 
 class AuditEventListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     @extend_schema(
         parameters=[OpenApiParameter("action", str, enum=AuditEvent.Action.values), *PAGE_PARAMETERS],
         responses={200: page_of(AuditEventOutput, "AuditEvent"), **ERRORS},
     )
     def get(self, request: Request, slug: str) -> Response:
         """The project's audit trail, newest first (admins)."""
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         events = api_selectors.audit_event_list(
             project=project, action=request.query_params.get("action", "")
         )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from annotation.selectors.quality import project_quality_get
 
 
@@ -17,6 +18,9 @@ class ProjectQualityApi(APIView):
     position bias, annotator scores with flags, the comparisons with least agreement, and the
     Bradley–Terry model leaderboard, and the same progress and agreement per round (`by_round`);
     with `round`, every figure is of that round's comparisons only. docs/quality.md defines each figure."""
+
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.REVIEWER
 
     class InputSerializer(serializers.Serializer):
         # Bootstrap resamples behind the leaderboard's intervals, and the seed that makes them repeatable.
@@ -27,7 +31,7 @@ class ProjectQualityApi(APIView):
         )
 
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+        project = self.project
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         return Response(project_quality_get(project=project, **params.validated_data))

@@ -11,13 +11,14 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.data import PromptOutput
 from annotation.models import Comparison, Judgment, Membership, Project, Review
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from annotation.quality.review import REASONS
 from annotation.selectors import review as review_selectors
 from annotation.services.reviewing import (
@@ -149,6 +150,9 @@ class ReviewQueueFilters(serializers.Serializer):
 
 
 class ReviewQueueApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.REVIEWER
+
     @extend_schema(
         operation_id="projects_review_queue",
         parameters=[ReviewQueueFilters, *PAGE_PARAMETERS],
@@ -156,7 +160,7 @@ class ReviewQueueApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         """Comparisons that need review, lowest agreement first, each with every judgment of it."""
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+        project = self.project
         filters = validated(ReviewQueueFilters(data=request.query_params))
         queue = review_selectors.review_queue_get(project=project, reason=filters.get("reason", ""))
         paginator = _Pagination()
@@ -179,8 +183,11 @@ class ReviewDecisionInput(serializers.Serializer):
 
 
 class ReviewItemApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.REVIEWER
+
     def _item(self, request: Request, slug: str, comparison_id: int) -> tuple[Project, Comparison]:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+        project = self.project
         items = review_selectors.review_items_get(project=project, comparison_ids=[comparison_id])
         if not items:
             raise NotFound("This comparison is not part of this project.")
@@ -201,7 +208,7 @@ class ReviewItemApi(APIView):
         """Record a decision: accept the consensus, override it with `ordering`, or send it back for
         `extra_judgments` more. 201 when recorded, 200 when the same decision was already recorded
         (a retry), 409 when the comparison was settled otherwise."""
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.REVIEWER)
+        project = self.project
         # Another project's id is a 404 whatever the body, so ids cannot be probed by their errors.
         review_selectors.comparison_get(project=project, comparison_id=comparison_id)
         data = validated(ReviewDecisionInput(data=request.data))

@@ -74,34 +74,6 @@ def audit_export(
     )
 
 
-def audit_run_launch(*, actor: AbstractBaseUser | AnonymousUser, run: Any) -> AuditEvent:
-    """Records a training run launch (a training.models.Run)."""
-    return audit_record(
-        actor=actor,
-        action=AuditEvent.Action.RUN_LAUNCH,
-        project=run.project,
-        target=f"run {run.pk}",
-        details={"run": run.pk, "name": run.name, "method": run.method},
-    )
-
-
-def audit_arena_launch(*, actor: AbstractBaseUser | AnonymousUser, arena: Any) -> AuditEvent:
-    """Records an arena launch (a training.models.Arena) with its contestants and prompts."""
-    return audit_record(
-        actor=actor,
-        action=AuditEvent.Action.ARENA_LAUNCH,
-        project=arena.project,
-        target=f"arena {arena.pk}",
-        details={
-            "arena": arena.pk,
-            "name": arena.name,
-            "round": arena.round,
-            "contestants": [job.source_name for job in arena.generation_jobs.order_by("id")],
-            "prompts": len(arena.prompt_ids),
-        },
-    )
-
-
 def audit_membership(
     *,
     actor: AbstractBaseUser | AnonymousUser,

@@ -7,13 +7,13 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
-from annotation.services.auditing import audit_arena_launch
+from annotation.permissions import ProjectRole
 from training.models import Arena
 from training.selectors.arenas import arena_get, arena_list, arena_standing
 from training.serializers import (
@@ -99,21 +99,26 @@ class ArenaDetailOutput(ArenaOutput):
 
 
 class ArenaListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(ArenaOutput(arena_list(project=project)[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         arena = arena_launch(
             project=project, created_by=request.user, **arena_launch_input(project=project, raw=request.data)
         )
-        audit_arena_launch(actor=request.user, arena=arena)
         arena = arena_get(project=project, arena_id=arena.pk)
         return Response(ArenaOutput(arena).data, status=status.HTTP_201_CREATED)
 
 
 class ArenaDetailApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str, arena_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(ArenaDetailOutput(arena_get(project=project, arena_id=arena_id)).data)

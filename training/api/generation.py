@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from training.models import GenerationJob
 from training.selectors.generation import generation_get, generation_list
 from training.serializers import (
@@ -59,13 +60,16 @@ class GenerationJobOutput(serializers.ModelSerializer):
 
 
 class GenerationListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         jobs = generation_list(project=project)
         return Response(GenerationJobOutput(jobs[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         job = generation_launch(
             project=project,
             created_by=request.user,
@@ -75,13 +79,19 @@ class GenerationListApi(APIView):
 
 
 class GenerationDetailApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str, job_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(GenerationJobOutput(generation_get(project=project, job_id=job_id)).data)
 
 
 class GenerationCancelApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def post(self, request: Request, slug: str, job_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         job = generation_cancel(job=generation_get(project=project, job_id=job_id))
         return Response(GenerationJobOutput(job).data)

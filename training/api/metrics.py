@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from rankwise.errors import ValidationFailed
 from training.selectors.metrics import run_metrics
 from training.selectors.runs import run_get
@@ -16,8 +17,11 @@ from training.selectors.runs import run_get
 class RunMetricsApi(APIView):
     """GET ?after=<step>: metric records after that step (train and eval), for incremental polling."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str, run_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         run = run_get(project=project, run_id=run_id)
         try:
             after = int(request.query_params.get("after", -1))

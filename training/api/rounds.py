@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from training.selectors.rounds import rounds_overview
 
 
@@ -37,6 +38,9 @@ def rounds_json(overview: dict[str, Any]) -> dict[str, Any]:
 
 
 class RoundListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(rounds_json(rounds_overview(project=project)))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
-from annotation.services.auditing import audit_run_launch
+from annotation.permissions import ProjectRole
 from training.models import ModelVersion
 from training.selectors.runs import model_version_list, run_get, run_list
 from training.serializers import (
@@ -25,8 +25,11 @@ from training.services.storage import runs_root
 class RunListApi(APIView):
     """GET ?status=&method=: the project's runs. POST (RunLaunchInput): launches a run (201)."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         runs = run_list(
             project=project,
             status=request.query_params.get("status", ""),
@@ -35,19 +38,21 @@ class RunListApi(APIView):
         return Response(RunOutput(runs, many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         run = run_launch(
             project=project, launched_by=request.user, **run_launch_input(project=project, raw=request.data)
         )
-        audit_run_launch(actor=request.user, run=run)
         return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
 
 
 class RunPreviewApi(APIView):
     """POST (RunLaunchInput): the spec the engine would run and the command, without launching."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         data = run_launch_input(project=project, raw=request.data)
         data.pop("name")
         data.pop("round")
@@ -59,8 +64,11 @@ class RunPreviewApi(APIView):
 class RunDetailApi(APIView):
     """GET: a run's state, log tail, artifacts and model card (the run page polls it)."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str, run_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         run = run_get(project=project, run_id=run_id)
         return Response(run_detail(run))
 
@@ -68,8 +76,11 @@ class RunDetailApi(APIView):
 class RunCancelApi(APIView):
     """POST: cancels a queued run, or stops a running one within seconds (409 if finished)."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def post(self, request: Request, slug: str, run_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         run = run_cancel(run=run_get(project=project, run_id=run_id))
         return Response(RunOutput(run).data)
 
@@ -77,8 +88,11 @@ class RunCancelApi(APIView):
 class RunRetryApi(APIView):
     """POST: queues a failed or cancelled run again; it resumes from its newest checkpoint (409 otherwise)."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def post(self, request: Request, slug: str, run_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         run = run_retry(run=run_get(project=project, run_id=run_id))
         return Response(RunOutput(run).data)
 
@@ -92,8 +106,11 @@ class ModelVersionOutput(serializers.ModelSerializer):
 class ModelVersionListApi(APIView):
     """GET: model versions trained in the project (and shared ones registered without a run)."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(ModelVersionOutput(model_version_list(project=project), many=True).data)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from training.models import ScoringJob
 from training.selectors.scoring import scoring_get, scoring_list
 from training.serializers import (
@@ -53,12 +54,15 @@ class ScoringJobOutput(serializers.ModelSerializer):
 
 
 class ScoringListApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(ScoringJobOutput(scoring_list(project=project)[:200], many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         job = scoring_launch(
             project=project,
             created_by=request.user,
@@ -68,14 +72,20 @@ class ScoringListApi(APIView):
 
 
 class ScoringDetailApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str, job_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(ScoringJobOutput(scoring_get(project=project, job_id=job_id)).data)
 
 
 class ScoringCancelApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def post(self, request: Request, slug: str, job_id: int) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         job = scoring_cancel(job=scoring_get(project=project, job_id=job_id))
         return Response(ScoringJobOutput(job).data)
 
@@ -118,6 +128,9 @@ class ScoreReportOutput(serializers.Serializer):
 
 
 class ScoreReportApi(APIView):
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(ScoreReportOutput(score_report_for(project=project, raw=request.query_params)).data)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import project_get_for
+from annotation.permissions import ProjectRole
 from training.models import DatasetSnapshot
 from training.selectors.snapshots import snapshot_list
 from training.serializers import (
@@ -48,12 +49,15 @@ class SnapshotListApi(APIView):
     queues a new snapshot (201, status building, then a `default` worker builds it); every extra
     project needs the admin role too."""
 
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
     def get(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         return Response(SnapshotOutput(snapshot_list(project=project), many=True).data)
 
     def post(self, request: Request, slug: str) -> Response:
-        project = project_get_for(user=request.user, slug=slug, role=Membership.Role.ADMIN)
+        project = self.project
         data = snapshot_input(request, project, request.data)
         snapshot = snapshot_queue(**data, created_by=request.user)
         return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)

@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotation.models import Comparison, Project
+from annotation.models import AuditEvent, Comparison, Project
+from annotation.services.auditing import audit_record
 from annotation.services.importing import comparison_pairs_build
 from rankwise.errors import invalid
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
@@ -102,6 +103,19 @@ def arena_launch(
                 **source,
                 **{**sampling, "seed": seed + i},
             )
+        audit_record(
+            actor=created_by,
+            action=AuditEvent.Action.ARENA_LAUNCH,
+            project=project,
+            target=f"arena {arena.pk}",
+            details={
+                "arena": arena.pk,
+                "name": arena.name,
+                "round": arena.round,
+                "contestants": [job.source_name for job in arena.generation_jobs.order_by("id")],
+                "prompts": len(arena.prompt_ids),
+            },
+        )
     return arena
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from annotation.models import Project
+from annotation.models import AuditEvent, Project
+from annotation.services.auditing import audit_record
 from rankwise.errors import Conflict, ValidationFailed
 from training.jobs.executor import job_cancel
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
@@ -143,7 +144,8 @@ def run_launch(
     queue: str = "gpu",
     round: int | None = None,
 ) -> Run:
-    """Builds and checks the spec, saves a queued Run and queues its execution once committed.
+    """Builds and checks the spec, saves a queued Run with its audit row by `launched_by` and queues
+    its execution once committed.
 
     The snapshot must include the project, so a project's admins only train on data they manage.
     The run's round is `round`, else the newest round its snapshot was built from (0 for none).
@@ -188,6 +190,13 @@ def run_launch(
         run.output_dir = str(runs_root() / f"{run.pk}-{uuid.uuid4().hex[:8]}")
         run.spec = {**spec, "output_dir": run.output_dir}
         run.save(update_fields=["output_dir", "spec"])
+        audit_record(
+            actor=launched_by,
+            action=AuditEvent.Action.RUN_LAUNCH,
+            project=project,
+            target=f"run {run.pk}",
+            details={"run": run.pk, "name": run.name, "method": run.method},
+        )
         _queue_execution(run)
     return run
 

@@ -8,7 +8,6 @@ from django.shortcuts import redirect, render
 
 from annotation.models import Membership
 from annotation.permissions import project_get_for
-from annotation.services.auditing import audit_arena_launch
 from rankwise.errors import ValidationFailed
 from training.selectors.arenas import arena_get, arena_list, arena_standing
 from training.selectors.runs import model_version_list
@@ -44,7 +43,6 @@ def arena_list_page(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except ValidationFailed as exc:
         return render(request, "training/arenas.html", {**context, "errors": exc.details}, status=400)
-    audit_arena_launch(actor=request.user, arena=arena)
     return redirect("training:arena-detail", slug=project.slug, arena_id=arena.pk)
 
 

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 
 from annotation.models import Membership
 from annotation.permissions import project_get_for
-from annotation.services.auditing import audit_run_launch
 from rankwise.errors import ValidationFailed
 from training.models import Method, Run
 from training.selectors.runs import artifact_path, model_directory, model_version_list, run_get, run_list
@@ -71,7 +70,6 @@ def run_launch_page(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except ValidationFailed as exc:
         return render(request, "training/run_launch.html", {**context, "errors": exc.details}, status=400)
-    audit_run_launch(actor=request.user, run=run)
     return redirect("training:run-detail", slug=project.slug, run_id=run.pk)
 
 
