@@ -1,4 +1,4 @@
-"""factory_boy factories for annotation rows."""
+"""factory_boy factories for annotation and training rows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from annotation import models
+from training import models as training_models
 
 
 def _sha(text: str) -> str:
@@ -74,3 +75,74 @@ def make_comparison(
         for i, c in enumerate(cands)
     )
     return comparison
+
+
+class SnapshotFactory(factory.django.DjangoModelFactory):
+    """A ready snapshot of `projects` (a list; none by default) with no files behind it."""
+
+    class Meta:
+        model = training_models.DatasetSnapshot
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"snapshot {n}")
+    status = training_models.DatasetSnapshot.Status.READY
+
+    @factory.post_generation
+    def projects(self, create: bool, projects: list[models.Project] | None) -> None:
+        if create and projects:
+            self.projects.set(projects)
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    """A policy (dpo) model version; `reward=True` makes it a reward model."""
+
+    class Meta:
+        model = training_models.ModelVersion
+
+    class Params:
+        reward = factory.Trait(method=training_models.Method.REWARD, is_reward_model=True)
+
+    name = factory.Sequence(lambda n: f"model-v{n}")
+    path = factory.LazyAttribute(lambda o: f"/models/{o.name}")
+    method = training_models.Method.DPO
+    base = "tiny"
+
+
+class RunFactory(factory.django.DjangoModelFactory):
+    """A queued reward run of a project on a ready snapshot of that project."""
+
+    class Meta:
+        model = training_models.Run
+        skip_postgeneration_save = True
+
+    project = factory.SubFactory(ProjectFactory)
+    method = training_models.Method.REWARD
+    base_model = "tiny"
+    snapshot = factory.SubFactory(SnapshotFactory)
+
+    @factory.post_generation
+    def snapshot_projects(self, create: bool, extracted: object) -> None:
+        """The snapshot includes the run's project, as run_launch requires."""
+        if create and not self.snapshot.projects.filter(pk=self.project_id).exists():
+            self.snapshot.projects.add(self.project)
+
+
+class GenerationJobFactory(factory.django.DjangoModelFactory):
+    """A queued generation job of a base model."""
+
+    class Meta:
+        model = training_models.GenerationJob
+
+    project = factory.SubFactory(ProjectFactory)
+    source = training_models.GenerationJob.Source.BASE
+    base_model = "tiny"
+
+
+class ScoringJobFactory(factory.django.DjangoModelFactory):
+    """A queued scoring job with a reward model version."""
+
+    class Meta:
+        model = training_models.ScoringJob
+
+    project = factory.SubFactory(ProjectFactory)
+    model_version = factory.SubFactory(ModelVersionFactory, reward=True)
