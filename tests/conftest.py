@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -43,6 +44,19 @@ def fast_password_hashing(settings) -> None:
 def fresh_rate_limits() -> None:
     """Throttle and login-attempt counters live in the cache; each test starts with none."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def engine_runs_marked_training(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that starts the engine (training, generation, scoring) in its process must be marked
+    `training`, so that -m "not training" really leaves the slow ones out."""
+    if request.node.get_closest_marker("training"):
+        return
+
+    def refuse(**kwargs: object) -> None:
+        pytest.fail("this test starts the engine: mark it @pytest.mark.training")
+
+    monkeypatch.setattr("training.jobs.processes.engine_start", refuse)
 
 
 class SmallDisk:
@@ -90,14 +104,24 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
 
 
 @pytest.fixture
-def run_on_commit(django_capture_on_commit_callbacks, monkeypatch: pytest.MonkeyPatch):
+def run_on_commit(django_capture_on_commit_callbacks):
     """`with run_on_commit(): ...` runs what the block left for after its commit at the block's end,
-    Celery tasks included, here (task_always_eager), as a worker would run them: for tests in the
-    test transaction, which never commits. celery_worker_process tests the worker itself."""
+    Celery tasks included, here (task_always_eager within the block only), as a worker would run
+    them: for tests in the test transaction, which never commits, and for transactional tests, whose
+    commits run them at once. celery_worker_process tests the worker itself."""
     from rankwise.celery import app
 
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
-    return lambda: django_capture_on_commit_callbacks(execute=True)
+    @contextlib.contextmanager
+    def block() -> Iterator[None]:
+        eager = app.conf.task_always_eager
+        app.conf.task_always_eager = True
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                yield
+        finally:
+            app.conf.task_always_eager = eager
+
+    return block
 
 
 @pytest.fixture
@@ -235,9 +259,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
+def browser(request: pytest.FixtureRequest) -> Iterator:
     """Debian's headless Chromium through Playwright, one per test module (Playwright's own browser
-    download does not work offline)."""
+    download does not work offline). Only for tests under tests/browser/, which are all marked
+    `browser`."""
+    if ROOT / "tests" / "browser" not in Path(request.module.__file__).parents:
+        pytest.fail("browser tests live in tests/browser/, where they are marked browser")
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip(f"needs {CHROMIUM} (scripts/test installs it)")

@@ -13,9 +13,6 @@ from django.utils import timezone
 from annotation.models import Assignment, Candidate, Demonstration, Judgment, Membership, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 
-pytestmark = pytest.mark.browser
-
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}

@@ -13,8 +13,6 @@ from playwright.sync_api import expect
 from annotation.models import Membership, Project, Prompt
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
-pytestmark = pytest.mark.browser
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 GOOD = "".join(
     json.dumps(row) + "\n"

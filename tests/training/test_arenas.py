@@ -150,7 +150,8 @@ def test_an_arena_left_with_one_contestant_fails_with_the_reason(
     arena = arena_launch(project=project, model_versions=versions, prompt_round=1)
     one, two = arena.generation_jobs.order_by("id")
     _generate(one, {held_out[0].pk: ["only one"]}, run_on_commit)
-    generation_cancel(job=two)
+    with run_on_commit():
+        generation_cancel(job=two)
     arena.refresh_from_db()
     assert arena.status == Arena.Status.FAILED and "policy-v2: cancelled" in arena.error
     assert not Comparison.objects.filter(project=project).exists()

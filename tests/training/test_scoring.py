@@ -29,6 +29,7 @@ from training.jobs.scoring import scores_store, scoring_execute
 from training.models import CandidateScore, DatasetSnapshot, ModelVersion, Run, ScoringJob
 from training.selectors.scoring import score_report
 from training.services.scoring import scoring_cancel, scoring_launch
+from training.tasks import jobs_reap
 
 # A score no other number on the pages is likely to show, to look for it in annotator responses.
 SECRET_SCORE = 0.8765432
@@ -133,7 +134,10 @@ def test_a_job_whose_worker_died_is_failed_and_keeps_its_scores(
     ScoringJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=stale)
     api = APIClient()
     api.force_authenticate(alice)
-    state = api.get(reverse("training-api:scoring-detail", args=[project.slug, job.pk])).json()
+    url = reverse("training-api:scoring-detail", args=[project.slug, job.pk])
+    assert api.get(url).json()["status"] == "running", "reading reaps nothing: beat does"
+    assert jobs_reap() == 1
+    state = api.get(url).json()
     assert state["status"] == "failed" and "lost worker" in state["error"]
     assert CandidateScore.objects.filter(job=job).count() == 1
 

@@ -9,13 +9,15 @@ queued while no worker was up gets built), and a retry must resume from the last
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from tests.conftest import CeleryWorker
+from tests.factories import RunFactory
 from tests.training.test_run_execution import (
     KILLED_RUN_STEPS,
     SLOW,
@@ -24,6 +26,7 @@ from tests.training.test_run_execution import (
     launch,
     wait_for,
 )
+from tests.waiting import wait_until
 from training.jobs.reaping import jobs_reap_stale
 from training.models import DatasetSnapshot, Run
 from training.services.runs import run_retry
@@ -43,16 +46,12 @@ def test_a_worker_killed_mid_run_leaves_a_failed_run_that_resumes_on_a_new_worke
     engine = run.pid
     try:
         celery_worker_process.kill()
-        deadline = time.monotonic() + 10
-        while group_alive(engine) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not group_alive(engine), "the engine outlived its worker"
+        wait_until(lambda: not group_alive(engine), what="the engine to die with its worker")
         # Nobody is left to finish the run: only its stale heartbeat tells (celery beat's reaper).
         run.refresh_from_db()
         assert run.status == Run.Status.RUNNING
         queued = snapshot_queue(name="while down", projects=[project], eval_fraction=0.25)
-        time.sleep(3)
-        assert jobs_reap_stale(stale_after=timedelta(seconds=2)) == 1
+        wait_until(lambda: jobs_reap_stale(stale_after=timedelta(seconds=2)) == 1, what="a stale heartbeat")
         run.refresh_from_db()
         assert run.status == Run.Status.FAILED and "heartbeat" in run.error
         # The engine can be ahead of the metrics the worker had ingested: what it saved is the truth.
@@ -61,11 +60,11 @@ def test_a_worker_killed_mid_run_leaves_a_failed_run_that_resumes_on_a_new_worke
     finally:
         celery_worker_process.start()  # the queue keeps serving with a new worker
 
-    queued.refresh_from_db()
-    deadline = time.monotonic() + 60
-    while queued.status != DatasetSnapshot.Status.READY and time.monotonic() < deadline:
-        time.sleep(0.2)
+    def built() -> bool:
         queued.refresh_from_db()
+        return queued.status != DatasetSnapshot.Status.BUILDING
+
+    wait_until(built, what="the new worker to build the snapshot queued while none was up")
     assert queued.status == DatasetSnapshot.Status.READY, queued.error
 
     run_retry(run=run)
@@ -77,3 +76,15 @@ def test_a_worker_killed_mid_run_leaves_a_failed_run_that_resumes_on_a_new_worke
     assert len(starts) == 2
     resumed_first_step = next(r["step"] for r in records[starts[1] :] if "step" in r)
     assert 1 < resumed_first_step <= saved + 1, "the retry did not resume from the checkpoint"
+
+
+def test_a_worker_that_starts_fails_the_runs_whose_worker_died(
+    celery_worker_process: CeleryWorker, judged_snapshot
+) -> None:
+    project, snapshot = judged_snapshot
+    stale = timezone.now() - timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS + 60)
+    run = RunFactory(project=project, snapshot=snapshot, status=Run.Status.RUNNING, heartbeat_at=stale)
+    celery_worker_process.stop()
+    celery_worker_process.start()  # reaps once at start, without waiting for beat
+    run = wait_for(run, lambda r: r.is_finished)
+    assert run.status == Run.Status.FAILED and "lost worker" in run.error

@@ -10,8 +10,6 @@ import pytest
 from annotation.models import Candidate, Judgment, Membership, Project
 from tests.factories import MembershipFactory, UserFactory, make_comparison
 
-pytestmark = pytest.mark.browser
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EVIL = '<img src=x onerror="window.pwned=1">'
 

@@ -11,8 +11,6 @@ from annotation.models import Candidate, Comparison, Judgment, Membership, Proje
 from tests.conftest import member
 from tests.factories import MembershipFactory, UserFactory, make_comparison
 
-pytestmark = pytest.mark.browser
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EVIL = '<img src=x onerror="window.pwned=1">'
 

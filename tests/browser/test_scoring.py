@@ -10,11 +10,10 @@ from playwright.sync_api import expect
 
 from annotation.models import Project
 from tests.factories import make_comparison
-from tests.training.test_pages_browser import browser_page  # noqa: F401 - the fixture
 from tests.training.test_scoring import judge, reward_version, score
 from training.models import ScoringJob
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_scores_page_follows_the_job_then_shows_the_new_scores(

@@ -4,19 +4,16 @@ launch form, overlaid runs on the compare view."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from annotation.models import Project
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
 from training.services.snapshots import snapshot_create
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -32,17 +29,6 @@ def make_run(project: Project, snapshot: DatasetSnapshot, losses: list[float], *
         for step, loss in enumerate(losses, start=1)
     )
     return run
-
-
-@pytest.fixture
-def browser_page(browser, live_server, alice) -> Iterator:
-    client = Client()
-    client.force_login(alice)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context = browser.new_context()
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-    yield context.new_page()
-    context.close()
 
 
 def test_run_page_draws_curves_and_follows_the_run(

@@ -11,10 +11,9 @@ from playwright.sync_api import expect
 from annotation.models import Judgment, Project
 from tests.factories import UserFactory
 from tests.training.test_arenas import _arena, held_out, versions  # noqa: F401 - the fixtures
-from tests.training.test_pages_browser import browser_page  # noqa: F401 - the fixture
 from training.models import ArenaEntry
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_arena_page_follows_the_judgments(

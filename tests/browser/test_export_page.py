@@ -13,7 +13,7 @@ from django.test import Client
 from annotation.models import Judgment, Project
 from tests.factories import make_comparison
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

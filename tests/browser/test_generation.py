@@ -9,10 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from annotation.models import Project
-from tests.training.test_pages_browser import browser_page  # noqa: F401 - the fixture
 from training.models import GenerationJob
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_job_page_follows_the_job(browser_page, live_server, project: Project, data_dir: Path) -> None:  # noqa: F811
