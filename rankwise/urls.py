@@ -5,7 +5,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-import rankwise.api.schema  # noqa: F401  (registers the OpenAPI descriptions of plain APIViews)
 from annotation.views.login import RateLimitedLoginView
 
 urlpatterns = [

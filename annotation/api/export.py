@@ -9,9 +9,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from annotation.downloads import export_response
 from annotation.models import Membership
 from annotation.permissions import ProjectRole
-from annotation.services.exporting import CONTENT_TYPES, export_chunks, export_spec_parse
+from annotation.services.exporting import export_chunks, export_spec_parse
 
 
 class _IgnoreFormatParameter(DefaultContentNegotiation):
@@ -36,11 +37,3 @@ class ProjectExportApi(APIView):
         chunks = export_chunks(projects=[project], spec=spec, actor=request.user)
         return export_response(project_slug=project.slug, chunks=chunks,
                                kind=spec.kind, file_format=spec.file_format)  # fmt: skip
-
-
-def export_response(*, project_slug: str, chunks, kind: str, file_format: str) -> StreamingHttpResponse:
-    """A streamed download of export chunks, named after the project and kind."""
-    response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[file_format])
-    response["Content-Disposition"] = f'attachment; filename="{project_slug}-{kind}.{file_format}"'
-    response["Cache-Control"] = "no-store"
-    return response

@@ -32,7 +32,6 @@ from annotation.services.projects import (
 from rankwise.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from rankwise.api.schema import ERRORS
 from rankwise.errors import NotFound
-from training.models import ModelVersion
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -73,7 +72,9 @@ class ProjectUpdateInput(serializers.Serializer):
     review_min_agreement = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     queue_order = serializers.ChoiceField(choices=Project.QueueOrder.choices, required=False)
     queue_model_version = serializers.PrimaryKeyRelatedField(
-        queryset=ModelVersion.objects.filter(is_reward_model=True), allow_null=True, required=False
+        queryset=Project.queue_model_version.field.related_model.objects.filter(is_reward_model=True),
+        allow_null=True,
+        required=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+import annotation.api.schema  # noqa: F401  (registers the OpenAPI descriptions of the plain APIViews)
 from annotation.api import annotating, data, projects, review
 from annotation.api.export import ProjectExportApi
 from annotation.api.imports import ImportCreateApi

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from annotation.api.export import export_response
+from annotation.downloads import export_response
 from annotation.models import Membership
 from annotation.permissions import project_get_for
 from annotation.services import exporting

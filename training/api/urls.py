@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+import training.api.schema  # noqa: F401  (registers the OpenAPI descriptions of the plain APIViews)
 from training.api.arenas import ArenaDetailApi, ArenaListApi
 from training.api.generation import GenerationCancelApi, GenerationDetailApi, GenerationListApi
 from training.api.metrics import RunMetricsApi

@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 from django.utils import timezone
 
-from rankwise.errors import Conflict
 from training.jobs.processes import (
     EngineNotStarted,
     JsonlTail,
@@ -52,23 +51,6 @@ def job_finish(*, job_model: type[EngineJob], job_id: int, status: str, error: s
             status=status, error=error, finished_at=now, heartbeat_at=now, **fields
         )
     )
-
-
-def job_cancel(*, job: EngineJob, label: str) -> EngineJob:
-    """Cancels a queued job at once; asks the worker to stop a running one (it kills the engine's process
-    group within seconds). Raises Conflict for a finished job; `label` names it ("Run 3")."""
-    jobs = type(job).objects.filter(pk=job.pk)
-    cancelled = jobs.filter(status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
-    )
-    if cancelled:
-        job.refresh_from_db()
-        return job
-    if not jobs.filter(status=JobStatus.RUNNING).update(cancel_requested=True):
-        job.refresh_from_db()
-        raise Conflict(f"{label} is already {job.status}.")
-    job.refresh_from_db()
-    return job
 
 
 class JobExecution:

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from rankwise.errors import storage_error
 from training.models import JobStatus
+from training.services.storage import file_tail
 
 log = logging.getLogger(__name__)
 
@@ -226,14 +227,3 @@ def exit_reason(returncode: int) -> str:
 def engine_failure(reason: str, log_path: Path) -> tuple[str, str]:
     """A failed job's (status, error): the reason, then the tail of the engine's log."""
     return FAILED, f"{reason}\n\n--- {log_path.name} (tail) ---\n{file_tail(log_path, LOG_TAIL_BYTES)}"
-
-
-def file_tail(path: Path, tail_bytes: int) -> str:
-    """The last `tail_bytes` of a text file, or "" when it does not exist."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - tail_bytes))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""

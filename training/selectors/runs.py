@@ -9,12 +9,12 @@ from django.db.models import Q, QuerySet
 
 from annotation.models import Project
 from rankwise.errors import NotFound
-from training.jobs.processes import file_tail
 from training.models import (
     Artifact,
     ModelVersion,
     Run,
 )
+from training.services.storage import file_tail
 
 
 def run_list(*, project: Project, status: str = "", method: str = "") -> QuerySet[Run]:

@@ -12,8 +12,8 @@ from django.db import transaction
 
 from annotation.models import Project, Prompt
 from rankwise.errors import invalid
-from training.jobs.executor import job_cancel
 from training.models import Arena, GenerationJob, ModelVersion
+from training.services.jobs import job_cancel
 
 # The engine reads the endpoint's key from this variable of its environment, never from the spec file.
 API_KEY_ENV = "RANKWISE_GENERATION_API_KEY"

@@ -14,9 +14,9 @@ from django.db import transaction
 from annotation.models import AuditEvent, Project
 from annotation.services.auditing import audit_record
 from rankwise.errors import Conflict, ValidationFailed
-from training.jobs.executor import job_cancel
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
 from training.services.engine import engine_command, spec_validate
+from training.services.jobs import job_cancel
 from training.services.storage import runs_root
 
 # Prompts a policy run samples before and after training when its launch names none.

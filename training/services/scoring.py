@@ -12,9 +12,9 @@ from django.db import transaction
 
 from annotation.models import Candidate, Project
 from rankwise.errors import invalid
-from training.jobs.executor import job_cancel
 from training.models import ModelVersion, ScoringJob
 from training.selectors.runs import model_version_list
+from training.services.jobs import job_cancel
 
 LIMITS = {"batch_size": (1, 1024), "max_length": (8, 32768)}
 
