@@ -170,7 +170,7 @@ function show(payload, answer) {
   for (const candidate of item.candidates) {
     const card = element("article", { class: "candidate card", "data-id": String(candidate.id) });
     const head = element("header");
-    head.append(element("span", { class: "label" }, item.mode === "pairwise" ? candidate.label : `Candidate ${candidate.label}`));
+    head.append(element("span", { class: "label" }, candidateName(candidate)));
     if (candidate.model) head.append(element("span", { class: "model muted" }, candidate.model));
     head.append(element("span", { class: "rank-badge" }));
     card.append(head);
@@ -201,9 +201,15 @@ function show(payload, answer) {
   $("#skip-box").hidden = true;
   $("#submit").disabled = false;
   $("#diff-toggle").setAttribute("aria-pressed", "false");
+  $("#diff-legend").hidden = true;
   refresh();
   root.focus({ preventScroll: true });
   window.scrollTo({ top: 0 });
+}
+
+// "A" in pairs; "Candidate 1" in rankings, whose labels are the keys that rank them.
+function candidateName(candidate) {
+  return item.mode === "pairwise" ? candidate.label : `Candidate ${candidate.label}`;
 }
 
 function candidateById(id) {
@@ -380,39 +386,22 @@ function ratings() {
 
 // ---- the diff --------------------------------------------------------------------------------
 
-// Word-level longest common subsequence: marks the words of `b` that are not in `a`.
-function changedWords(a, b) {
-  const x = a.match(/\s+|[^\s]+/g) || [];
-  const y = b.match(/\s+|[^\s]+/g) || [];
-  if (x.length * y.length > 4_000_000) return null;
-  const width = y.length + 1;
-  const table = new Uint32Array((x.length + 1) * width);
-  for (let i = x.length - 1; i >= 0; i--) {
-    for (let j = y.length - 1; j >= 0; j--) {
-      table[i * width + j] = x[i] === y[j] ? table[(i + 1) * width + j + 1] + 1 : Math.max(table[(i + 1) * width + j], table[i * width + j + 1]);
-    }
-  }
-  const out = [];
-  let i = 0;
-  let j = 0;
-  while (j < y.length) {
-    if (i < x.length && x[i] === y[j]) {
-      out.push([y[j], false]);
-      i++;
-      j++;
-    } else if (i < x.length && table[(i + 1) * width + j] >= table[i * width + j + 1]) {
-      i++;
-    } else {
-      out.push([y[j], !/^\s+$/.test(y[j])]);
-      j++;
-    }
-  }
-  return out;
-}
+// jsdiff (static/vendor/jsdiff-*, the global `Diff`) gives up after this long on long, very different
+// texts; the card then shows its text unmarked.
+const DIFF_TIMEOUT_MS = 200;
 
+// Word diff against the first candidate: each card shows its own text (as text, never HTML) with the
+// words the other side lacks marked. The first card, diffed against the second, marks its words the
+// second removed; every other card marks the words it inserted into the first. Whitespace-only changes
+// stay unmarked.
 function toggleDiff() {
   state.diff = !state.diff;
   $("#diff-toggle").setAttribute("aria-pressed", String(state.diff));
+  const [first, second] = item.candidates.map(candidateName);
+  const legend = $("#diff-legend");
+  legend.hidden = !state.diff;
+  legend.querySelector(".diff-removed").textContent = `in ${first}, not in ${second}`;
+  legend.querySelector(".diff-inserted").textContent = `not in ${first}`;
   const cards = [...document.querySelectorAll(".candidate")];
   cards.forEach((card, index) => {
     const body = card.querySelector(".body");
@@ -423,14 +412,25 @@ function toggleDiff() {
       return;
     }
     const other = item.candidates[index === 0 ? 1 : 0];
-    const words = changedWords(other.text, candidate.text);
+    const change = index === 0 ? "diff-removed" : "diff-inserted";
+    const parts = Diff.diffWords(other.text, candidate.text, { timeout: DIFF_TIMEOUT_MS });
     body.className = "body diff-text";
     body.replaceChildren();
-    if (words === null) {
+    if (parts === undefined) {
       body.textContent = candidate.text;
       return;
     }
-    for (const [word, changed] of words) body.append(changed ? element("mark", {}, word) : document.createTextNode(word));
+    // Without its removed parts, diffWords(other, text) spells out `text` exactly, whitespace included;
+    // an added part's spaces around its words stay unmarked.
+    for (const part of parts) {
+      if (part.removed) continue;
+      if (!part.added) {
+        body.append(part.value);
+        continue;
+      }
+      const [, before, words, after] = part.value.match(/^(\s*)([\s\S]*?)(\s*)$/);
+      body.append(before, ...(words ? [element("mark", { class: change }, words)] : []), after);
+    }
   });
 }
 

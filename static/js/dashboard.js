@@ -1,6 +1,12 @@
-// The quality dashboard: small inline SVG charts from the report the page embeds, and client-side
-// sorting of the annotator table. Names come from users, so they are only ever set as text.
+// The quality dashboard: charts from the report the page embeds (the judgments over time on uPlot; the
+// per-annotator bias bars and the leaderboard's intervals, categories rather than curves, as small
+// inline SVG), and client-side sorting of the annotator table. Names come from users, so they are only
+// ever set as text.
+import { axis, chart, legendValue } from "./charts.js";
 
+const DAY = 86_400;
+// Ticks a whole number of days apart: the timeline counts days, and hours between them mean nothing.
+const DAY_INCRS = [1, 2, 7, 14, 28, 91, 182, 364].map((days) => days * DAY);
 const report = JSON.parse(document.getElementById("quality-report").textContent);
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -26,28 +32,43 @@ function empty(container, message) {
   container.replaceChildren(p);
 }
 
+// The x range of the whole timeline reaches half a day past its first and last days, so that their bars
+// show whole (uPlot's own range for a single day is 1,000 days); a range zoomed into stays as it is.
+function wholeDays(u, min, max) {
+  const days = u.data[0];
+  const [first, last] = [days[0], days[days.length - 1]];
+  return min <= first && max >= last ? [first - DAY / 2, last + DAY / 2] : [min, max];
+}
+
+// Bars for the judgments of each day (left axis), a line for the running total (right axis); days are
+// UTC dates, shown as such whatever the reader's time zone.
 function drawTimeline(container, days) {
   if (!days.length) return empty(container, "No judgments yet.");
-  const width = 720, height = 180, left = 40, bottom = 20, top = 10;
-  const plotW = width - left - 10, plotH = height - top - bottom;
-  const maxDay = Math.max(...days.map((d) => d.judgments), 1);
-  const maxTotal = days[days.length - 1].cumulative || 1;
-  const step = plotW / days.length;
-  const chart = svg(width, height, `Judgments per day over ${days.length} days, ${maxTotal} in all`);
-  chart.append(el("line", { x1: left, y1: top + plotH, x2: width - 10, y2: top + plotH, stroke: "currentColor", "stroke-opacity": 0.3 }));
-  chart.append(el("text", { x: 2, y: top + 8 }, String(maxDay)));
-  days.forEach((d, i) => {
-    const h = (d.judgments / maxDay) * plotH;
-    const barW = Math.min(Math.max(step - 2, 1), 40);
-    const bar = el("rect", { x: left + (i + 0.5) * step - barW / 2, y: top + plotH - h, width: barW, height: h, fill: "var(--accent)", "fill-opacity": 0.5 });
-    bar.append(el("title", {}, `${d.day}: ${d.judgments} (total ${d.cumulative})`));
-    chart.append(bar);
-  });
-  const points = days.map((d, i) => `${left + (i + 0.5) * step},${top + plotH - (d.cumulative / maxTotal) * plotH}`);
-  chart.append(el("polyline", { points: points.join(" "), fill: "none", stroke: "var(--fg)", "stroke-width": 1.5 }));
-  chart.append(el("text", { x: left, y: height - 4 }, days[0].day));
-  chart.append(el("text", { x: width - 10, y: height - 4, "text-anchor": "end" }, days[days.length - 1].day));
-  container.replaceChildren(chart);
+  const fromZero = (u, min, max) => uPlot.rangeNum(0, Math.max(max, 1), 0.1, true);
+  const seconds = days.map((d) => Date.parse(d.day) / 1000); // "2026-03-01" parses as UTC midnight
+  const data = [seconds, days.map((d) => d.judgments), days.map((d) => d.cumulative)];
+  chart(container, {
+    height: 200,
+    tzDate: (time) => uPlot.tzDate(new Date(time * 1000), "Etc/UTC"),
+    scales: {
+      x: { time: true, range: wholeDays },
+      day: { range: fromZero },
+      total: { range: fromZero },
+    },
+    axes: [
+      axis({ incrs: DAY_INCRS }),
+      axis({ scale: "day" }),
+      axis({ scale: "total", side: 1, grid: { show: false } }),
+    ],
+    series: [
+      { label: "day", value: (u, time, i, index) => (index == null ? "—" : days[index].day) },
+      {
+        label: "judgments that day", scale: "day", stroke: "#2f5bd3", fill: "rgba(47, 91, 211, .5)",
+        paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false }, value: legendValue,
+      },
+      { label: "in all", scale: "total", stroke: "#1d1d1f", width: 1.5, value: legendValue },
+    ],
+  }, data);
 }
 
 function drawBias(container, annotators, project) {

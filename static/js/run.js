@@ -94,7 +94,7 @@ async function tick() {
   records.push(...fresh);
   if (metrics.length) lastStep = Math.max(...metrics.map((m) => m.step)) - 1;
   render(detail);
-  redraw();
+  if (fresh.length) redraw(); // nothing new: the charts stay as they are, zoom and cursor included
   const done = ["succeeded", "failed", "cancelled"].includes(detail.status);
   if (done && finished) return false; // one more read after the end, for the last lines
   finished = done;

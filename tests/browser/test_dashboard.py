@@ -66,7 +66,8 @@ def test_dashboard_draws_charts_and_sorts_annotators(browser, live_server, judge
     page.wait_for_url(f"{live_server.url}/")
     page.goto(f"{live_server.url}/projects/project-a/dashboard/")
 
-    for chart in ("#timeline-chart", "#bias-chart", "#leaderboard-chart"):
+    page.wait_for_selector("#timeline-chart .uplot canvas")
+    for chart in ("#bias-chart", "#leaderboard-chart"):
         page.wait_for_selector(f"{chart} svg")
     assert page.locator("#bias-chart svg rect").count() == 4  # three annotators and the project
     assert page.locator("#leaderboard-chart svg circle").count() == 2

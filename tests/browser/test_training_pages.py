@@ -37,8 +37,8 @@ def test_run_page_draws_curves_and_follows_the_run(
     run = make_run(project, snapshot, [0.9, 0.8, 0.7], status=Run.Status.RUNNING, step=3, total_steps=6)
     page = browser_page
     page.goto(f"{live_server.url}/projects/{project.slug}/runs/{run.pk}/")
-    page.wait_for_selector("#chart-loss svg path")
-    assert page.locator("#chart-rewards-accuracies svg path").count() == 1
+    page.wait_for_selector("#chart-loss .uplot canvas")
+    assert page.locator("#chart-rewards-accuracies .uplot").count() == 1
     assert page.locator("#cancel-form").is_visible() and not page.locator("#retry-form").is_visible()
 
     RunMetric.objects.create(run=run, step=4, data={"step": 4, "loss": 0.5})
@@ -98,8 +98,8 @@ def test_compare_overlays_runs(browser_page, live_server, project, snapshot) -> 
     two = make_run(project, snapshot, [0.8, 0.4, 0.3], status=Run.Status.SUCCEEDED)
     page = browser_page
     page.goto(f"{live_server.url}/projects/{project.slug}/runs/compare/?run={one.pk}&run={two.pk}")
-    page.wait_for_selector("#chart-loss svg path")
-    assert page.locator("#chart-loss svg path").count() == 2
-    assert page.locator("#chart-loss .legend span").count() == 2
+    page.wait_for_selector("#chart-loss .uplot canvas")
+    labels = page.locator("#chart-loss .u-legend .u-label").all_inner_texts()
+    assert labels == ["step", f"{one.pk}: reward", f"{two.pk}: reward"]
     summary = page.locator("#compare-summary").inner_text()
     assert "0.7000" in summary and "0.3000" in summary
