@@ -22,7 +22,7 @@ from training.models import DatasetSnapshot, Run, RunMetric
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # uPlot's tick marks are 10 px long: what is painted further from the plot is the tick labels.
