@@ -66,6 +66,7 @@ def test_cancel_a_queued_job_then_a_finished_one_conflicts(project: Project, dat
     assert job.status == GenerationJob.Status.CANCELLED and job.started_at is None
 
 
+@pytest.mark.training
 def test_endpoint_job_creates_candidates_and_comparisons_and_records_errors(
     project: Project, endpoint: str
 ) -> None:
@@ -95,6 +96,7 @@ def test_endpoint_job_creates_candidates_and_comparisons_and_records_errors(
     assert (again.candidates_created, again.comparisons_created) == (0, 0), "same texts are not duplicated"
 
 
+@pytest.mark.training
 def test_a_job_where_every_prompt_fails_is_failed(project: Project, endpoint: str) -> None:
     PromptFactory(project=project, messages=[{"role": "user", "content": "boom"}])
     job = generation_launch(project=project, use_endpoint=True)
