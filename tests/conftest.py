@@ -19,6 +19,7 @@ from django.core.cache import cache
 
 from annotation.models import Membership, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.waiting import DEADLINE_S, POLL_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -206,12 +207,12 @@ class CeleryWorker:
                  "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + DEADLINE_S
         while b"ready." not in self.log.read_bytes()[start:]:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.process.kill()
                 pytest.fail(f"Celery worker did not start:\n{self.log.read_text()}")
-            time.sleep(0.2)
+            time.sleep(POLL_S)
 
     def kill(self) -> None:
         """SIGKILL to the worker and its pool processes at once, as when its machine dies."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 
 import pytest
 from django.db import connection, connections, transaction
@@ -20,6 +19,7 @@ from annotation.services.importing import data_import
 from annotation.services.prerendering import texts_prerender
 from tests.conftest import member
 from tests.factories import ProjectFactory, UserFactory, make_comparison
+from tests.waiting import wait_until
 
 ROWS = [
     {
@@ -148,9 +148,10 @@ def test_runs_at_the_same_time_share_the_rows_instead_of_waiting_for_them(
 def test_the_worker_renders_an_import(celery_worker_process, transactional_db: None) -> None:
     project = ProjectFactory()
     data_import(project=project, file=io.BytesIO(_jsonl(ROWS)), file_name="a.jsonl")
-    deadline = time.monotonic() + 60
-    while Candidate.objects.filter(html__isnull=True).exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(
+        lambda: not Candidate.objects.filter(html__isnull=True).exists(),
+        what="the worker to render the import",
+    )
     _assert_all_rendered()
 
 

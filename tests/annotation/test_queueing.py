@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
 
 import pytest
@@ -25,6 +24,7 @@ from tests.annotation.test_import_doors import _settings_post
 from tests.conftest import member
 from tests.factories import ProjectFactory, UserFactory, make_comparison
 from tests.training.test_scoring import reward_version, score
+from tests.waiting import wait_until
 from training.models import ModelVersion
 
 
@@ -197,7 +197,5 @@ def test_the_worker_reranks_the_queue_after_a_settings_change(
         format="json",
     )
     assert response.status_code == 200
-    deadline = time.monotonic() + 60
-    while queue_state(project=project).ranked < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: queue_state(project=project).ranked >= 2, what="the worker to re-rank the queue")
     assert Comparison.objects.get(pk=close.pk).priority > Comparison.objects.get(pk=wide.pk).priority > 0
