@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.engine.synthetic import jsonl_write, synthetic_demonstrations, synthetic_preferences  # noqa: E402
+from training.engine.jsonl import jsonl_write  # noqa: E402
+from training.engine.synthetic import synthetic_demonstrations, synthetic_preferences  # noqa: E402
 from training.engine.tiny import SIZES, build_tiny_model  # noqa: E402
 
 METHODS = ("sft", "reward", "dpo", "ppo", "rloo")

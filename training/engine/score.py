@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from training.engine.jsonl import batches, error_text, messages_check, records_read
+from training.engine.items import batches, error_text, messages_check
+from training.engine.jsonl import records_read
 
 
 class ScoreSpecError(ValueError):

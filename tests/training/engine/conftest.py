@@ -44,7 +44,8 @@ def metrics_read(output_dir: Path) -> list[dict[str, Any]]:
 def sft_policy(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model fine-tuned on demonstrations where ~30% of answers open with the trait: a starting
     policy that produces the trait sometimes, so preference training has something to improve."""
-    from training.engine.synthetic import jsonl_write, synthetic_demonstrations
+    from training.engine.jsonl import jsonl_write
+    from training.engine.synthetic import synthetic_demonstrations
 
     root = tmp_path_factory.mktemp("sft-policy")
     train = jsonl_write(synthetic_demonstrations(200, seed=3, trait_fraction=0.3), root / "demos.jsonl")
@@ -88,7 +89,8 @@ def trait_rate(model_dir: Path, *, prompts: int = 20, samples: int = 4) -> float
 @pytest.fixture(scope="session")
 def reward_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A reward run on the synthetic preferences (its output dir); PPO and RLOO score with its final/."""
-    from training.engine.synthetic import jsonl_write, synthetic_preferences
+    from training.engine.jsonl import jsonl_write
+    from training.engine.synthetic import synthetic_preferences
 
     root = tmp_path_factory.mktemp("reward")
     train = jsonl_write(synthetic_preferences(160, seed=1, conversational=True), root / "train.jsonl")

@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import free_port
 from tests.training.engine.conftest import ROOT, metrics_read, reward_score, spec_write
-from training.engine.synthetic import jsonl_write, synthetic_preferences
+from training.engine.jsonl import jsonl_write
+from training.engine.synthetic import synthetic_preferences
 
 PROCESSES = 2
 BATCH = 4  # per process
