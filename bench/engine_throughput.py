@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         prefs = synthetic_preferences(256, conversational=True)
         demos = synthetic_demonstrations(256)
         if args.length:
-            from training.engine.generation import tokenizer_load
+            from training.engine.loading import tokenizer_load
 
             tokenizer = tokenizer_load(model)
             prefs, demos = _lengthen(prefs, tokenizer, args.length), _lengthen(demos, tokenizer, args.length)

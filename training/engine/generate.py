@@ -101,11 +101,11 @@ class LocalBackend:
     def __init__(self, spec: GenerateSpec) -> None:
         import torch
 
-        from training.engine.generation import model_load_causal_lm, tokenizer_load
+        from training.engine.loading import model_load_causal_lm, tokenizer_load, tokenizer_path
 
         self.spec = spec
         self.torch = torch
-        self.tokenizer = tokenizer_load(_tokenizer_path(spec.model))
+        self.tokenizer = tokenizer_load(tokenizer_path(spec.model))
         self.tokenizer.padding_side = "left"
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if self.device == "cuda" and torch.cuda.is_bf16_supported() else None
@@ -159,16 +159,6 @@ class LocalBackend:
         if not sampling:
             return [[text] * spec.k for text in texts]
         return [texts[i * spec.k : (i + 1) * spec.k] for i in range(len(id_lists))]
-
-
-def _tokenizer_path(model: str) -> str:
-    """A LoRA adapter directory without tokenizer files takes its base model's tokenizer."""
-    path = Path(model)
-    config = path / "adapter_config.json"
-    has_tokenizer = (path / "tokenizer_config.json").is_file() or (path / "tokenizer.json").is_file()
-    if config.is_file() and not has_tokenizer:
-        return json.loads(config.read_text())["base_model_name_or_path"]
-    return model
 
 
 class HttpBackend:

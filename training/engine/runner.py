@@ -58,7 +58,8 @@ def _sampling_dtype(hardware: Hardware) -> Any:
 def _samples_before(spec: JobSpec, hardware: Hardware) -> list[str] | None:
     if not spec.sample_prompts or spec.method == "reward":
         return None
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
 
     tokenizer = tokenizer_load(spec.base_model)
     model = model_load_causal_lm(spec.base_model, dtype=_sampling_dtype(hardware)).to(hardware.device)
@@ -80,7 +81,8 @@ def _samples_after(
 ) -> list[dict[str, Any]]:
     if before is None or policy is None:
         return []
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
 
     final = Path(spec.output_dir) / "final"
     tokenizer = tokenizer_load(final)

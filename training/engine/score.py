@@ -85,7 +85,7 @@ class Scorer:
     def __init__(self, spec: ScoreSpec) -> None:
         import torch
 
-        from training.engine.trl_backend import reward_model_load
+        from training.engine.loading import reward_model_load
 
         self.torch = torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"

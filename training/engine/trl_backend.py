@@ -17,8 +17,8 @@ from transformers import TrainerCallback
 
 from training.engine.callbacks import MetricsCallback
 from training.engine.data import Splits
-from training.engine.generation import model_load_causal_lm, tokenizer_load
 from training.engine.hardware import Hardware
+from training.engine.loading import classifier_load, model_load_causal_lm, reward_model_load, tokenizer_load
 from training.engine.spec import JobSpec
 
 log = logging.getLogger("training.engine")
@@ -158,18 +158,7 @@ def _train_sft(spec, hardware, splits, callback, resume) -> TrainOutcome:
     return TrainOutcome(final_metrics=metrics, policy=trainer.model)
 
 
-def reward_model_load(path: str | Path, *, dtype: Any = None) -> tuple[Any, Any]:
-    """A reward run's final/ (a merged sequence classifier) and its tokenizer."""
-    from transformers import AutoModelForSequenceClassification
-
-    tokenizer = tokenizer_load(path)
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=dtype)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    return model, tokenizer
-
-
 def _train_reward(spec, hardware, splits, callback, resume) -> TrainOutcome:
-    from transformers import AutoModelForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
     tokenizer = tokenizer_load(spec.base_model)
@@ -189,10 +178,7 @@ def _train_reward(spec, hardware, splits, callback, resume) -> TrainOutcome:
                 tokenizer.save_pretrained(merged)
         base = str(merged)
     torch.manual_seed(spec.seed)  # the score head is initialised randomly
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=1, dtype=_dtype(hardware, spec)
-    )
-    model.config.pad_token_id = tokenizer.pad_token_id
+    model = classifier_load(base, pad_token_id=tokenizer.pad_token_id, dtype=_dtype(hardware, spec))
     trainer = RewardTrainer(
         model=model,
         args=args,
@@ -216,8 +202,7 @@ def _train_reward(spec, hardware, splits, callback, resume) -> TrainOutcome:
     def merge() -> None:
         from peft import PeftModel
 
-        backbone = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
-        backbone.config.pad_token_id = tokenizer.pad_token_id
+        backbone = classifier_load(base, pad_token_id=tokenizer.pad_token_id)
         merged = PeftModel.from_pretrained(backbone, str(final / "adapter")).merge_and_unload()
         merged.save_pretrained(final)
         tokenizer.save_pretrained(final)

@@ -71,7 +71,8 @@ def sft_policy(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def trait_rate(model_dir: Path, *, prompts: int = 20, samples: int = 4) -> float:
     """The share of sampled completions (temperature 1) that open with the synthetic trait."""
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
     from training.engine.synthetic import has_trait, synthetic_prompts
 
     model = model_load_causal_lm(model_dir)
@@ -129,7 +130,8 @@ def sampled_scores(policy_dir: Path, reward_dir: Path, *, prompts: int = 40, sam
     """The mean reward-model score of completions sampled (temperature 1) from a policy."""
     from transformers import AutoModelForSequenceClassification
 
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
     from training.engine.synthetic import synthetic_prompts
 
     tokenizer = tokenizer_load(policy_dir)
