@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from training.engine.generate import LocalBackend, generate_spec_parse  # noqa: E402
 from training.engine.items import batches  # noqa: E402
-from training.engine.tiny import build_tiny_model  # noqa: E402
+from training.engine.testing.tiny import build_tiny_model  # noqa: E402
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from training.engine.tiny import build_tiny_model
+from training.engine.testing.tiny import build_tiny_model
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ def sft_policy(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """The tiny model fine-tuned on demonstrations where ~30% of answers open with the trait: a starting
     policy that produces the trait sometimes, so preference training has something to improve."""
     from training.engine.jsonl import jsonl_write
-    from training.engine.synthetic import synthetic_demonstrations
+    from training.engine.testing.synthetic import synthetic_demonstrations
 
     root = tmp_path_factory.mktemp("sft-policy")
     train = jsonl_write(synthetic_demonstrations(200, seed=3, trait_fraction=0.3), root / "demos.jsonl")
@@ -73,7 +73,7 @@ def trait_rate(model_dir: Path, *, prompts: int = 20, samples: int = 4) -> float
     """The share of sampled completions (temperature 1) that open with the synthetic trait."""
     from training.engine.generation import generate
     from training.engine.loading import model_load_causal_lm, tokenizer_load
-    from training.engine.synthetic import has_trait, synthetic_prompts
+    from training.engine.testing.synthetic import has_trait, synthetic_prompts
 
     model = model_load_causal_lm(model_dir)
     texts = generate(
@@ -91,7 +91,7 @@ def trait_rate(model_dir: Path, *, prompts: int = 20, samples: int = 4) -> float
 def reward_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A reward run on the synthetic preferences (its output dir); PPO and RLOO score with its final/."""
     from training.engine.jsonl import jsonl_write
-    from training.engine.synthetic import synthetic_preferences
+    from training.engine.testing.synthetic import synthetic_preferences
 
     root = tmp_path_factory.mktemp("reward")
     train = jsonl_write(synthetic_preferences(160, seed=1, conversational=True), root / "train.jsonl")
@@ -132,7 +132,7 @@ def sampled_scores(policy_dir: Path, reward_dir: Path, *, prompts: int = 40, sam
 
     from training.engine.generation import generate
     from training.engine.loading import model_load_causal_lm, tokenizer_load
-    from training.engine.synthetic import synthetic_prompts
+    from training.engine.testing.synthetic import synthetic_prompts
 
     tokenizer = tokenizer_load(policy_dir)
     questions = synthetic_prompts(prompts, seed=5)

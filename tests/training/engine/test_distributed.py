@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import free_port
 from tests.training.engine.conftest import ROOT, metrics_read, reward_score, spec_write
 from training.engine.jsonl import jsonl_write
-from training.engine.synthetic import synthetic_preferences
+from training.engine.testing.synthetic import synthetic_preferences
 
 PROCESSES = 2
 BATCH = 4  # per process

@@ -10,7 +10,7 @@ import pytest
 
 from tests.training.engine.conftest import engine, metrics_read, spec_write, trait_rate
 from training.engine.jsonl import jsonl_write
-from training.engine.synthetic import synthetic_preferences
+from training.engine.testing.synthetic import synthetic_preferences
 
 
 @pytest.mark.training

@@ -13,7 +13,7 @@ import pytest
 
 from tests.training.engine.conftest import ROOT, engine, metrics_read, spec_write
 from training.engine.jsonl import jsonl_write
-from training.engine.synthetic import synthetic_demonstrations, synthetic_preferences
+from training.engine.testing.synthetic import synthetic_demonstrations, synthetic_preferences
 
 
 def _sft_spec(model: Path, train: Path, out: Path, max_steps: int) -> dict:

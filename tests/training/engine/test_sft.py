@@ -9,7 +9,7 @@ import pytest
 
 from tests.training.engine.conftest import engine, metrics_read, spec_write
 from training.engine.jsonl import jsonl_write
-from training.engine.synthetic import synthetic_demonstrations
+from training.engine.testing.synthetic import synthetic_demonstrations
 
 
 @pytest.mark.training
