@@ -63,7 +63,7 @@ def test_ppo_resume_replays_the_updates_after_its_last_complete_checkpoint(
 
     from training.engine.generation import generate
     from training.engine.loading import model_load_causal_lm, tokenizer_load
-    from training.engine.trl_backend import PPO_VALUE_FILE
+    from training.engine.methods.common import PPO_VALUE_FILE
 
     # 8 prompts and a batch of 8: each update is one pass over the prompts, so after a resume the data comes
     # in the order the first attempt saw, and the replayed update must give that attempt's figures again.
