@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, NamedTuple
 
+from annotated_types import Ge, Le, MinLen
 from pydantic import (
     BeforeValidator,
     StrictFloat,
     StrictInt,
+    StrictStr,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
@@ -58,6 +60,16 @@ Number = StrictInt | StrictFloat
 Integer = Annotated[StrictInt, BeforeValidator(_whole_number_as_int)]
 
 
+def integer_between(low: int, high: int) -> Any:
+    """A JSON integer (not a bool, not 3.0) from `low` to `high`."""
+    return Annotated[StrictInt, Ge(low), Le(high), says(f"must be an integer from {low} to {high}")]
+
+
+def number_between(low: float, high: float) -> Any:
+    """A JSON number kept as given, from `low` to `high`."""
+    return Annotated[Number, Ge(low), Le(high), says(f"must be a number from {low} to {high}")]
+
+
 class FieldError(NamedTuple):
     path: str  # dotted: "hyperparameters.beta", "lora.r"; "" for the spec as a whole
     reason: str
@@ -99,3 +111,24 @@ def _error_read(error: ErrorDetails, *, missing: str, unknown: str) -> FieldErro
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return FieldError(path, "must be an object", False)
     return FieldError(path, error["msg"], False)
+
+
+# The generate and score commands' specs: their paths, and their messages ("k must be an integer from 1 to
+# 64", "unknown field(s): a, b") rather than the job spec's "field: reason".
+PATH_REQUIRED = "is required (a path)"
+RequiredPath = Annotated[StrictStr, MinLen(1), says(PATH_REQUIRED)]
+
+
+def unknown_names(errors: list[FieldError]) -> str:
+    """The unknown fields' names (the last part of each path), sorted and joined by commas."""
+    return ", ".join(sorted(error.path.rsplit(".", 1)[-1] for error in errors))
+
+
+def command_spec_message(errors: list[FieldError]) -> str:
+    """Every unknown top-level field, else "<field> <reason>" of the first error (the reason alone when it
+    is about the spec as a whole)."""
+    unknown = [error for error in errors if error.unknown and "." not in error.path]
+    if unknown:
+        return f"unknown field(s): {unknown_names(unknown)}"
+    first = errors[0]
+    return f"{first.path} {first.reason}" if first.path else first.reason
