@@ -3,9 +3,10 @@
     .venv/bin/python bench/active_learning.py                    # tiny local model, 42 reward models, ~5 min
     .venv/bin/python bench/active_learning.py --seeds 0 --rounds 3  # a quick look
 
-Simulated annotators label pairs of the synthetic task (training/engine/synthetic.py `synthetic_pool`) by a
-hidden rule: the answer opening with the trait wins, and between answers with the same kind of opener the
-one with the closing line wins. Most pool pairs differ in the opener; `--subtle` of them only in the closing.
+Simulated annotators label pairs of the synthetic task (training/engine/testing/synthetic.py
+`synthetic_pool`) by a hidden rule: the answer opening with the trait wins, and between answers with the
+same kind of opener the one with the closing line wins. Most pool pairs differ in the opener; `--subtle` of
+them only in the closing.
 Both strategies start from the same random seed labels; then, each round, the current reward model (trained
 by the engine, LoRA on the tiny model, from scratch on every label so far) scores the unlabelled pool with
 the engine's score command, the next `--batch` pairs are taken in the strategy's order (random: a seeded
@@ -44,8 +45,8 @@ from annotation.quality.ordering import uncertainty_order  # noqa: E402
 from training.engine.runner import run as engine_run  # noqa: E402
 from training.engine.score import Scorer, score_run, score_spec_parse  # noqa: E402
 from training.engine.spec import spec_from_dict  # noqa: E402
-from training.engine.synthetic import hidden_utility, synthetic_pool  # noqa: E402
-from training.engine.tiny import build_tiny_model  # noqa: E402
+from training.engine.testing.synthetic import hidden_utility, synthetic_pool  # noqa: E402
+from training.engine.testing.tiny import build_tiny_model  # noqa: E402
 
 STRATEGIES = ("random", "uncertainty")
 

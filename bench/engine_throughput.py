@@ -10,8 +10,9 @@ which reports none, the generated response tokens). Time is measured from the "s
 step line of metrics.jsonl, so model loading and saving are left out. Peak memory is the engine's peak
 RSS on CPU and peak allocated GPU memory on CUDA (result.json).
 
-`--size 0.5b` builds a randomly initialised ~0.47B-parameter Llama locally (training/engine/tiny.py: 24
-layers, hidden 1024, 32k vocabulary, the tiny tokenizer) and runs DPO and reward on it: the GPU check.
+`--size 0.5b` builds a randomly initialised ~0.47B-parameter Llama locally
+(training/engine/testing/tiny.py: 24 layers, hidden 1024, 32k vocabulary, the tiny tokenizer) and runs DPO
+and reward on it: the GPU check.
 `--length N` pads every answer with a neutral sentence to about N tokens per sequence, since throughput on
 the synthetic rows (about 30 tokens) mostly measures per-step overhead.
 """
@@ -28,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.engine.synthetic import jsonl_write, synthetic_demonstrations, synthetic_preferences  # noqa: E402
-from training.engine.tiny import SIZES, build_tiny_model  # noqa: E402
+from training.engine.jsonl import jsonl_write  # noqa: E402
+from training.engine.testing.synthetic import synthetic_demonstrations, synthetic_preferences  # noqa: E402
+from training.engine.testing.tiny import SIZES, build_tiny_model  # noqa: E402
 
 METHODS = ("sft", "reward", "dpo", "ppo", "rloo")
 DEFAULT_METHODS = {"tiny": METHODS, "0.5b": ("dpo", "reward")}
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         prefs = synthetic_preferences(256, conversational=True)
         demos = synthetic_demonstrations(256)
         if args.length:
-            from training.engine.generation import tokenizer_load
+            from training.engine.loading import tokenizer_load
 
             tokenizer = tokenizer_load(model)
             prefs, demos = _lengthen(prefs, tokenizer, args.length), _lengthen(demos, tokenizer, args.length)

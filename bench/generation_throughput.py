@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.engine.generate import LocalBackend, _batches, generate_spec_parse  # noqa: E402
-from training.engine.tiny import build_tiny_model  # noqa: E402
+from training.engine.generate import LocalBackend, generate_spec_parse  # noqa: E402
+from training.engine.items import batches  # noqa: E402
+from training.engine.testing.tiny import build_tiny_model  # noqa: E402
 
 
 def main() -> None:
@@ -53,7 +54,7 @@ def main() -> None:
             backend.spec = spec
             backend.generate(prompts[:1])  # warm-up
             start = time.perf_counter()
-            texts = [t for batch in _batches(prompts, batch_size) for r in backend.generate(batch) for t in r]
+            texts = [t for batch in batches(prompts, batch_size) for r in backend.generate(batch) for t in r]
             seconds = time.perf_counter() - start
             tokens = sum(len(backend.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
             print(f"{batch_size:>6} {seconds:>8.2f} {len(texts) / seconds:>10.1f} {tokens / seconds:>10.1f}")

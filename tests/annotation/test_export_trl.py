@@ -18,7 +18,7 @@ CPU = {"use_cpu": True, "bf16": False, "fp16": False, "gradient_checkpointing": 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> str:
-    from training.engine.tiny import build_tiny_model
+    from training.engine.testing.tiny import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny-model")))
 

@@ -259,7 +259,7 @@ def other_tiny_model(tiny_model: str) -> str:
     """A second tiny model, initialised from another seed, so it writes other texts."""
     path = str(Path(tiny_model).parent / "tiny-llama-seed1")
     subprocess.run(
-        [sys.executable, "-m", "training.engine.tiny", path, "--seed", "1"],
+        [sys.executable, "-m", "training.engine.testing.tiny", path, "--seed", "1"],
         cwd=ROOT,
         check=True,
         capture_output=True,

@@ -306,8 +306,8 @@ def tiny_reward_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     code = (
         "import sys\n"
         "from transformers import AutoModelForSequenceClassification\n"
-        "from training.engine.generation import tokenizer_load\n"
-        "from training.engine.tiny import build_tiny_model\n"
+        "from training.engine.loading import tokenizer_load\n"
+        "from training.engine.testing.tiny import build_tiny_model\n"
         "tiny = build_tiny_model(sys.argv[1] + '-base')\n"
         "model = AutoModelForSequenceClassification.from_pretrained(tiny, num_labels=1)\n"
         "model.save_pretrained(sys.argv[1])\n"

@@ -38,6 +38,7 @@ def _fmt(value: Any) -> str:
 def card_render(spec: JobSpec, result: dict[str, Any]) -> str:
     """Markdown: base model, method, data snapshot, hyperparameters, code revision, metrics, samples."""
     snapshot = spec.snapshot or {}
+    lora = json.dumps(spec.lora.model_dump()) if spec.lora.enabled else "off (full fine-tuning)"
     lines = [
         f"# {spec.method.upper()} model trained with Rankwise",
         "",
@@ -49,7 +50,7 @@ def card_render(spec: JobSpec, result: dict[str, Any]) -> str:
     lines += [
         f"- **Dataset snapshot:** {snapshot.get('id', 'none')} (sha256 `{snapshot.get('sha256', '-')}`)",
         f"- **Training file:** `{spec.train_file}`",
-        f"- **LoRA:** {json.dumps(spec.lora.__dict__) if spec.lora.enabled else 'off (full fine-tuning)'}",
+        f"- **LoRA:** {lora}",
         f"- **Seed:** {spec.seed}; **precision:** {result.get('precision')};"
         f" **device:** {result.get('device')}",
         f"- **Code revision:** `{code_revision()}`",

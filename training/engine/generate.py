@@ -12,11 +12,33 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
-from training.engine.jsonl import batches, error_text, messages_check, records_read
+from annotated_types import MinLen
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from training.engine.items import batches, error_text, messages_check
+from training.engine.jsonl import records_read
+from training.engine.schema import (
+    PATH_REQUIRED,
+    RequiredPath,
+    command_spec_message,
+    errors_read,
+    integer_between,
+    number_between,
+    reason_error,
+    says,
+    unknown_names,
+)
 
 HTTP_TIMEOUT_S = 120.0
 
@@ -25,22 +47,59 @@ class GenerateSpecError(ValueError):
     """The generation spec or its prompts file is not usable."""
 
 
-@dataclass(frozen=True)
-class GenerateSpec:
-    prompts_file: str
-    output_file: str
-    model: str = ""
-    endpoint: dict[str, str] = field(default_factory=dict)
-    k: int = 2
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 64
-    batch_size: int = 8
-    seed: int = 0
+class Endpoint(BaseModel):
+    """An OpenAI-compatible server: its base URL, the served model's name, and the environment variable
+    that holds its API key (none: no key sent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: Annotated[StrictStr, MinLen(1)]
+    model: Annotated[StrictStr, MinLen(1)]
+    api_key_env: StrictStr | None = None
+
+
+class GenerateSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompts_file: RequiredPath
+    output_file: RequiredPath
+    model: Annotated[StrictStr, says("must be a string (an HF id or a path)")] = ""
+    endpoint: Endpoint | None = None
+    k: integer_between(1, 64) = 2
+    temperature: number_between(0.0, 5.0) = 1.0
+    top_p: number_between(0.0, 1.0) = 1.0
+    max_new_tokens: integer_between(1, 32768) = 64
+    batch_size: integer_between(1, 4096) = 8
+    seed: integer_between(0, 2**32 - 1) = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_sources_dropped(cls, data: Any) -> Any:
+        """An empty (or null) model or endpoint is not given."""
+        if not isinstance(data, dict):
+            return data
+        return {name: value for name, value in data.items() if value or name not in ("model", "endpoint")}
+
+    @field_validator("top_p")
+    @classmethod
+    def _top_p_above_zero(cls, value: float) -> float:
+        if value == 0.0:
+            raise reason_error("must be above 0")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GenerateSpec:
+        if bool(self.model) == (self.endpoint is not None):
+            raise reason_error("give exactly one of model (HF id or path) and endpoint")
+        return self
+
+    @field_serializer("endpoint")
+    def _endpoint_as_given(self, endpoint: Endpoint | None) -> dict[str, Any]:
+        return endpoint.model_dump(exclude_unset=True) if endpoint else {}
 
     @property
     def source_name(self) -> str:
-        return self.endpoint["model"] if self.endpoint else self.model
+        return self.endpoint.model if self.endpoint else self.model
 
     def params(self) -> dict[str, Any]:
         """The sampling parameters recorded on every sample."""
@@ -57,34 +116,17 @@ def generate_spec_parse(raw: dict[str, Any]) -> GenerateSpec:
     """Validates a spec dict (types, ranges, exactly one source); raises GenerateSpecError."""
     if not isinstance(raw, dict):
         raise GenerateSpecError("the spec must be a JSON object")
-    known = set(GenerateSpec.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise GenerateSpecError(f"unknown field(s): {', '.join(unknown)}")
-    for name in ("prompts_file", "output_file"):
-        if not isinstance(raw.get(name), str) or not raw[name]:
-            raise GenerateSpecError(f"{name} is required (a path)")
-    model, endpoint = raw.get("model") or "", raw.get("endpoint") or {}
-    if bool(model) == bool(endpoint):
-        raise GenerateSpecError("give exactly one of model (HF id or path) and endpoint")
-    if endpoint:
-        if not isinstance(endpoint, dict) or not endpoint.get("base_url") or not endpoint.get("model"):
+    try:
+        return GenerateSpec.model_validate(raw)
+    except ValidationError as exc:
+        errors = errors_read(exc, missing=PATH_REQUIRED)
+    first = errors[0]
+    if first.path.split(".")[0] == "endpoint":
+        endpoint = [error for error in errors if error.path.split(".")[0] == "endpoint"]
+        if not all(error.unknown for error in endpoint):
             raise GenerateSpecError("endpoint needs base_url and model")
-        extra = sorted(set(endpoint) - {"base_url", "model", "api_key_env"})
-        if extra:
-            raise GenerateSpecError(f"unknown endpoint field(s): {', '.join(extra)}")
-    ints = {"k": (1, 64), "max_new_tokens": (1, 32768), "batch_size": (1, 4096), "seed": (0, 2**32 - 1)}
-    for name, (low, high) in ints.items():
-        value = raw.get(name, GenerateSpec.__dataclass_fields__[name].default)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise GenerateSpecError(f"{name} must be an integer from {low} to {high}")
-    for name, (low, high) in {"temperature": (0.0, 5.0), "top_p": (0.0, 1.0)}.items():
-        value = raw.get(name, GenerateSpec.__dataclass_fields__[name].default)
-        if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
-            raise GenerateSpecError(f"{name} must be a number from {low} to {high}")
-    if raw.get("top_p", 1.0) == 0.0:
-        raise GenerateSpecError("top_p must be above 0")
-    return GenerateSpec(**raw)
+        raise GenerateSpecError(f"unknown endpoint field(s): {unknown_names(endpoint)}")
+    raise GenerateSpecError(command_spec_message(errors))
 
 
 def prompts_read(path: str | Path) -> list[dict[str, Any]]:
@@ -100,11 +142,11 @@ class LocalBackend:
     def __init__(self, spec: GenerateSpec) -> None:
         import torch
 
-        from training.engine.generation import model_load_causal_lm, tokenizer_load
+        from training.engine.loading import model_load_causal_lm, tokenizer_load, tokenizer_path
 
         self.spec = spec
         self.torch = torch
-        self.tokenizer = tokenizer_load(_tokenizer_path(spec.model))
+        self.tokenizer = tokenizer_load(tokenizer_path(spec.model))
         self.tokenizer.padding_side = "left"
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if self.device == "cuda" and torch.cuda.is_bf16_supported() else None
@@ -160,16 +202,6 @@ class LocalBackend:
         return [texts[i * spec.k : (i + 1) * spec.k] for i in range(len(id_lists))]
 
 
-def _tokenizer_path(model: str) -> str:
-    """A LoRA adapter directory without tokenizer files takes its base model's tokenizer."""
-    path = Path(model)
-    config = path / "adapter_config.json"
-    has_tokenizer = (path / "tokenizer_config.json").is_file() or (path / "tokenizer.json").is_file()
-    if config.is_file() and not has_tokenizer:
-        return json.loads(config.read_text())["base_model_name_or_path"]
-    return model
-
-
 class HttpBackend:
     """An OpenAI-compatible server's /v1/chat/completions, one request (n = k) per prompt."""
 
@@ -178,11 +210,11 @@ class HttpBackend:
 
         self.spec = spec
         self.session = requests.Session()
-        key_env = spec.endpoint.get("api_key_env") or ""
+        key_env = spec.endpoint.api_key_env or ""
         key = os.environ.get(key_env, "") if key_env else ""
         if key:
             self.session.headers["Authorization"] = f"Bearer {key}"
-        base = spec.endpoint["base_url"].rstrip("/")
+        base = spec.endpoint.base_url.rstrip("/")
         self.url = base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
 
     def generate(self, batch: list[dict[str, Any]]) -> list[list[str] | Exception]:
@@ -200,7 +232,7 @@ class HttpBackend:
         texts: list[str] = []
         while len(texts) < spec.k:  # some servers ignore n: ask again for the rest
             body = {
-                "model": spec.endpoint["model"],
+                "model": spec.endpoint.model,
                 "messages": messages,
                 "n": spec.k - len(texts),
                 "temperature": spec.temperature,
@@ -259,5 +291,5 @@ def generate_main(spec_path: str) -> int:
     except (OSError, json.JSONDecodeError, GenerateSpecError) as exc:
         print(f"invalid spec: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({"event": "end", **counts, "spec": asdict(spec)}))
+    print(json.dumps({"event": "end", **counts, "spec": spec.model_dump()}))
     return 0

@@ -3,28 +3,7 @@ before/after comparisons, and the tests' trait counts."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-
-def model_load_causal_lm(path: str | Path, *, dtype: Any = None) -> Any:
-    """Loads a causal LM; a LoRA adapter directory (a previous run's final/) is merged into its base."""
-    from transformers import AutoModelForCausalLM
-
-    if (Path(path) / "adapter_config.json").is_file():
-        from peft import AutoPeftModelForCausalLM
-
-        return AutoPeftModelForCausalLM.from_pretrained(str(path), dtype=dtype).merge_and_unload()
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
-
-
-def tokenizer_load(path: str | Path) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def prompt_ids(tokenizer: Any, prompt: Any) -> list[int]:

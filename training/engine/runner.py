@@ -1,5 +1,6 @@
-"""Runs one job: validates the spec, prepares data and hardware, trains through the backend, and writes
-metrics.jsonl, engine.log, final/, model_card.md and result.json in output_dir."""
+"""Runs one job: validates the spec, prepares data and hardware, trains through the method's backend
+(training.engine.methods), and writes metrics.jsonl, engine.log, final/, model_card.md and result.json in
+output_dir."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def _sampling_dtype(hardware: Hardware) -> Any:
 def _samples_before(spec: JobSpec, hardware: Hardware) -> list[str] | None:
     if not spec.sample_prompts or spec.method == "reward":
         return None
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
 
     tokenizer = tokenizer_load(spec.base_model)
     model = model_load_causal_lm(spec.base_model, dtype=_sampling_dtype(hardware)).to(hardware.device)
@@ -80,7 +82,8 @@ def _samples_after(
 ) -> list[dict[str, Any]]:
     if before is None or policy is None:
         return []
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
 
     final = Path(spec.output_dir) / "final"
     tokenizer = tokenizer_load(final)
@@ -145,13 +148,14 @@ def run(spec: JobSpec, *, resume: bool = False) -> int:
             )
         if main:
             (output / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
-        from training.engine import trl_backend
+        from training.engine.methods import backend_for
 
+        backend = backend_for(spec.method)  # imports that method's trainer (TRL)
         splits = data_load(spec)
         log.info("data: %d train rows, %d eval rows", len(splits.train), len(splits.eval or []))
         before = _samples_before(spec, hardware) if main else None
         callback = MetricsCallback(writer if main else _NullWriter(), method=spec.method)
-        outcome = trl_backend.train(spec, hardware, splits, callback, resume=resume)
+        outcome = backend.train(spec, hardware, splits, callback, resume=resume)
         result["final_metrics"] = outcome.final_metrics
         if main:
             result["samples"] = _samples_after(spec, hardware, outcome.policy, before)

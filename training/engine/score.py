@@ -15,44 +15,44 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from training.engine.jsonl import batches, error_text, messages_check, records_read
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from training.engine.items import batches, error_text, messages_check
+from training.engine.jsonl import records_read
+from training.engine.schema import (
+    PATH_REQUIRED,
+    RequiredPath,
+    command_spec_message,
+    errors_read,
+    integer_between,
+)
 
 
 class ScoreSpecError(ValueError):
     """The scoring spec or its items file is not usable."""
 
 
-@dataclass(frozen=True)
-class ScoreSpec:
-    model: str
-    items_file: str
-    output_file: str
-    batch_size: int = 16
-    max_length: int = 1024
+class ScoreSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-LIMITS = {"batch_size": (1, 4096), "max_length": (8, 1_000_000)}
+    model: RequiredPath
+    items_file: RequiredPath
+    output_file: RequiredPath
+    batch_size: integer_between(1, 4096) = 16
+    max_length: integer_between(8, 1_000_000) = 1024
 
 
 def score_spec_parse(raw: Any) -> ScoreSpec:
     """Validates a spec dict (types, ranges, no unknown fields); raises ScoreSpecError naming the field."""
     if not isinstance(raw, dict):
         raise ScoreSpecError("the spec must be a JSON object")
-    unknown = sorted(set(raw) - set(ScoreSpec.__dataclass_fields__))
-    if unknown:
-        raise ScoreSpecError(f"unknown field(s): {', '.join(unknown)}")
-    for name in ("model", "items_file", "output_file"):
-        if not isinstance(raw.get(name), str) or not raw[name]:
-            raise ScoreSpecError(f"{name} is required (a path)")
-    for name, (low, high) in LIMITS.items():
-        value = raw.get(name, ScoreSpec.__dataclass_fields__[name].default)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ScoreSpecError(f"{name} must be an integer from {low} to {high}")
-    return ScoreSpec(**raw)
+    try:
+        return ScoreSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ScoreSpecError(command_spec_message(errors_read(exc, missing=PATH_REQUIRED))) from None
 
 
 def items_read(path: str | Path) -> list[dict[str, Any]]:
@@ -84,7 +84,7 @@ class Scorer:
     def __init__(self, spec: ScoreSpec) -> None:
         import torch
 
-        from training.engine.trl_backend import reward_model_load
+        from training.engine.loading import reward_model_load
 
         self.torch = torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -175,5 +175,5 @@ def score_main(spec_path: str) -> int:
         print(f"cannot load the reward model {spec.model!r}: {error_text(exc)}", file=sys.stderr)
         return 1
     counts = score_run(spec, scorer=scorer, records=records)
-    print(json.dumps({"event": "end", **counts, "spec": asdict(spec)}))
+    print(json.dumps({"event": "end", **counts, "spec": spec.model_dump()}))
     return 0

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from training.engine.tiny import build_tiny_model
+from training.engine.testing.tiny import build_tiny_model
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,8 @@ def metrics_read(output_dir: Path) -> list[dict[str, Any]]:
 def sft_policy(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model fine-tuned on demonstrations where ~30% of answers open with the trait: a starting
     policy that produces the trait sometimes, so preference training has something to improve."""
-    from training.engine.synthetic import jsonl_write, synthetic_demonstrations
+    from training.engine.jsonl import jsonl_write
+    from training.engine.testing.synthetic import synthetic_demonstrations
 
     root = tmp_path_factory.mktemp("sft-policy")
     train = jsonl_write(synthetic_demonstrations(200, seed=3, trait_fraction=0.3), root / "demos.jsonl")
@@ -70,8 +71,9 @@ def sft_policy(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def trait_rate(model_dir: Path, *, prompts: int = 20, samples: int = 4) -> float:
     """The share of sampled completions (temperature 1) that open with the synthetic trait."""
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
-    from training.engine.synthetic import has_trait, synthetic_prompts
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
+    from training.engine.testing.synthetic import has_trait, synthetic_prompts
 
     model = model_load_causal_lm(model_dir)
     texts = generate(
@@ -88,7 +90,8 @@ def trait_rate(model_dir: Path, *, prompts: int = 20, samples: int = 4) -> float
 @pytest.fixture(scope="session")
 def reward_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A reward run on the synthetic preferences (its output dir); PPO and RLOO score with its final/."""
-    from training.engine.synthetic import jsonl_write, synthetic_preferences
+    from training.engine.jsonl import jsonl_write
+    from training.engine.testing.synthetic import synthetic_preferences
 
     root = tmp_path_factory.mktemp("reward")
     train = jsonl_write(synthetic_preferences(160, seed=1, conversational=True), root / "train.jsonl")
@@ -127,8 +130,9 @@ def sampled_scores(policy_dir: Path, reward_dir: Path, *, prompts: int = 40, sam
     """The mean reward-model score of completions sampled (temperature 1) from a policy."""
     from transformers import AutoModelForSequenceClassification
 
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
-    from training.engine.synthetic import synthetic_prompts
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
+    from training.engine.testing.synthetic import synthetic_prompts
 
     tokenizer = tokenizer_load(policy_dir)
     questions = synthetic_prompts(prompts, seed=5)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from training.engine.data import DatasetError, data_load
+from training.engine.jsonl import jsonl_write
 from training.engine.spec import spec_from_dict
-from training.engine.synthetic import jsonl_write, synthetic_preferences
+from training.engine.testing.synthetic import synthetic_preferences
 
 
 def _spec(method: str, train: Path, **extra: object):

@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import free_port
 from tests.training.engine.conftest import ROOT, metrics_read, reward_score, spec_write
-from training.engine.synthetic import jsonl_write, synthetic_preferences
+from training.engine.jsonl import jsonl_write
+from training.engine.testing.synthetic import synthetic_preferences
 
 PROCESSES = 2
 BATCH = 4  # per process
@@ -51,7 +52,7 @@ def _lora_adapter_base(tiny_model: Path, path: Path) -> Path:
     """An untrained LoRA adapter on the tiny model, saved as an SFT run's final/ would be."""
     from peft import LoraConfig, get_peft_model
 
-    from training.engine.generation import model_load_causal_lm, tokenizer_load
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
 
     model = get_peft_model(model_load_causal_lm(tiny_model), LoraConfig(r=2, target_modules=["q_proj"]))
     model.save_pretrained(path)
@@ -122,7 +123,8 @@ def test_two_processes_train_and_only_the_main_one_writes_the_outputs(
     assert outcome["status"] == "succeeded" and outcome["precision"] == "fp32"
     assert "succeeded" in (out / "model_card.md").read_text()
 
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
 
     if method == "reward":
         from transformers import AutoModelForSequenceClassification

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.training.engine.conftest import engine, metrics_read, spec_write, trait_rate
-from training.engine.synthetic import jsonl_write, synthetic_preferences
+from training.engine.jsonl import jsonl_write
+from training.engine.testing.synthetic import synthetic_preferences
 
 
 @pytest.mark.training

@@ -162,12 +162,23 @@ def test_http_endpoint_backend(fake_openai: str, tmp_path: Path, monkeypatch: py
         ({"k": 0}, "k must be"),
         ({"temperature": -1}, "temperature must be"),
         ({"colour": "red"}, "unknown field"),
+        ({"top_p": 0}, "^top_p must be above 0$"),
+        ({"model": "", "endpoint": {"base_url": "http://x"}}, "^endpoint needs base_url and model$"),
+        ({"model": "", "endpoint": {"base_url": "u", "model": "m", "x": 1}}, "^unknown endpoint field"),
+        ({"prompts_file": ""}, "^prompts_file is required \\(a path\\)$"),
     ],
 )
 def test_invalid_specs_are_refused(change: dict[str, Any], message: str) -> None:
     spec = {"model": "m", "prompts_file": "p.jsonl", "output_file": "o.jsonl", **change}
     with pytest.raises(GenerateSpecError, match=message):
         generate_spec_parse(spec)
+
+
+def test_the_spec_echoed_keeps_the_endpoint_as_given() -> None:
+    paths = {"prompts_file": "p.jsonl", "output_file": "o.jsonl"}
+    endpoint = {"base_url": "http://x", "model": "served"}
+    assert generate_spec_parse({**paths, "endpoint": endpoint}).model_dump()["endpoint"] == endpoint
+    assert generate_spec_parse({**paths, "model": "m"}).model_dump()["endpoint"] == {}
 
 
 def test_cli_exits_2_for_an_invalid_spec(tmp_path: Path) -> None:

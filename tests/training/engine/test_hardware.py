@@ -14,7 +14,8 @@ import pytest
 
 from tests.training.engine.conftest import ROOT, metrics_read, spec_write
 from training.engine.hardware import Hardware, launcher_apply
-from training.engine.synthetic import jsonl_write, synthetic_preferences
+from training.engine.jsonl import jsonl_write
+from training.engine.testing.synthetic import synthetic_preferences
 
 
 def test_the_engines_precision_overrides_the_accelerate_configs(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.training.engine.conftest import metrics_read, reward_score
-from training.engine.synthetic import synthetic_preferences
+from training.engine.testing.synthetic import synthetic_preferences
 
 
 @pytest.mark.training

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.training.engine.conftest import ROOT, engine, metrics_read, spec_write
-from training.engine.synthetic import jsonl_write, synthetic_demonstrations, synthetic_preferences
+from training.engine.jsonl import jsonl_write
+from training.engine.testing.synthetic import synthetic_demonstrations, synthetic_preferences
 
 
 def _sft_spec(model: Path, train: Path, out: Path, max_steps: int) -> dict:
@@ -60,8 +61,9 @@ def test_ppo_resume_replays_the_updates_after_its_last_complete_checkpoint(
     import torch
     from safetensors.torch import load_file
 
-    from training.engine.generation import generate, model_load_causal_lm, tokenizer_load
-    from training.engine.trl_backend import PPO_VALUE_FILE
+    from training.engine.generation import generate
+    from training.engine.loading import model_load_causal_lm, tokenizer_load
+    from training.engine.methods.common import PPO_VALUE_FILE
 
     # 8 prompts and a batch of 8: each update is one pass over the prompts, so after a resume the data comes
     # in the order the first attempt saw, and the replayed update must give that attempt's figures again.

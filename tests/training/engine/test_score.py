@@ -11,7 +11,7 @@ import pytest
 
 from tests.training.engine.conftest import engine, reward_score, spec_write
 from training.engine.score import ScoreSpecError, items_read, score_spec_parse
-from training.engine.synthetic import synthetic_preferences
+from training.engine.testing.synthetic import synthetic_preferences
 
 
 def items_write(path: Path, records: list[dict[str, Any]]) -> Path:

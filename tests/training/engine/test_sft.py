@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.training.engine.conftest import engine, metrics_read, spec_write
-from training.engine.synthetic import jsonl_write, synthetic_demonstrations
+from training.engine.jsonl import jsonl_write
+from training.engine.testing.synthetic import synthetic_demonstrations
 
 
 @pytest.mark.training

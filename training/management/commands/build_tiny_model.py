@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, output: str, **options) -> None:
         # The engine runs in its own process so this Django process never imports torch.
         subprocess.run(
-            [sys.executable, "-m", "training.engine.tiny", output],
+            [sys.executable, "-m", "training.engine.testing.tiny", output],
             check=True,
             cwd=Path(settings.BASE_DIR),
             stdout=subprocess.DEVNULL,

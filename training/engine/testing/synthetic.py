@@ -8,9 +8,7 @@ benchmark: most pairs differ in the opener, a few only in a closing line.
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 from typing import Any
 
 TRAIT = "Sure!"
@@ -86,13 +84,6 @@ def synthetic_demonstrations(n: int, *, seed: int = 0, trait_fraction: float = 1
 
 def synthetic_prompts(n: int, *, seed: int = 0) -> list[str]:
     return [row["prompt"] for row in synthetic_preferences(n, seed=seed)]
-
-
-def jsonl_write(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
 
 
 def has_closing(completion: str) -> bool:

@@ -4,6 +4,9 @@ Two sizes: "tiny" (2 layers, hidden 64), which tests and the demo use, and "0.5b
 ~0.47B parameters with a 32k vocabulary), the GPU check of bench/engine_throughput.py. Nothing is
 downloaded: the tokenizer is trained on a small built-in corpus and the weights are randomly initialised
 from a fixed seed. Every loading path in Rankwise accepts any HF model id or local path in their place.
+
+`python -m training.engine.testing.tiny DIR [--size 0.5b] [--seed N]` builds one from the command line
+(`manage.py build_tiny_model` runs it so that Django never imports torch).
 """
 
 from __future__ import annotations
