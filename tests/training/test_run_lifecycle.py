@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from annotation.models import Project
 from rankwise.errors import Conflict
-from training.jobs.processes import JsonlTail
+from training.engine.jsonl import JsonlTail
 from training.jobs.reaping import jobs_reap_stale
 from training.jobs.runs import RunExecution
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric

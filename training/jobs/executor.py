@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 from django.utils import timezone
 
+from training.engine.jsonl import JsonlTail
 from training.jobs.processes import (
     EngineNotStarted,
-    JsonlTail,
     engine_failure,
     engine_launch,
     engine_supervise,

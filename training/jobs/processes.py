@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import signal
@@ -28,6 +27,7 @@ from django.db import models
 from django.utils import timezone
 
 from rankwise.errors import storage_error
+from training.engine.jsonl import JsonlTail
 from training.models import JobStatus
 from training.services.storage import file_tail
 
@@ -40,36 +40,6 @@ PR_SET_PDEATHSIG = 1
 RUNNING, CANCELLED, FAILED = JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED
 # How much of the engine's log a failed job's error quotes.
 LOG_TAIL_BYTES = 4000
-
-
-class JsonlTail:
-    """Reads complete new lines of a growing JSONL file; starts over if the file is replaced."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-
-    def read(self) -> list[dict[str, Any]]:
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return []
-        if size < self.offset:
-            self.offset = 0
-        if size == self.offset:
-            return []
-        with self.path.open("rb") as handle:
-            handle.seek(self.offset)
-            data = handle.read(size - self.offset)
-        end = data.rfind(b"\n") + 1  # a half-written last line waits for the next read
-        self.offset += end
-        records = []
-        for line in data[:end].splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                log.warning("skipping a malformed line in %s", self.path)
-        return records
 
 
 def _die_with_parent() -> None:

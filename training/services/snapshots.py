@@ -20,6 +20,7 @@ from annotation.quality.annotators import annotator_scores
 from annotation.selectors.quality import project_thresholds, quality_inputs_get
 from annotation.services.exporting import ExportSpec, export_rows, export_spec_parse
 from rankwise.errors import ValidationFailed, storage_error
+from training.engine.jsonl import JsonlWriter
 from training.models import DatasetSnapshot
 from training.services.storage import file_sha256, snapshots_root
 
@@ -73,28 +74,6 @@ def _normalise_filters(filters: Mapping[str, Any]) -> dict[str, str]:
             value = ",".join(str(v) for v in value)
         clean[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return clean
-
-
-class _JsonlWriter:
-    """Writes rows as JSONL (the export's byte format) while counting rows and hashing the bytes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle = path.open("wb")
-        self.digest = hashlib.sha256()
-        self.rows = 0
-        self.bytes = 0
-
-    def write(self, row: dict) -> None:
-        data = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        self.handle.write(data)
-        self.digest.update(data)
-        self.rows += 1
-        self.bytes += len(data)
-
-    def close(self) -> dict[str, Any]:
-        self.handle.close()
-        return {"rows": self.rows, "bytes": self.bytes, "sha256": self.digest.hexdigest()}
 
 
 def snapshot_request(
@@ -285,7 +264,7 @@ def _flagged_annotators(projects: Sequence[Project], which: str) -> list[int]:
 def _snapshot_files(
     directory: Path, *, projects: Sequence[Project], spec: ExportSpec, seed: int, eval_fraction: float
 ) -> dict[str, dict[str, Any]]:
-    train, evaluation = _JsonlWriter(directory / "train.jsonl"), _JsonlWriter(directory / "eval.jsonl")
+    train, evaluation = JsonlWriter(directory / "train.jsonl"), JsonlWriter(directory / "eval.jsonl")
     for row in export_rows(projects=projects, spec=spec):
         key = row.get("comparison_id", row.get("prompt_id"))
         (evaluation if split_is_eval(key=key, seed=seed, eval_fraction=eval_fraction) else train).write(row)
@@ -299,7 +278,7 @@ def _snapshot_files(
         rounds=spec.rounds,
         include_arena=spec.include_arena,
     )
-    sft = _JsonlWriter(directory / "sft.jsonl")
+    sft = JsonlWriter(directory / "sft.jsonl")
     for row in export_rows(projects=projects, spec=sft_spec):
         sft.write(row)
     if sft.rows:
