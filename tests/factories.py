@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from annotation import models
+from annotation.services.judging import Answer, answer_parse
 
 
 def _sha(text: str) -> str:
@@ -74,3 +75,9 @@ def make_comparison(
         for i, c in enumerate(cands)
     )
     return comparison
+
+
+def make_answer(*, project: models.Project, ordering: object, **fields: object) -> Answer:
+    """An answer as the doors hand it to the judging services: raw fields through answer_parse
+    (which raises ValidationFailed as the doors would answer 400)."""
+    return answer_parse({"ordering": ordering, **fields}, project=project)
