@@ -13,7 +13,7 @@ from annotation.services.exporting import ExportSpec, export_rows
 from annotation.services.judging import ordering_parse
 from annotation.services.reviewing import review_accept, review_override, review_send_back
 from tests.factories import MembershipFactory, UserFactory, make_comparison
-from training.services.snapshots import snapshot_create
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +173,7 @@ def test_snapshots_use_the_review(project: Project, people: dict, split, setting
         comparison_id=overridden.pk,
         ordering=ordering_parse([[b], [a]]),
     )
-    snapshot = snapshot_create(name="reviewed", projects=[project], eval_fraction=0.0)
+    snapshot = snapshot_create(spec=SnapshotSpec(name="reviewed", projects=[project], eval_fraction=0.0))
     rows = [json.loads(line) for line in (Path(snapshot.directory) / "train.jsonl").read_text().splitlines()]
     ta, tb = _texts(overridden)
     assert [(r["chosen"], r["rejected"]) for r in rows if r["comparison_id"] == overridden.pk] == [(tb, ta)]

@@ -14,7 +14,7 @@ from django.test import Client
 from annotation.models import Project
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services.snapshots import snapshot_create
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def snapshot(project: Project, data_dir: Path) -> DatasetSnapshot:
     judged_project(project, comparisons=6)
-    return snapshot_create(name="s", projects=[project], eval_fraction=0.3)
+    return snapshot_create(spec=SnapshotSpec(name="s", projects=[project], eval_fraction=0.3))
 
 
 def make_run(project: Project, snapshot: DatasetSnapshot, losses: list[float], **fields: object) -> Run:
