@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -252,7 +251,7 @@ def _record(
         extra_judgments=extra_judgments,
         judgment_count=judgment_count,
     )
-    details: dict[str, Any] = {"review": review.pk, "comparison": comparison.pk, "decision": decision}
+    details: dict[str, object] = {"review": review.pk, "comparison": comparison.pk, "decision": decision}
     if ordering is not None:
         details["ordering"] = ordering
     if extra_judgments:
