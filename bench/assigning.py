@@ -30,7 +30,7 @@ from django.db import connection, connections  # noqa: E402
 
 from annotation.models import Candidate, Comparison, ComparisonCandidate, Membership, Project, Prompt  # noqa: E402
 from annotation.services.assigning import comparison_lease  # noqa: E402
-from annotation.services.judging import judgment_submit  # noqa: E402
+from annotation.services.judging import Answer, judgment_submit  # noqa: E402
 
 
 def _project(comparisons: int, overlap: int, annotators: int) -> tuple[Project, list]:
@@ -74,7 +74,7 @@ def _drain(project: Project, user, counter: list[int]) -> None:
             annotator=user,
             assignment_id=lease.pk,
             submission_token=secrets.token_hex(16),
-            ordering=[[first], [second]],
+            answer=Answer(ordering=((first,), (second,))),
         )
         counter.append(1)
 

@@ -131,8 +131,8 @@ def main() -> None:
     from tests.factories import UserFactory, make_comparison
     from training.models import Run
     from training.services.engine import engine_command
-    from training.services.runs import run_launch
-    from training.services.snapshots import snapshot_create
+    from training.services.runs import RunLaunchSpec, run_launch
+    from training.services.snapshots import SnapshotSpec, snapshot_create
 
     try:
         project = Project.objects.create(name="Bench", slug="bench")
@@ -146,7 +146,7 @@ def main() -> None:
                 ordering=[[first], [second]],
                 submission_token=uuid.uuid4().hex,
             )
-        snapshot = snapshot_create(name="bench", projects=[project], eval_fraction=0.1)
+        snapshot = snapshot_create(spec=SnapshotSpec(name="bench", projects=[project], eval_fraction=0.1))
         hyperparameters = {
             "max_steps": args.steps,
             "per_device_train_batch_size": 8,
@@ -158,11 +158,13 @@ def main() -> None:
         for attempt in range(args.repeat):
             run = run_launch(
                 project=project,
-                method="reward",
-                snapshot=snapshot,
-                base_model=model,
-                device=args.device,
-                hyperparameters=hyperparameters,
+                spec=RunLaunchSpec(
+                    method="reward",
+                    snapshot=snapshot,
+                    base_model=model,
+                    device=args.device,
+                    hyperparameters=hyperparameters,
+                ),
             )
             started = time.perf_counter()
             while not run.is_finished:

@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from annotation import models
+from annotation.services.judging import Answer, answer_parse
 from training import models as training_models
 
 
@@ -146,3 +147,9 @@ class ScoringJobFactory(factory.django.DjangoModelFactory):
 
     project = factory.SubFactory(ProjectFactory)
     model_version = factory.SubFactory(ModelVersionFactory, reward=True)
+
+
+def make_answer(*, project: models.Project, ordering: object, **fields: object) -> Answer:
+    """An answer as the doors hand it to the judging services: raw fields through answer_parse
+    (which raises ValidationFailed as the doors would answer 400)."""
+    return answer_parse({"ordering": ordering, **fields}, project=project)

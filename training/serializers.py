@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -22,7 +20,11 @@ from training.selectors.runs import (
 )
 from training.selectors.scoring import ScoreReport, score_report
 from training.selectors.snapshots import snapshot_get
-from training.services.runs import run_command
+from training.services.arenas import ArenaLaunchSpec
+from training.services.generation import GenerationLaunchSpec
+from training.services.runs import RunLaunchSpec, run_command
+from training.services.scoring import ScoringLaunchSpec
+from training.services.snapshots import SnapshotSpec
 
 LOG_TAIL_BYTES = 8000
 
@@ -35,14 +37,16 @@ class SnapshotInput(serializers.Serializer):
     projects = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
 
 
-def snapshot_input(request: Request, project: Project, raw: object) -> dict:
-    """Parsed snapshot_create arguments; extra projects are checked for the admin role."""
+def snapshot_input(request: Request, project: Project, raw: object) -> SnapshotSpec:
+    """The snapshot a request asks for, of `project` and the extra projects it names (each checked
+    for the admin role). Raises ValidationFailed naming the field."""
     data = validated(SnapshotInput(data=raw))
     extra = [s for s in data.pop("projects") if s != project.slug]
-    data["projects"] = [project] + [
+    projects = [project] + [
         project_get_for(user=request.user, slug=s, role=Membership.Role.ADMIN) for s in dict.fromkeys(extra)
     ]
-    return data
+    # SnapshotInput's fields are SnapshotSpec's.
+    return SnapshotSpec(**data, projects=projects)
 
 
 class RunLaunchInput(serializers.Serializer):
@@ -75,8 +79,9 @@ class RunLaunchInput(serializers.Serializer):
         return value
 
 
-def run_launch_input(*, project: Project, raw: object) -> dict:
-    """run_launch keyword arguments from raw input: ids resolved within the project's reach."""
+def run_launch_input(*, project: Project, raw: object) -> RunLaunchSpec:
+    """The run a request asks for, ids resolved within the project's reach. Raises ValidationFailed
+    naming the field."""
     data = validated(RunLaunchInput(data=raw))
     data["snapshot"] = snapshot_get(project=project, snapshot_id=data["snapshot"])
     versions = model_version_list(project=project)
@@ -87,7 +92,8 @@ def run_launch_input(*, project: Project, raw: object) -> dict:
                 raise ValidationFailed(
                     f"No such model version for {field}.", details=[{"field": field, "reason": "not found"}]
                 )
-    return data
+    # RunLaunchInput's fields are RunLaunchSpec's (the queue is the spec's default).
+    return RunLaunchSpec(**data)
 
 
 class RunOutput(serializers.ModelSerializer):
@@ -177,9 +183,9 @@ class ArenaLaunchInput(serializers.Serializer):
     seed = serializers.IntegerField(required=False, default=0)
 
 
-def arena_launch_input(*, project: Project, raw: object) -> dict[str, Any]:
-    """arena_launch keyword arguments from raw input; model versions are looked up within the
-    project's reach. Raises ValidationFailed naming the field."""
+def arena_launch_input(*, project: Project, raw: object) -> ArenaLaunchSpec:
+    """The arena a request asks for; model versions are looked up within the project's reach.
+    Raises ValidationFailed naming the field."""
     data = validated(ArenaLaunchInput(data=raw))
     wanted = set(data["model_versions"])
     versions = list(model_version_list(project=project).filter(pk__in=wanted))
@@ -190,7 +196,8 @@ def arena_launch_input(*, project: Project, raw: object) -> dict[str, Any]:
         )
     order = {pk: i for i, pk in enumerate(data["model_versions"])}
     data["model_versions"] = sorted(versions, key=lambda v: order[v.pk])
-    return data
+    # ArenaLaunchInput's fields are ArenaLaunchSpec's.
+    return ArenaLaunchSpec(**data)
 
 
 class GenerationLaunchInput(serializers.Serializer):
@@ -212,16 +219,16 @@ class GenerationLaunchInput(serializers.Serializer):
     round = serializers.IntegerField(required=False, default=0, min_value=0)
 
 
-def generation_launch_input(*, project: Project, raw: object) -> dict:
-    """generation_launch keyword arguments from raw input; the model version is looked up within the
-    project's reach. Raises ValidationFailed."""
+def generation_launch_input(*, project: Project, raw: object) -> GenerationLaunchSpec:
+    """The generation job a request asks for, of its one source; the model version is looked up
+    within the project's reach. Raises ValidationFailed."""
     data = validated(GenerationLaunchInput(data=raw))
     source = data.pop("source")
     version_id = data.pop("model_version")
-    data["model_version"] = None
+    model_version = None
     if source == GenerationJob.Source.VERSION:
-        data["model_version"] = model_version_list(project=project).filter(pk=version_id).first()
-        if data["model_version"] is None:
+        model_version = model_version_list(project=project).filter(pk=version_id).first()
+        if model_version is None:
             raise ValidationFailed(
                 "Choose a model version.", details=[{"field": "model_version", "reason": "not found"}]
             )
@@ -229,8 +236,10 @@ def generation_launch_input(*, project: Project, raw: object) -> dict:
         data["base_model"] = ""
     if source != GenerationJob.Source.ENDPOINT:
         data["endpoint_model"] = ""
-    data["use_endpoint"] = source == GenerationJob.Source.ENDPOINT
-    return data
+    # The other fields of GenerationLaunchInput are GenerationLaunchSpec's.
+    return GenerationLaunchSpec(
+        **data, model_version=model_version, use_endpoint=source == GenerationJob.Source.ENDPOINT
+    )
 
 
 REPORT_LIMIT_MAX = 1000
@@ -256,12 +265,13 @@ class ScoringLaunchInput(serializers.Serializer):
     max_length = serializers.IntegerField(required=False, default=1024)
 
 
-def scoring_launch_input(*, project: Project, raw: object) -> dict:
-    """scoring_launch keyword arguments from raw input, the version looked up among the project's reward
-    model versions. Raises ValidationFailed naming the field."""
+def scoring_launch_input(*, project: Project, raw: object) -> ScoringLaunchSpec:
+    """The scoring job a request asks for, the version looked up among the project's reward model
+    versions. Raises ValidationFailed naming the field."""
     data = validated(ScoringLaunchInput(data=raw))
     data["model_version"] = _reward_version(project, data["model_version"])
-    return data
+    # ScoringLaunchInput's fields are ScoringLaunchSpec's.
+    return ScoringLaunchSpec(**data)
 
 
 class ScoreReportInput(serializers.Serializer):

@@ -23,7 +23,7 @@ from annotation.permissions import ProjectRole, model_names_hidden
 from annotation.rendering import markdown_stored, messages_shown
 from annotation.selectors import annotating as selectors
 from annotation.services.assigning import assignment_skip, comparison_lease
-from annotation.services.judging import judgment_edit, judgment_submit
+from annotation.services.judging import answer_parse, judgment_edit, judgment_submit
 from rankwise.api.errors import validated
 from rankwise.errors import NotFound
 
@@ -86,7 +86,7 @@ def _item(project: Project, assignment: Assignment | None) -> dict[str, Any] | N
 
 
 class AnswerSerializer(serializers.Serializer):
-    """The shape of an answer; its meaning is checked by the judging service."""
+    """The shape of an answer; judging.answer_parse then checks its meaning."""
 
     ordering = serializers.JSONField()
     strength = serializers.CharField(required=False, allow_blank=True, default="")
@@ -130,14 +130,18 @@ class JudgmentSubmitApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         project = self.project
         fields = validated(self.InputSerializer(data=request.data))
-        wants_next = fields.pop("next")
         judgment = judgment_submit(
-            project=project, annotator=request.user, assignment_id=fields.pop("assignment"), **fields
+            project=project,
+            annotator=request.user,
+            assignment_id=fields["assignment"],
+            submission_token=fields["submission_token"],
+            answer=answer_parse(fields, project=project),
+            time_spent_ms=fields["time_spent_ms"],
         )
-        answer: dict[str, Any] = {"judgment": judgment.pk}
-        if wants_next:
-            answer["next"] = _next(project, request.user)
-        return Response(answer, status=201)
+        reply: dict[str, Any] = {"judgment": judgment.pk}
+        if fields["next"]:
+            reply["next"] = _next(project, request.user)
+        return Response(reply, status=201)
 
 
 class AssignmentSkipApi(APIView):
@@ -194,6 +198,6 @@ class JudgmentDetailApi(APIView):
 
     def patch(self, request: Request, slug: str, pk: int) -> Response:
         project = self.project
-        fields = validated(AnswerSerializer(data=request.data))
-        judgment = judgment_edit(project=project, annotator=request.user, judgment_id=pk, **fields)
+        answer = answer_parse(validated(AnswerSerializer(data=request.data)), project=project)
+        judgment = judgment_edit(project=project, annotator=request.user, judgment_id=pk, answer=answer)
         return Response({"judgment": judgment.pk})

@@ -21,6 +21,7 @@ from annotation.models import Comparison, Judgment, Membership, Project, Review
 from annotation.permissions import ProjectRole
 from annotation.quality.review import REASONS
 from annotation.selectors import review as review_selectors
+from annotation.services.judging import ordering_parse
 from annotation.services.reviewing import (
     EXTRA_JUDGMENTS_MAX,
     NOTE_MAX,
@@ -217,7 +218,8 @@ class ReviewItemApi(APIView):
         if decision == Review.Decision.ACCEPT:
             result = review_accept(**common, note=data["note"])
         elif decision == Review.Decision.OVERRIDE:
-            result = review_override(**common, ordering=data.get("ordering"), note=data["note"])
+            ordering = ordering_parse(data.get("ordering"))
+            result = review_override(**common, ordering=ordering, note=data["note"])
         else:
             result = review_send_back(**common, extra_judgments=data["extra_judgments"], note=data["note"])
         return Response(ReviewOutput(result.review).data, status=201 if result.created else 200)

@@ -4,8 +4,9 @@ review."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
@@ -22,7 +23,7 @@ def audit_record(
     action: str,
     project: Project | None,
     target: str = "",
-    details: dict[str, Any] | None = None,
+    details: Mapping[str, object] | None = None,
 ) -> AuditEvent:
     """Records that `actor` did `action` (an AuditEvent.Action) on `target` in `project`.
 
@@ -36,7 +37,7 @@ def audit_record(
         action=action,
         project=project,
         target=target[:255],
-        details=details or {},
+        details=dict(details or {}),
     )
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -37,119 +36,139 @@ TOKEN_MAX = 64
 # A day on one item is a forgotten tab, not work: clamp so one outlier cannot skew timing statistics.
 TIME_SPENT_MAX_MS = 24 * 60 * 60 * 1000
 
+# Tiers of candidate ids, best first; candidates sharing a tier are tied: ((a, b),) is a tie.
+Ordering = tuple[tuple[int, ...], ...]
+
+_ANSWER_REFUSED = "This answer cannot be recorded: "
+_STRENGTH_PAIR = "only when one of two candidates is preferred"
+_NOT_THE_CANDIDATES = "must order exactly this item's candidates"
+
 
 @dataclass(frozen=True)
 class Answer:
-    """What an annotator says about one comparison, validated against it."""
+    """What an annotator says about one comparison, in canonical form: answer_parse builds it from
+    raw input and checks it against the project's settings; answer_check checks it against an
+    item's candidates (the services do, under their locks)."""
 
-    ordering: list[list[int]]
-    strength: str
-    ratings: dict[str, dict[str, int]]
-    rationale: str
-    flags: list[str]
+    ordering: Ordering
+    strength: str = ""
+    # {candidate id (as text): {criterion: score}}. Left out of the hash: a dict cannot be hashed.
+    ratings: Mapping[str, Mapping[str, int]] = field(default_factory=dict, hash=False)
+    rationale: str = ""
+    flags: tuple[str, ...] = ()
+    # None: no demonstration (judgment_edit leaves the recorded one alone); "": none (edit removes it).
+    demonstration_text: str | None = None
+    based_on: int | None = None
 
 
 def _problem(field: str, reason: str) -> dict[str, str]:
     return {"field": field, "reason": reason}
 
 
-def answer_check(
-    *,
-    project: Project,
-    candidate_ids: Sequence[int],
-    ordering: Any,
-    strength: Any = "",
-    ratings: Any = None,
-    rationale: Any = "",
-    flags: Any = None,
-) -> Answer:
-    """The answer in canonical form, or ValidationFailed listing every problem found.
+def _refused(problems: list[dict[str, str]]) -> ValidationFailed:
+    return ValidationFailed(_ANSWER_REFUSED + problems[0]["reason"] + ".", details=problems)
 
-    ordering: tiers of candidate ids, best first, each candidate exactly once ([[a, b]] is a tie).
-    strength: only for two candidates in two tiers. ratings: {candidate id: {criterion: 1..scale}}
-    on the project's criteria. flags: a subset of Judgment.FLAGS.
+
+def _ordering_read(raw: object) -> tuple[list[tuple[int, ...]], dict[str, str] | None]:
+    """The tiers of a raw ordering, and its problem if any (the tiers then stop where it was found)."""
+    tiers: list[tuple[int, ...]] = []
+    if not isinstance(raw, list) or not raw:
+        return tiers, _problem("ordering", "a non-empty list of tiers of candidate ids")
+    for tier in raw:
+        if not isinstance(tier, list) or not tier or not all(type(i) is int for i in tier):
+            return tiers, _problem("ordering", "each tier is a non-empty list of candidate ids")
+        tiers.append(tuple(tier))
+    seen = [i for tier in tiers for i in tier]
+    if len(seen) != len(set(seen)):
+        return tiers, _problem("ordering", "a candidate appears more than once")
+    return tiers, None
+
+
+def ordering_parse(raw: object) -> Ordering:
+    """A raw ordering (a non-empty list of non-empty lists of candidate ids, each id once) as tiers,
+    or ValidationFailed (field "ordering"). Which candidates it must hold is answer_check's part."""
+    tiers, problem = _ordering_read(raw)
+    if problem is not None:
+        raise _refused([problem])
+    return tuple(tiers)
+
+
+def answer_parse(raw: Mapping[str, object], *, project: Project) -> Answer:
+    """The answer in `raw` (ordering, and optionally strength, ratings, rationale, flags,
+    demonstration_text, based_on) in canonical form, or ValidationFailed listing every problem
+    found, then the demonstration's first.
+
+    ordering: tiers of candidate ids, best first, each candidate once ([[a, b]] is a tie).
+    strength: one of Judgment.Strength, only with two tiers. ratings: {candidate id: {criterion:
+    1..scale}} on the project's criteria. flags: a subset of Judgment.FLAGS. demonstration_text:
+    only where the project asks for demonstrations; based_on counts only with a text.
     """
-    problems: list[dict[str, str]] = []
-    wanted = set(candidate_ids)
+    tiers, ordering_problem = _ordering_read(raw.get("ordering"))
+    problems = [ordering_problem] if ordering_problem is not None else []
 
-    tiers: list[list[int]] = []
-    if not isinstance(ordering, list) or not ordering:
-        problems.append(_problem("ordering", "a non-empty list of tiers of candidate ids"))
-    else:
-        seen: list[int] = []
-        for tier in ordering:
-            if not isinstance(tier, list) or not tier or not all(type(i) is int for i in tier):
-                problems.append(_problem("ordering", "each tier is a non-empty list of candidate ids"))
-                break
-            tiers.append(list(tier))
-            seen.extend(tier)
-        else:
-            if len(seen) != len(set(seen)):
-                problems.append(_problem("ordering", "a candidate appears more than once"))
-            elif set(seen) != wanted:
-                problems.append(_problem("ordering", "must order exactly this item's candidates"))
-
-    strength = strength or ""
+    strength = raw.get("strength", "") or ""
     if strength not in Judgment.Strength.values:
         problems.append(_problem("strength", f"one of {', '.join(v for v in Judgment.Strength.values if v)}"))
-    elif strength and (len(wanted) != 2 or len(tiers) != 2):
-        problems.append(_problem("strength", "only when one of two candidates is preferred"))
+    elif strength and len(tiers) != 2:
+        problems.append(_problem("strength", _STRENGTH_PAIR))
 
-    clean_ratings: dict[str, dict[str, int]] = {}
-    criteria = set(project.rating_criteria or [])
-    if ratings in (None, {}):
-        pass
-    elif not isinstance(ratings, Mapping):
-        problems.append(_problem("ratings", "an object of candidate id to {criterion: score}"))
-    else:
-        for key, scores in ratings.items():
-            if str(key) not in {str(i) for i in wanted}:
-                problems.append(_problem("ratings", f"{key} is not a candidate of this item"))
-                continue
-            if not isinstance(scores, Mapping):
-                problems.append(_problem("ratings", f"scores of {key} must be an object"))
-                continue
-            for criterion, score in scores.items():
-                if criterion not in criteria:
-                    problems.append(_problem("ratings", f"{criterion!r} is not a criterion of this project"))
-                elif type(score) is not int or not 1 <= score <= project.rating_scale_max:
-                    problems.append(
-                        _problem("ratings", f"scores are whole numbers 1–{project.rating_scale_max}")
-                    )
-                else:
-                    clean_ratings.setdefault(str(key), {})[criterion] = score
+    clean_ratings = _ratings_read(raw.get("ratings"), project=project, problems=problems)
 
+    rationale = raw.get("rationale", "")
     if not isinstance(rationale, str):
         problems.append(_problem("rationale", "text"))
         rationale = ""
     elif len(rationale) > RATIONALE_MAX:
         problems.append(_problem("rationale", f"at most {RATIONALE_MAX} characters"))
 
-    flags = flags or []
+    flags = raw.get("flags") or []
     if not isinstance(flags, list) or not all(f in Judgment.FLAGS for f in flags):
         problems.append(_problem("flags", f"a list of {', '.join(Judgment.FLAGS)}"))
         flags = []
 
     if problems:
-        raise ValidationFailed(
-            "This answer cannot be recorded: " + problems[0]["reason"] + ".", details=problems
-        )
+        raise _refused(problems)
+    demonstration_text, based_on = _demonstration_read(
+        raw.get("demonstration_text"), raw.get("based_on"), project=project
+    )
     return Answer(
-        ordering=tiers,
-        strength=strength,
+        ordering=tuple(tiers),
+        strength=str(strength),
         ratings=clean_ratings,
         rationale=rationale.strip(),
-        flags=sorted(set(flags), key=Judgment.FLAGS.index),
+        flags=tuple(sorted(set(flags), key=Judgment.FLAGS.index)),
+        demonstration_text=demonstration_text,
+        based_on=based_on,
     )
 
 
-def _candidate_ids(comparison: Comparison) -> list[int]:
-    return list(comparison.slots.order_by("position").values_list("candidate_id", flat=True))
+def _ratings_read(
+    ratings: object, *, project: Project, problems: list[dict[str, str]]
+) -> dict[str, dict[str, int]]:
+    """The scores of raw ratings that are on the project's criteria and scale; a problem for each
+    that is not (appended to `problems`)."""
+    clean: dict[str, dict[str, int]] = {}
+    criteria = set(project.rating_criteria or [])
+    if ratings in (None, {}):
+        return clean
+    if not isinstance(ratings, Mapping):
+        problems.append(_problem("ratings", "an object of candidate id to {criterion: score}"))
+        return clean
+    for key, scores in ratings.items():
+        if not isinstance(scores, Mapping):
+            problems.append(_problem("ratings", f"scores of {key} must be an object"))
+            continue
+        for criterion, score in scores.items():
+            if criterion not in criteria:
+                problems.append(_problem("ratings", f"{criterion!r} is not a criterion of this project"))
+            elif type(score) is not int or not 1 <= score <= project.rating_scale_max:
+                problems.append(_problem("ratings", f"scores are whole numbers 1–{project.rating_scale_max}"))
+            else:
+                clean.setdefault(str(key), {})[criterion] = score
+    return clean
 
 
-def _demonstration_check(
-    *, project: Project, candidate_ids: Sequence[int], text: str | None, based_on: int | None
-) -> tuple[str | None, int | None]:
+def _demonstration_read(text: object, based_on: object, *, project: Project) -> tuple[str | None, int | None]:
     if text is None:
         return None, None
     if not isinstance(text, str):
@@ -166,32 +185,60 @@ def _demonstration_check(
             "The demonstration is too long.",
             details=[_problem("demonstration_text", f"at most {DEMONSTRATION_MAX} characters")],
         )
-    if based_on is not None and based_on not in candidate_ids:
-        raise ValidationFailed(
-            "The demonstration must start from a candidate of this item.",
-            details=[_problem("based_on", "not a candidate of this item")],
-        )
+    if based_on is not None and type(based_on) is not int:
+        # Whatever it is, it is no candidate of the item: the refusal answer_check gives.
+        raise _not_from_the_item()
     return text.strip(), based_on
 
 
-def _answer_and_demonstration_check(
-    *,
-    project: Project,
-    candidate_ids: Sequence[int],
-    fields: dict[str, Any],
-    demonstration_text: str | None,
-    based_on: int | None,
-) -> tuple[Answer, str | None, int | None]:
-    """The answer (answer_check of `fields`) and the demonstration text and base, checked against
-    the item's candidates, as judgment_submit and judgment_edit both need them."""
-    answer = answer_check(project=project, candidate_ids=candidate_ids, **fields)
-    demo_text, demo_based_on = _demonstration_check(
-        project=project, candidate_ids=candidate_ids, text=demonstration_text, based_on=based_on
+def _not_from_the_item() -> ValidationFailed:
+    return ValidationFailed(
+        "The demonstration must start from a candidate of this item.",
+        details=[_problem("based_on", "not a candidate of this item")],
     )
-    return answer, demo_text, demo_based_on
 
 
-def _token_check(token: Any) -> str:
+def answer_check(*, answer: Answer, candidate_ids: Sequence[int]) -> None:
+    """ValidationFailed unless the answer is about exactly these candidates (an item's): its
+    ordering holds each of them once, a strength only for a pair, ratings only of them (every
+    problem found), then the demonstration starts from one of them or from none."""
+    problems: list[dict[str, str]] = []
+    if sorted(i for tier in answer.ordering for i in tier) != sorted(candidate_ids):
+        problems.append(_problem("ordering", _NOT_THE_CANDIDATES))
+    if answer.strength and (len(candidate_ids) != 2 or len(answer.ordering) != 2):
+        problems.append(_problem("strength", _STRENGTH_PAIR))
+    candidates = {str(i) for i in candidate_ids}
+    problems.extend(
+        _problem("ratings", f"{key} is not a candidate of this item")
+        for key in answer.ratings
+        if key not in candidates
+    )
+    if problems:
+        raise _refused(problems)
+    if (
+        answer.demonstration_text is not None
+        and answer.based_on is not None
+        and answer.based_on not in candidate_ids
+    ):
+        raise _not_from_the_item()
+
+
+def _stored(answer: Answer) -> dict[str, object]:
+    """The answer's Judgment fields, as JSON fields hold them (lists and dicts)."""
+    return {
+        "ordering": [list(tier) for tier in answer.ordering],
+        "strength": answer.strength,
+        "ratings": {key: dict(scores) for key, scores in answer.ratings.items()},
+        "rationale": answer.rationale,
+        "flags": list(answer.flags),
+    }
+
+
+def _candidate_ids(comparison: Comparison) -> list[int]:
+    return list(comparison.slots.order_by("position").values_list("candidate_id", flat=True))
+
+
+def _token_check(token: object) -> str:
     if not isinstance(token, str) or not 8 <= len(token) <= TOKEN_MAX:
         raise ValidationFailed(
             "Every submission needs a client token.",
@@ -214,20 +261,15 @@ def judgment_submit(
     annotator: AbstractBaseUser,
     assignment_id: int,
     submission_token: str,
-    ordering: Any,
-    strength: Any = "",
-    ratings: Any = None,
-    rationale: Any = "",
-    flags: Any = None,
-    time_spent_ms: Any = 0,
-    demonstration_text: str | None = None,
-    based_on: int | None = None,
+    answer: Answer,
+    time_spent_ms: int = 0,
 ) -> Judgment:
-    """Record the annotator's answer on their lease, exactly once per submission token.
+    """Record the annotator's answer (answer_parse) on their lease, exactly once per submission token.
 
     A request repeating a token returns the judgment the first one recorded. Refuses (Conflict)
-    an expired, skipped or already answered lease, (NotAllowed) another annotator's lease and
-    (NotFound) another project's. Saves a Demonstration when text is given.
+    an expired, skipped or already answered lease, (NotAllowed) another annotator's lease,
+    (NotFound) another project's and (ValidationFailed) an answer about other candidates than the
+    item's (answer_check). Saves a Demonstration when the answer has text for one.
     """
     token = _token_check(submission_token)
     try:
@@ -252,15 +294,7 @@ def judgment_submit(
                     "Time spent must be a whole number of milliseconds.",
                     details=[_problem("time_spent_ms", "a whole number >= 0")],
                 )
-            answer, demo_text, demo_based_on = _answer_and_demonstration_check(
-                project=project,
-                candidate_ids=lease.candidate_ids,
-                fields=dict(
-                    ordering=ordering, strength=strength, ratings=ratings, rationale=rationale, flags=flags
-                ),
-                demonstration_text=demonstration_text,
-                based_on=based_on,
-            )
+            answer_check(answer=answer, candidate_ids=lease.candidate_ids)
             # The clock is read only once we hold the lock: a claim that saw this lease as expired
             # has committed by now, and read an earlier time than this.
             now = timezone.now()
@@ -280,8 +314,6 @@ def judgment_submit(
                 token=token,
                 answer=answer,
                 time_spent_ms=min(time_spent_ms, TIME_SPENT_MAX_MS),
-                demo_text=demo_text,
-                demo_based_on=demo_based_on,
                 now=now,
             )
             if project.queue_order == Project.QueueOrder.DISAGREEMENT:
@@ -341,9 +373,7 @@ def _judgment_record(
     token: str,
     answer: Answer,
     time_spent_ms: int,
-    demo_text: str | None,
-    demo_based_on: int | None,
-    now: Any,
+    now: datetime,
 ) -> Judgment:
     """Write the judgment and its side rows (the lease, the comparison's count, the annotator's
     tally for the day). Needs the comparison and assignment locks held."""
@@ -353,11 +383,7 @@ def _judgment_record(
         "assignment_id": assignment.pk,
         "annotator_id": annotator.pk,
         "source": Judgment.Source.ANNOTATOR.value,
-        "ordering": answer.ordering,
-        "strength": answer.strength,
-        "ratings": answer.ratings,
-        "rationale": answer.rationale,
-        "flags": answer.flags,
+        **_stored(answer),
         "presented_order": assignment.presented_order,
         "time_spent_ms": time_spent_ms,
         "submission_token": token,
@@ -403,13 +429,13 @@ def _judgment_record(
             values["id"] = cursor.fetchone()[0]
             for sql in side_rows:
                 cursor.execute(sql, params)
-    if demo_text:
+    if answer.demonstration_text:
         Demonstration.objects.create(
             prompt_id=prompt_id,
             comparison_id=assignment.comparison_id,
             annotator=annotator,
-            based_on_id=demo_based_on,
-            text=demo_text,
+            based_on_id=answer.based_on,
+            text=answer.demonstration_text,
             submission_token=token,
         )
     return Judgment.from_db(connection.alias, list(values), list(values.values()))
@@ -420,17 +446,13 @@ def judgment_edit(
     project: Project,
     annotator: AbstractBaseUser,
     judgment_id: int,
-    ordering: Any,
-    strength: Any = "",
-    ratings: Any = None,
-    rationale: Any = "",
-    flags: Any = None,
-    demonstration_text: str | None = None,
-    based_on: int | None = None,
+    answer: Answer,
 ) -> Judgment:
-    """Change the annotator's own judgment while project.edit_window_minutes have not passed.
+    """Change the annotator's own judgment to `answer` (answer_parse) while
+    project.edit_window_minutes have not passed.
 
-    demonstration_text None leaves the demonstration alone; "" removes it; text replaces it.
+    The answer's demonstration_text None leaves the demonstration alone; "" removes it; text
+    replaces it.
     """
     with transaction.atomic():
         judgment = (
@@ -447,28 +469,21 @@ def judgment_edit(
             raise Conflict(
                 f"Judgments can be changed for {project.edit_window_minutes} minutes; this one is older."
             )
-        answer, demo_text, demo_based_on = _answer_and_demonstration_check(
-            project=project,
-            candidate_ids=_candidate_ids(judgment.comparison),
-            fields=dict(
-                ordering=ordering, strength=strength, ratings=ratings, rationale=rationale, flags=flags
-            ),
-            demonstration_text=demonstration_text,
-            based_on=based_on,
-        )
-        judgment.ordering = answer.ordering
-        judgment.strength = answer.strength
-        judgment.ratings = answer.ratings
-        judgment.rationale = answer.rationale
-        judgment.flags = answer.flags
-        judgment.save(update_fields=["ordering", "strength", "ratings", "rationale", "flags", "updated_at"])
+        answer_check(answer=answer, candidate_ids=_candidate_ids(judgment.comparison))
+        stored = _stored(answer)
+        for name, value in stored.items():
+            setattr(judgment, name, value)
+        judgment.save(update_fields=[*stored, "updated_at"])
         if project.queue_order == Project.QueueOrder.DISAGREEMENT:
             # The comparison lock, as judgment_submit holds it: concurrent edits see each other's orderings.
             Comparison.objects.select_for_update().filter(pk=judgment.comparison_id).values_list("pk").first()
             comparison_disagreement_update(comparison_id=judgment.comparison_id)
-        if demo_text is not None:
+        if answer.demonstration_text is not None:
             _demonstration_replace(
-                judgment=judgment, annotator=annotator, text=demo_text, based_on=demo_based_on
+                judgment=judgment,
+                annotator=annotator,
+                text=answer.demonstration_text,
+                based_on=answer.based_on,
             )
         return judgment
 

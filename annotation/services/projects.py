@@ -6,7 +6,6 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -52,7 +51,7 @@ def project_create(
     slug: str,
     created_by: AbstractBaseUser | None = None,
     admins: Iterable[AbstractBaseUser] = (),
-    **settings: Any,
+    **settings: object,
 ) -> Project:
     """A new project with `settings` (any of SETTINGS_FIELDS) and the given users as admins.
 
@@ -73,7 +72,7 @@ def project_create(
 
 
 def project_update(
-    *, project: Project, actor: AbstractBaseUser | AnonymousUser | None = None, **changes: Any
+    *, project: Project, actor: AbstractBaseUser | AnonymousUser | None = None, **changes: object
 ) -> Project:
     """Changes any of SETTINGS_FIELDS, with an audit row by `actor` in the same transaction. Mode,
     pairing and group size are refused (Conflict) once the project has comparisons, since those were
@@ -140,7 +139,7 @@ ATTRIBUTE_VALUE_MAX = 100
 ATTRIBUTES_MAX = 20
 
 
-def membership_attributes_check(*, attributes: Any) -> dict[str, str]:
+def membership_attributes_check(*, attributes: object) -> dict[str, str]:
     """The attributes in canonical form (values stripped, keys sorted), or ValidationFailed naming
     each bad one. Keys are 1–40 letters, digits, "_", "." or "-"; values are non-empty text of at
     most 100 characters on one line, without "," or "=" (the members page writes them as
@@ -182,7 +181,7 @@ def membership_attributes_set(
     actor: AbstractBaseUser | AnonymousUser,
     project: Project,
     user: AbstractBaseUser,
-    attributes: Mapping[str, Any],
+    attributes: Mapping[str, object],
 ) -> Membership:
     """Replaces the member's attributes (free key → value labels such as language or expertise;
     see membership_attributes_check); an empty mapping clears them. A change is audited as done by
@@ -231,7 +230,7 @@ def _keep_an_admin(*, project: Project, leaving: Membership) -> None:
         raise Conflict("A project needs at least one admin; make someone else admin first.")
 
 
-def _check_field_names(fields: dict[str, Any]) -> None:
+def _check_field_names(fields: Mapping[str, object]) -> None:
     unknown = sorted(set(fields) - set(SETTINGS_FIELDS))
     if unknown:
         raise ValidationFailed(

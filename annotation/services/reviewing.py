@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -26,7 +25,7 @@ from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Memb
 from annotation.quality import agreement
 from annotation.selectors.review import comparison_get
 from annotation.services.auditing import audit_record
-from annotation.services.judging import answer_check
+from annotation.services.judging import Answer, Ordering, answer_check
 from rankwise.errors import Conflict, NotFound, ValidationFailed
 
 NOTE_MAX = 2000
@@ -71,10 +70,11 @@ def review_accept(
 
 
 def review_override(
-    *, project: Project, reviewer: AbstractBaseUser, comparison_id: int, ordering: Any, note: str = ""
+    *, project: Project, reviewer: AbstractBaseUser, comparison_id: int, ordering: Ordering, note: str = ""
 ) -> ReviewResult:
-    """Records the reviewer's own ordering (tiers of the comparison's candidate ids, best first,
-    ties sharing a tier) as the comparison's answer; the annotators' judgments stay as they are.
+    """Records the reviewer's own ordering (judging.ordering_parse: tiers of the comparison's
+    candidate ids, best first, ties sharing a tier) as the comparison's answer; the annotators'
+    judgments stay as they are.
 
     Raises NotFound, ValidationFailed (an ordering that is not of exactly this comparison's
     candidates, field "ordering"; a note too long) and Conflict (no judgments yet, or already
@@ -83,7 +83,8 @@ def review_override(
     note = _clean_note(note)
     comparison = comparison_get(project=project, comparison_id=comparison_id)
     candidate_ids = list(comparison.slots.values_list("candidate_id", flat=True))
-    tiers = _canonical(answer_check(project=project, candidate_ids=candidate_ids, ordering=ordering).ordering)
+    answer_check(answer=Answer(ordering=ordering), candidate_ids=candidate_ids)
+    tiers = _canonical(ordering)
     with transaction.atomic():
         comparison = _comparison_lock(project=project, comparison_id=comparison_id)
         settled = _settling_review(comparison)
@@ -181,7 +182,7 @@ def _fresh_annotators_check(*, comparison: Comparison, extra_judgments: int) -> 
     )
 
 
-def _clean_note(note: Any) -> str:
+def _clean_note(note: object) -> str:
     if not isinstance(note, str):
         raise ValidationFailed("The note is text.", details=[{"field": "note", "reason": "text"}])
     note = note.strip()
@@ -250,7 +251,7 @@ def _record(
         extra_judgments=extra_judgments,
         judgment_count=judgment_count,
     )
-    details: dict[str, Any] = {"review": review.pk, "comparison": comparison.pk, "decision": decision}
+    details: dict[str, object] = {"review": review.pk, "comparison": comparison.pk, "decision": decision}
     if ordering is not None:
         details["ordering"] = ordering
     if extra_judgments:

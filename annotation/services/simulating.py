@@ -13,7 +13,7 @@ from django.db import transaction
 from annotation.models import ComparisonCandidate, Membership, Project
 from annotation.quality.simulation import simulated_ordering, simulated_time_ms, true_order
 from annotation.services.assigning import comparison_lease
-from annotation.services.judging import judgment_submit
+from annotation.services.judging import answer_parse, judgment_submit
 
 
 def annotators_simulate(*, project: Project, behaviours: dict[str, int], seed: int = 0) -> dict[str, int]:
@@ -57,14 +57,13 @@ def _judge_next(*, project: Project, annotator: AbstractBaseUser, behaviour: str
         quality_order=(slots[0][2] or {}).get("quality_order", []) if slots else [],
         gold=assignment.comparison.gold_ordering,
     )
+    ordering = simulated_ordering(behaviour=behaviour, shown=assignment.presented_order, truth=truth, rng=rng)
     judgment_submit(
         project=project,
         annotator=annotator,
         assignment_id=assignment.pk,
         submission_token=uuid.uuid4().hex,
-        ordering=simulated_ordering(
-            behaviour=behaviour, shown=assignment.presented_order, truth=truth, rng=rng
-        ),
+        answer=answer_parse({"ordering": ordering}, project=project),
         time_spent_ms=simulated_time_ms(behaviour=behaviour, rng=rng),
     )
     return True

@@ -21,6 +21,7 @@ from annotation.permissions import project_get_for
 from annotation.quality.review import REASONS, ordering_text
 from annotation.rendering import markdown_stored, messages_shown
 from annotation.selectors import review as review_selectors
+from annotation.services.judging import Ordering
 from annotation.services.reviewing import (
     EXTRA_JUDGMENTS_MAX,
     NOTE_MAX,
@@ -89,7 +90,7 @@ def review_decide(request: HttpRequest, slug: str, comparison_id: int) -> HttpRe
     return redirect("review", slug=project.slug)
 
 
-def ordering_from_ranks(data: Mapping[str, str], candidate_ids: list[int]) -> list[list[int]]:
+def ordering_from_ranks(data: Mapping[str, str], candidate_ids: list[int]) -> Ordering:
     """Tiers from the override form's `rank-<candidate id>` fields (1 = best; equal ranks tie), in
     candidate order within a tier. Raises ValidationFailed (field "ordering") when a rank is
     missing or not a whole number from 1 to the number of candidates."""
@@ -104,7 +105,7 @@ def ordering_from_ranks(data: Mapping[str, str], candidate_ids: list[int]) -> li
                 ],
             )
         ranks[candidate_id] = int(raw)
-    return [[c for c in candidate_ids if ranks[c] == rank] for rank in sorted(set(ranks.values()))]
+    return tuple(tuple(c for c in candidate_ids if ranks[c] == rank) for rank in sorted(set(ranks.values())))
 
 
 def _review_page(

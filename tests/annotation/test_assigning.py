@@ -16,7 +16,7 @@ from annotation.services import assigning
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_submit
 from rankwise.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_answer, make_comparison
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def _submit(project: Project, user, assignment: Assignment, token: str) -> None:
         annotator=user,
         assignment_id=assignment.pk,
         submission_token=token,
-        ordering=[[first], rest],
+        answer=make_answer(project=project, ordering=[[first], rest]),
     )
 
 

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from annotation.models import Assignment, Comparison, Judgment, Project
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_submit
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_answer, make_comparison
 
 ANNOTATORS = 24
 COMPARISONS = 60
@@ -37,7 +37,7 @@ def _annotate_until_empty(project: Project, user, done: list[int], errors: list[
                 annotator=user,
                 assignment_id=lease.pk,
                 submission_token=token,
-                ordering=[[first], rest],
+                answer=make_answer(project=project, ordering=[[first], rest]),
             )
             # A retried request (lost response) must not add a second judgment.
             judgment_submit(
@@ -45,7 +45,7 @@ def _annotate_until_empty(project: Project, user, done: list[int], errors: list[
                 annotator=user,
                 assignment_id=lease.pk,
                 submission_token=token,
-                ordering=[[first], rest],
+                answer=make_answer(project=project, ordering=[[first], rest]),
             )
             done.append(judgment.pk)
     except BaseException as exc:  # noqa: BLE001 - reported by the main thread

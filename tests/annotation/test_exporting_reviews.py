@@ -10,9 +10,10 @@ import pytest
 
 from annotation.models import Comparison, Judgment, Membership, Project
 from annotation.services.exporting import ExportSpec, export_rows
+from annotation.services.judging import ordering_parse
 from annotation.services.reviewing import review_accept, review_override, review_send_back
 from tests.factories import MembershipFactory, UserFactory, make_comparison
-from training.services.snapshots import snapshot_create
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +73,10 @@ def test_an_override_replaces_the_judgments_in_both_aggregates(project: Project,
     overridden, plain = split
     a, b = overridden.slots.order_by("position").values_list("candidate_id", flat=True)
     review_override(
-        project=project, reviewer=people["dave"], comparison_id=overridden.pk, ordering=[[b], [a]]
+        project=project,
+        reviewer=people["dave"],
+        comparison_id=overridden.pk,
+        ordering=ordering_parse([[b], [a]]),
     )
     (ta, tb), (pa, pb) = _texts(overridden), _texts(plain)
     # The reviewer's ordering, once, instead of the three judgments (and instead of their majority).
@@ -118,7 +122,10 @@ def test_a_send_back_changes_no_row_and_other_kinds_stay_raw(project: Project, p
     assert _pairs(project) == before
     a, b = overridden.slots.order_by("position").values_list("candidate_id", flat=True)
     review_override(
-        project=project, reviewer=people["dave"], comparison_id=overridden.pk, ordering=[[b], [a]]
+        project=project,
+        reviewer=people["dave"],
+        comparison_id=overridden.pk,
+        ordering=ordering_parse([[b], [a]]),
     )
     raw = list(export_rows(projects=[project], spec=ExportSpec(kind="judgments")))
     assert len(raw) == 6 and [r["ordering"] for r in raw if r["comparison_id"] == overridden.pk] == [
@@ -131,7 +138,9 @@ def test_a_send_back_changes_no_row_and_other_kinds_stay_raw(project: Project, p
 def test_an_overridden_tie_follows_the_ties_option(project: Project, people: dict, split) -> None:
     tied, _plain = split
     a, b = tied.slots.order_by("position").values_list("candidate_id", flat=True)
-    review_override(project=project, reviewer=people["dave"], comparison_id=tied.pk, ordering=[[a, b]])
+    review_override(
+        project=project, reviewer=people["dave"], comparison_id=tied.pk, ordering=ordering_parse([[a, b]])
+    )
     assert [p for p in _pairs(project) if p[0] == tied.pk] == []
     ta, _tb = _texts(tied)
     assert [p for p in _pairs(project, ties="keep") if p[0] == tied.pk] == [(tied.pk, ta, "tie")]
@@ -144,7 +153,10 @@ def test_a_ranking_override_is_expanded_like_any_ranking(people: dict) -> None:
     x, y, z = comparison.slots.order_by("position").values_list("candidate_id", flat=True)
     _judge(comparison, people["bob"], [[x], [y], [z]])
     review_override(
-        project=project, reviewer=people["dave"], comparison_id=comparison.pk, ordering=[[z], [x], [y]]
+        project=project,
+        reviewer=people["dave"],
+        comparison_id=comparison.pk,
+        ordering=ordering_parse([[z], [x], [y]]),
     )
     tx, ty, tz = _texts(comparison)
     assert _pairs(project) == [(comparison.pk, tz, tx), (comparison.pk, tz, ty), (comparison.pk, tx, ty)]
@@ -156,9 +168,12 @@ def test_snapshots_use_the_review(project: Project, people: dict, split, setting
     overridden, _plain = split
     a, b = overridden.slots.order_by("position").values_list("candidate_id", flat=True)
     review_override(
-        project=project, reviewer=people["dave"], comparison_id=overridden.pk, ordering=[[b], [a]]
+        project=project,
+        reviewer=people["dave"],
+        comparison_id=overridden.pk,
+        ordering=ordering_parse([[b], [a]]),
     )
-    snapshot = snapshot_create(name="reviewed", projects=[project], eval_fraction=0.0)
+    snapshot = snapshot_create(spec=SnapshotSpec(name="reviewed", projects=[project], eval_fraction=0.0))
     rows = [json.loads(line) for line in (Path(snapshot.directory) / "train.jsonl").read_text().splitlines()]
     ta, tb = _texts(overridden)
     assert [(r["chosen"], r["rejected"]) for r in rows if r["comparison_id"] == overridden.pk] == [(tb, ta)]

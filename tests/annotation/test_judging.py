@@ -1,4 +1,5 @@
-"""judgment_submit and judgment_edit: validation, lease checks, idempotent tokens, edit window."""
+"""judgment_submit and judgment_edit, given answers as the doors parse them (answer_parse): validation,
+lease checks, idempotent tokens, edit window."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from django.utils import timezone
 
 from annotation.models import Assignment, Demonstration, Judgment, Project
 from annotation.services.assigning import assignment_skip, comparison_lease
-from annotation.services.judging import judgment_edit, judgment_submit
+from annotation.services.judging import Answer, answer_parse, judgment_edit, judgment_submit
 from rankwise.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from tests.factories import make_comparison
+from tests.factories import make_answer, make_comparison
 
 pytestmark = pytest.mark.django_db
 
@@ -30,11 +31,19 @@ def _lease(project: Project, user) -> Assignment:
     return comparison_lease(project=project, annotator=user)
 
 
-def _submit(project: Project, user, lease: Assignment, token: str = "token-0001", **answer):
+def _submit(
+    project: Project, user, lease: Assignment, token: str = "token-0001", time_spent_ms: int = 0, **answer
+) -> Judgment:
+    """Parses the answer (the lease's first two candidates in slot order unless given), then submits it."""
     a, b = lease.presented_order[:2]
     answer.setdefault("ordering", [[a], [b]])
     return judgment_submit(
-        project=project, annotator=user, assignment_id=lease.pk, submission_token=token, **answer
+        project=project,
+        annotator=user,
+        assignment_id=lease.pk,
+        submission_token=token,
+        answer=make_answer(project=project, **answer),
+        time_spent_ms=time_spent_ms,
     )
 
 
@@ -139,6 +148,27 @@ def test_invalid_answers_are_refused(rated: Project, bob, answer: dict, field: s
     assert not Judgment.objects.exists()
 
 
+def test_answers_are_parsed_into_canonical_form(rated: Project) -> None:
+    raw = {
+        "ordering": [[7], [3, 5]],
+        "ratings": {3: {"honesty": 2}},
+        "rationale": " B cites its source ",
+        "flags": ["unsure", "unsafe", "unsure"],
+        "demonstration_text": " Better. ",
+        "based_on": 3,
+    }
+    assert answer_parse(raw, project=rated) == Answer(
+        ordering=((7,), (3, 5)),
+        ratings={"3": {"honesty": 2}},
+        rationale="B cites its source",
+        flags=("unsafe", "unsure"),
+        demonstration_text="Better.",
+        based_on=3,
+    )
+    # A base counts only with a demonstration.
+    assert answer_parse({"ordering": [[7], [3]], "based_on": 3}, project=rated).based_on is None
+
+
 def test_ratings_must_be_on_project_criteria_within_the_scale(rated: Project, bob) -> None:
     lease = _lease(rated, bob)
     a = lease.presented_order[0]
@@ -205,13 +235,16 @@ def test_edit_within_the_window(rated: Project, bob) -> None:
         project=rated,
         annotator=bob,
         judgment_id=judgment.pk,
-        ordering=[[b], [a]],
-        strength="much",
-        ratings={str(b): {"honesty": 6}},
-        rationale="Changed my mind",
-        flags=["unsafe"],
-        demonstration_text="Second try.",
-        based_on=b,
+        answer=make_answer(
+            project=rated,
+            ordering=[[b], [a]],
+            strength="much",
+            ratings={str(b): {"honesty": 6}},
+            rationale="Changed my mind",
+            flags=["unsafe"],
+            demonstration_text="Second try.",
+            based_on=b,
+        ),
     )
     edited.refresh_from_db()
     assert (edited.ordering, edited.strength, edited.rationale, edited.flags) == (
@@ -223,7 +256,10 @@ def test_edit_within_the_window(rated: Project, bob) -> None:
     assert edited.ratings == {str(b): {"honesty": 6}}
     assert list(Demonstration.objects.values_list("text", "based_on_id")) == [("Second try.", b)]
     judgment_edit(
-        project=rated, annotator=bob, judgment_id=judgment.pk, ordering=[[a, b]], demonstration_text=""
+        project=rated,
+        annotator=bob,
+        judgment_id=judgment.pk,
+        answer=make_answer(project=rated, ordering=[[a, b]], demonstration_text=""),
     )
     assert not Demonstration.objects.exists()
     assert Judgment.objects.count() == 1
@@ -233,12 +269,13 @@ def test_edit_after_the_window_or_of_others_is_refused(project: Project, bob, ch
     lease = _lease(project, bob)
     judgment = _submit(project, bob, lease)
     ordering = judgment.ordering[::-1]
+    answer = make_answer(project=project, ordering=ordering)
     with pytest.raises(NotAllowed):
-        judgment_edit(project=project, annotator=charlie, judgment_id=judgment.pk, ordering=ordering)
+        judgment_edit(project=project, annotator=charlie, judgment_id=judgment.pk, answer=answer)
     Judgment.objects.filter(pk=judgment.pk).update(
         created_at=timezone.now() - timedelta(minutes=project.edit_window_minutes, seconds=1)
     )
     with pytest.raises(Conflict, match="10 minutes"):
-        judgment_edit(project=project, annotator=bob, judgment_id=judgment.pk, ordering=ordering)
+        judgment_edit(project=project, annotator=bob, judgment_id=judgment.pk, answer=answer)
     judgment.refresh_from_db()
     assert judgment.ordering != ordering

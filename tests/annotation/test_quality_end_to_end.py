@@ -20,7 +20,7 @@ from django.urls import reverse
 from annotation.models import ComparisonCandidate, Membership, Project
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import judgment_submit
-from tests.factories import MembershipFactory, UserFactory, make_comparison
+from tests.factories import MembershipFactory, UserFactory, make_answer, make_comparison
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def _work_through_queue(project: Project, user: AbstractBaseUser, behaviour: str
             annotator=user,
             assignment_id=assignment.pk,
             submission_token=uuid.uuid4().hex,
-            ordering=[[winner], [next(c for c in shown if c != winner)]],
+            answer=make_answer(project=project, ordering=[[winner], [next(c for c in shown if c != winner)]]),
             time_spent_ms=rng.randint(300, 900) if behaviour == "random" else rng.randint(4000, 9000),
         )
 

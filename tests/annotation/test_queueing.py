@@ -22,7 +22,7 @@ from annotation.services.projects import project_update
 from annotation.services.queueing import queue_priorities_refresh
 from tests.annotation.test_import_doors import _settings_post
 from tests.conftest import member
-from tests.factories import ProjectFactory, UserFactory, make_comparison
+from tests.factories import ProjectFactory, UserFactory, make_answer, make_comparison
 from tests.training.test_scoring import reward_version, score
 from tests.waiting import wait_until
 from training.models import ModelVersion
@@ -75,11 +75,16 @@ def test_split_votes_come_first_and_a_new_judgment_reranks_at_once(project: Proj
         annotator=charlie,
         assignment_id=lease.pk,
         submission_token=uuid.uuid4().hex,
-        ordering=[[b], [a]],
+        answer=make_answer(project=project, ordering=[[b], [a]]),
     )
     assert Comparison.objects.get(pk=agreed.pk).priority == 333
     assert _next(project, UserFactory(username="dave")) == split.pk
-    judgment_edit(project=project, annotator=charlie, judgment_id=judgment.pk, ordering=[[a], [b]])
+    judgment_edit(
+        project=project,
+        annotator=charlie,
+        judgment_id=judgment.pk,
+        answer=make_answer(project=project, ordering=[[a], [b]]),
+    )
     assert Comparison.objects.get(pk=agreed.pk).priority == 0
     assert Comparison.objects.get(pk=fresh.pk).priority == 0
 

@@ -11,15 +11,17 @@ from django.utils import timezone
 from annotation.models import Assignment, AuditEvent, Comparison, Judgment, Project, Review
 from annotation.selectors.review import review_queue_get
 from annotation.services.assigning import comparison_lease
-from annotation.services.judging import judgment_submit
+from annotation.services.judging import judgment_submit, ordering_parse
 from annotation.services.reviewing import review_accept, review_override, review_send_back
 from rankwise.errors import Conflict, NotFound, ValidationFailed
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_answer, make_comparison
 
 pytestmark = pytest.mark.django_db
 
 
-def _answer(project: Project, user: AbstractBaseUser, pick: str = "first", **fields: object) -> Judgment:
+def _answer(
+    project: Project, user: AbstractBaseUser, pick: str = "first", time_spent_ms: int = 0, **fields: object
+) -> Judgment:
     """The user leases their next item and answers it: the slot-0 candidate wins, or slot 1."""
     assignment = comparison_lease(project=project, annotator=user)
     assert assignment is not None, f"{user} got nothing"
@@ -30,8 +32,8 @@ def _answer(project: Project, user: AbstractBaseUser, pick: str = "first", **fie
         annotator=user,
         assignment_id=assignment.pk,
         submission_token=uuid.uuid4().hex,
-        ordering=[[winner], [loser]],
-        **fields,
+        answer=make_answer(project=project, ordering=[[winner], [loser]], **fields),
+        time_spent_ms=time_spent_ms,
     )
 
 
@@ -101,7 +103,9 @@ def test_a_retried_decision_records_nothing_and_another_one_conflicts(
     assert not again.created and again.review == first.review
     a, b = _slots(disputed)
     with pytest.raises(Conflict, match="accept the consensus by dave"):
-        review_override(project=project, reviewer=dave, comparison_id=disputed.pk, ordering=[[b], [a]])
+        review_override(
+            project=project, reviewer=dave, comparison_id=disputed.pk, ordering=ordering_parse([[b], [a]])
+        )
     with pytest.raises(Conflict):
         review_send_back(project=project, reviewer=dave, comparison_id=disputed.pk)
     assert Review.objects.count() == 1
@@ -114,14 +118,22 @@ def test_override_is_a_new_row_and_the_judgments_stay_as_they_were(
     a, b = _slots(disputed)
     before = _judgment_rows(disputed)
     result = review_override(
-        project=project, reviewer=dave, comparison_id=disputed.pk, ordering=[[b, a]], note="both fine"
+        project=project,
+        reviewer=dave,
+        comparison_id=disputed.pk,
+        ordering=ordering_parse([[b, a]]),
+        note="both fine",
     )
     assert result.created and result.review.ordering == [sorted([a, b])]
     # The same tie written in the other order is the same decision: a retry.
-    again = review_override(project=project, reviewer=dave, comparison_id=disputed.pk, ordering=[[a, b]])
+    again = review_override(
+        project=project, reviewer=dave, comparison_id=disputed.pk, ordering=ordering_parse([[a, b]])
+    )
     assert not again.created
     with pytest.raises(Conflict):
-        review_override(project=project, reviewer=dave, comparison_id=disputed.pk, ordering=[[a], [b]])
+        review_override(
+            project=project, reviewer=dave, comparison_id=disputed.pk, ordering=ordering_parse([[a], [b]])
+        )
     with pytest.raises(Conflict):
         review_accept(project=project, reviewer=dave, comparison_id=disputed.pk)
     assert _judgment_rows(disputed) == before
@@ -137,7 +149,9 @@ def test_a_bad_override_names_the_field_and_writes_nothing(
     project: Project, dave, disputed: Comparison, ordering: object, field: str
 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        review_override(project=project, reviewer=dave, comparison_id=disputed.pk, ordering=ordering)
+        review_override(
+            project=project, reviewer=dave, comparison_id=disputed.pk, ordering=ordering_parse(ordering)
+        )
     assert caught.value.details[0]["field"] == field
     assert not Review.objects.exists() and not AuditEvent.objects.exists()
 

@@ -15,7 +15,7 @@ from rest_framework.throttling import UserRateThrottle
 from annotation.models import AuditEvent, Membership, Project
 from tests.factories import UserFactory
 from tests.training.conftest import judged_project
-from training.services.snapshots import snapshot_create
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_import_export_and_run_launch_are_audited(alice, project: Project, setti
     assert export.status_code == 200
     b"".join(export.streaming_content)
     judged_project(project, comparisons=4)
-    snapshot = snapshot_create(name="s", projects=[project], eval_fraction=0.25)
+    snapshot = snapshot_create(spec=SnapshotSpec(name="s", projects=[project], eval_fraction=0.25))
     body = {"method": "dpo", "snapshot": snapshot.pk, "base_model": "tiny"}
     launched = client.post("/api/projects/project-a/runs/", body, format="json")
     assert launched.status_code == 201, launched.content

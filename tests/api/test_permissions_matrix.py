@@ -21,8 +21,8 @@ from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make
 from tests.training.conftest import judged_project
 from training.jobs.runs import artifacts_register
 from training.models import Arena, ModelVersion, Run
-from training.services.scoring import scoring_launch
-from training.services.snapshots import snapshot_create
+from training.services.scoring import ScoringLaunchSpec, scoring_launch
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +131,7 @@ def _populate(project: Project, data_dir: Path) -> tuple[dict[str, object], dict
     (output / "final").mkdir(parents=True)
     (output / "run.log").write_text("log\n")
     (output / "final" / "adapter.bin").write_bytes(b"weights")
-    snapshot = snapshot_create(name="s", projects=[project], eval_fraction=0.25)
+    snapshot = snapshot_create(spec=SnapshotSpec(name="s", projects=[project], eval_fraction=0.25))
     run = Run.objects.create(
         project=project,
         method="dpo",
@@ -150,7 +150,7 @@ def _populate(project: Project, data_dir: Path) -> tuple[dict[str, object], dict
         base="tiny",
         is_reward_model=True,
     )
-    scoring = scoring_launch(project=project, model_version=version)
+    scoring = scoring_launch(project=project, spec=ScoringLaunchSpec(model_version=version))
     values = {
         "slug": project.slug,
         "pk": judgment.pk,

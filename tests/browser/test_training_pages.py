@@ -11,7 +11,7 @@ import pytest
 from annotation.models import Project
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services.snapshots import snapshot_create
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def snapshot(project: Project, data_dir: Path) -> DatasetSnapshot:
     judged_project(project, comparisons=6)
-    return snapshot_create(name="s", projects=[project], eval_fraction=0.3)
+    return snapshot_create(spec=SnapshotSpec(name="s", projects=[project], eval_fraction=0.3))
 
 
 def make_run(project: Project, snapshot: DatasetSnapshot, losses: list[float], **fields: object) -> Run:

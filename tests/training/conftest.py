@@ -14,7 +14,7 @@ from annotation.models import Demonstration, Judgment, Project
 from tests.conftest import ROOT
 from tests.factories import ProjectFactory, UserFactory, make_comparison
 from training.models import DatasetSnapshot
-from training.services.snapshots import snapshot_create
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 
 @pytest.fixture(autouse=True)
@@ -67,4 +67,4 @@ def tiny_model() -> str:
 def judged_snapshot(transactional_db: None) -> tuple[Project, DatasetSnapshot]:
     """A committed project with 12 judged comparisons and a snapshot of it, for runs on a worker."""
     project = judged_project(ProjectFactory(), comparisons=12)
-    return project, snapshot_create(name="tiny", projects=[project], eval_fraction=0.25)
+    return project, snapshot_create(spec=SnapshotSpec(name="tiny", projects=[project], eval_fraction=0.25))

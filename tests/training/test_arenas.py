@@ -22,7 +22,13 @@ from tests.factories import PromptFactory, make_comparison
 from training.jobs.generation import GenerationExecution
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 from training.selectors.arenas import arena_standing
-from training.services.arenas import arena_comparisons_build, arena_launch, arenas_refresh, battle_pairs
+from training.services.arenas import (
+    ArenaLaunchSpec,
+    arena_comparisons_build,
+    arena_launch,
+    arenas_refresh,
+    battle_pairs,
+)
 from training.services.generation import generation_cancel
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +67,7 @@ def _generate(job: GenerationJob, texts: dict[int, list[str]], run_on_commit) ->
 
 
 def _arena(project: Project, versions, held_out: list[Prompt], run_on_commit) -> Arena:
-    arena = arena_launch(project=project, model_versions=versions, prompt_round=1, k=2)
+    arena = arena_launch(project=project, spec=ArenaLaunchSpec(model_versions=versions, prompt_round=1, k=2))
     one, two = arena.generation_jobs.order_by("id")
     first, second = (p.pk for p in held_out)
     _generate(one, {first: ["v1 says a", "v1 says b"], second: ["v1 says c", "the same"]}, run_on_commit)
@@ -94,7 +100,7 @@ def test_launch_checks_contestants_and_saves_nothing_on_error(
     ]
     for arguments, field in cases:
         with pytest.raises(ValidationFailed) as caught:
-            arena_launch(project=project, **{"prompt_round": 1, **arguments})
+            arena_launch(project=project, spec=ArenaLaunchSpec(**{"prompt_round": 1, **arguments}))
         assert caught.value.details[0]["field"] == field, arguments
     assert not Arena.objects.exists() and not GenerationJob.objects.exists()
 
@@ -110,7 +116,9 @@ def test_launch_queues_one_job_per_contestant_on_the_same_prompts(
     make_comparison(project=project, round=3)
     with django_capture_on_commit_callbacks() as callbacks:
         arena = arena_launch(
-            project=project, created_by=alice, model_versions=[versions[0]], base_models=[" base-lm ", ""]
+            project=project,
+            created_by=alice,
+            spec=ArenaLaunchSpec(model_versions=[versions[0]], base_models=[" base-lm ", ""]),
         )
     assert len(callbacks) == 2
     jobs = list(arena.generation_jobs.order_by("id"))
@@ -147,7 +155,7 @@ def test_battles_join_different_contestants_once_every_job_has_ended(
 def test_an_arena_left_with_one_contestant_fails_with_the_reason(
     project: Project, versions, held_out: list[Prompt], data_dir: Path, run_on_commit
 ) -> None:
-    arena = arena_launch(project=project, model_versions=versions, prompt_round=1)
+    arena = arena_launch(project=project, spec=ArenaLaunchSpec(model_versions=versions, prompt_round=1))
     one, two = arena.generation_jobs.order_by("id")
     _generate(one, {held_out[0].pk: ["only one"]}, run_on_commit)
     with run_on_commit():
@@ -284,11 +292,7 @@ def test_worker_runs_an_arena_of_two_tiny_models_into_blind_battles(
     arena = arena_launch(
         project=project,
         created_by=alice,
-        model_versions=[v1, v2],
-        prompt_round=2,
-        k=2,
-        max_new_tokens=8,
-        temperature=1.0,
+        spec=ArenaLaunchSpec(model_versions=[v1, v2], prompt_round=2, k=2, max_new_tokens=8, temperature=1.0),
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

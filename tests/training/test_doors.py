@@ -16,7 +16,7 @@ from tests.factories import UserFactory
 from tests.training.conftest import judged_project
 from training.jobs.runs import artifacts_register
 from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services.snapshots import snapshot_build, snapshot_create
+from training.services.snapshots import SnapshotSpec, snapshot_build, snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def snapshot(project: Project, data_dir: Path) -> DatasetSnapshot:
     judged_project(project, comparisons=10)
-    return snapshot_create(name="s", projects=[project], eval_fraction=0.3)
+    return snapshot_create(spec=SnapshotSpec(name="s", projects=[project], eval_fraction=0.3))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.factories import ProjectFactory, PromptFactory
 from tests.training.engine.test_generate import FakeOpenAI, fake_openai  # noqa: F401 - the fixture
 from training.jobs.generation import _Collector, generation_execute
 from training.models import GenerationJob, ModelVersion
-from training.services.generation import generation_cancel, generation_launch
+from training.services.generation import GenerationLaunchSpec, generation_cancel, generation_launch
 
 
 @pytest.fixture
@@ -31,33 +31,39 @@ def endpoint(settings, fake_openai: str, data_dir: Path) -> str:  # noqa: F811 -
 def test_launch_needs_exactly_one_source(project: Project, data_dir: Path) -> None:
     PromptFactory(project=project)
     with pytest.raises(ValidationFailed, match="exactly one"):
-        generation_launch(project=project)
+        generation_launch(project=project, spec=GenerationLaunchSpec())
     with pytest.raises(ValidationFailed, match="exactly one"):
-        generation_launch(project=project, base_model="m", use_endpoint=True)
+        generation_launch(project=project, spec=GenerationLaunchSpec(base_model="m", use_endpoint=True))
     with pytest.raises(ValidationFailed, match="no endpoint is configured"):
-        generation_launch(project=project, use_endpoint=True)
+        generation_launch(project=project, spec=GenerationLaunchSpec(use_endpoint=True))
     with pytest.raises(ValidationFailed, match="k: must be"):
-        generation_launch(project=project, base_model="m", k=0)
+        generation_launch(project=project, spec=GenerationLaunchSpec(base_model="m", k=0))
     with pytest.raises(ValidationFailed, match="top_p"):
-        generation_launch(project=project, base_model="m", top_p=0.0)
+        generation_launch(project=project, spec=GenerationLaunchSpec(base_model="m", top_p=0.0))
 
 
 def test_launch_freezes_the_selected_prompts_of_the_project(project: Project, data_dir: Path) -> None:
     first, second, third = (PromptFactory(project=project, round=r) for r in (0, 1, 1))
     other = PromptFactory(project=ProjectFactory())
     with pytest.raises(ValidationFailed, match="not all are prompts of this project"):
-        generation_launch(project=project, base_model="m", prompt_ids=[first.pk, other.pk])
+        generation_launch(
+            project=project, spec=GenerationLaunchSpec(base_model="m", prompt_ids=[first.pk, other.pk])
+        )
     with pytest.raises(ValidationFailed, match="no prompt"):
-        generation_launch(project=project, base_model="m", prompt_round=7)
-    job = generation_launch(project=project, base_model="m", prompt_round=1, round=2)
+        generation_launch(project=project, spec=GenerationLaunchSpec(base_model="m", prompt_round=7))
+    job = generation_launch(
+        project=project, spec=GenerationLaunchSpec(base_model="m", prompt_round=1, round=2)
+    )
     assert (job.prompt_ids, job.prompts_total, job.round, job.queue) == ([second.pk, third.pk], 2, 2, "gpu")
-    assert generation_launch(project=project, base_model="m", limit=1).prompt_ids == [first.pk]
+    assert generation_launch(
+        project=project, spec=GenerationLaunchSpec(base_model="m", limit=1)
+    ).prompt_ids == [first.pk]
     assert job.status == GenerationJob.Status.QUEUED and job.source_name == "m"
 
 
 def test_cancel_a_queued_job_then_a_finished_one_conflicts(project: Project, data_dir: Path) -> None:
     PromptFactory(project=project)
-    job = generation_launch(project=project, base_model="m")
+    job = generation_launch(project=project, spec=GenerationLaunchSpec(base_model="m"))
     assert generation_cancel(job=job).status == GenerationJob.Status.CANCELLED
     with pytest.raises(Conflict):
         generation_cancel(job=job)
@@ -72,7 +78,9 @@ def test_endpoint_job_creates_candidates_and_comparisons_and_records_errors(
 ) -> None:
     good = PromptFactory(project=project, messages=[{"role": "user", "content": "hello"}])
     bad = PromptFactory(project=project, messages=[{"role": "user", "content": "boom"}])
-    job = generation_launch(project=project, use_endpoint=True, k=2, temperature=0.7, seed=10, round=3)
+    job = generation_launch(
+        project=project, spec=GenerationLaunchSpec(use_endpoint=True, k=2, temperature=0.7, seed=10, round=3)
+    )
     assert job.queue == "default" and job.endpoint_base_url == endpoint
     generation_execute(job_id=job.pk)
     job.refresh_from_db()
@@ -90,7 +98,9 @@ def test_endpoint_job_creates_candidates_and_comparisons_and_records_errors(
     assert FakeOpenAI.requests[0]["auth"] == "Bearer sk-test"
     assert "sk-test" not in (Path(job.output_dir) / "spec.json").read_text()
 
-    again = generation_launch(project=project, use_endpoint=True, k=2, seed=10, prompt_ids=[good.pk])
+    again = generation_launch(
+        project=project, spec=GenerationLaunchSpec(use_endpoint=True, k=2, seed=10, prompt_ids=[good.pk])
+    )
     generation_execute(job_id=again.pk)
     again.refresh_from_db()
     assert (again.candidates_created, again.comparisons_created) == (0, 0), "same texts are not duplicated"
@@ -99,7 +109,7 @@ def test_endpoint_job_creates_candidates_and_comparisons_and_records_errors(
 @pytest.mark.training
 def test_a_job_where_every_prompt_fails_is_failed(project: Project, endpoint: str) -> None:
     PromptFactory(project=project, messages=[{"role": "user", "content": "boom"}])
-    job = generation_launch(project=project, use_endpoint=True)
+    job = generation_launch(project=project, spec=GenerationLaunchSpec(use_endpoint=True))
     generation_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == GenerationJob.Status.FAILED and "Every prompt failed" in job.error
@@ -157,7 +167,8 @@ def test_worker_generates_with_the_tiny_model(
     prompts = [PromptFactory(project=project) for _ in range(3)]
     broken = PromptFactory(project=project, messages=[{"role": "user"}])
     job = generation_launch(
-        project=project, base_model=tiny_model, k=2, max_new_tokens=8, batch_size=2, round=1
+        project=project,
+        spec=GenerationLaunchSpec(base_model=tiny_model, k=2, max_new_tokens=8, batch_size=2, round=1),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -200,7 +211,10 @@ def test_cancel_stops_the_engine_and_keeps_what_was_generated(
         project = ProjectFactory()
         for _ in range(30):
             PromptFactory(project=project)
-        job = generation_launch(project=project, use_endpoint=True, endpoint_model="slow", k=1, batch_size=1)
+        job = generation_launch(
+            project=project,
+            spec=GenerationLaunchSpec(use_endpoint=True, endpoint_model="slow", k=1, batch_size=1),
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not job.prompts_done:
             time.sleep(0.2)
@@ -259,7 +273,10 @@ def test_api_launches_lists_and_cancels_for_admins_only(project: Project, alice,
 def test_model_version_source_names_the_candidates(project: Project, data_dir: Path, tiny_model: str) -> None:
     version = ModelVersion.objects.create(name="policy-v1", path=tiny_model, method="sft", base=tiny_model)
     prompt = PromptFactory(project=project)
-    job = generation_launch(project=project, model_version=version, k=2, max_new_tokens=6, temperature=0.0)
+    job = generation_launch(
+        project=project,
+        spec=GenerationLaunchSpec(model_version=version, k=2, max_new_tokens=6, temperature=0.0),
+    )
     generation_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == GenerationJob.Status.SUCCEEDED, job.error
@@ -274,7 +291,7 @@ def test_a_nul_character_in_generated_text_is_stored_as_a_replacement(
 ) -> None:
 
     prompt = PromptFactory(project=project)
-    job = generation_launch(project=project, base_model="byte-model", k=2)
+    job = generation_launch(project=project, spec=GenerationLaunchSpec(base_model="byte-model", k=2))
     _Collector(job).feed(
         [{"prompt_id": prompt.pk, "sample": i, "text": text} for i, text in enumerate(["a\x00b", "ok"])]
     )

@@ -17,8 +17,8 @@ from tests.training.conftest import judged_project
 from tests.waiting import wait_until
 from training.jobs.reaping import jobs_reap_stale
 from training.models import Artifact, DatasetSnapshot, ModelVersion, Run, RunMetric
-from training.services.runs import run_cancel, run_launch, run_retry
-from training.services.snapshots import snapshot_queue
+from training.services.runs import RunLaunchSpec, run_cancel, run_launch, run_retry
+from training.services.snapshots import SnapshotSpec, snapshot_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
 
@@ -27,11 +27,13 @@ def launch(snapshot: tuple[Project, DatasetSnapshot], model: str, **hyperparamet
     project, snap = snapshot
     return run_launch(
         project=project,
-        method="reward",
-        snapshot=snap,
-        base_model=model,
-        device="cpu",
-        hyperparameters={"per_device_train_batch_size": 4, "logging_steps": 1, **hyperparameters},
+        spec=RunLaunchSpec(
+            method="reward",
+            snapshot=snap,
+            base_model=model,
+            device="cpu",
+            hyperparameters={"per_device_train_batch_size": 4, "logging_steps": 1, **hyperparameters},
+        ),
     )
 
 
@@ -95,7 +97,7 @@ def test_reward_run_succeeds_with_metrics_and_a_model_version(
 
 def test_a_queued_snapshot_is_built_by_the_worker(celery_worker_process, transactional_db: None) -> None:
     project = judged_project(ProjectFactory(), comparisons=3)
-    snapshot = snapshot_queue(name="queued", projects=[project])
+    snapshot = snapshot_queue(spec=SnapshotSpec(name="queued", projects=[project]))
 
     def built() -> bool:
         snapshot.refresh_from_db()

@@ -13,8 +13,8 @@ from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot, ModelVersion, Run
 from training.services.engine import method_defaults
-from training.services.runs import run_command, run_launch
-from training.services.snapshots import snapshot_create
+from training.services.runs import RunLaunchSpec, run_command, run_launch
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def snapshot(project: Project, data_dir: Path) -> DatasetSnapshot:
     judged_project(project, comparisons=10)
-    return snapshot_create(name="s", projects=[project], eval_fraction=0.3)
+    return snapshot_create(spec=SnapshotSpec(name="s", projects=[project], eval_fraction=0.3))
 
 
 def test_launch_saves_a_queued_run_with_the_normalised_spec(
@@ -31,11 +31,13 @@ def test_launch_saves_a_queued_run_with_the_normalised_spec(
     with django_capture_on_commit_callbacks() as callbacks:
         run = run_launch(
             project=project,
-            method="reward",
-            snapshot=snapshot,
-            base_model="tiny-model",
             launched_by=alice,
-            hyperparameters={"max_steps": 3, "learning_rate": 1e-3},
+            spec=RunLaunchSpec(
+                method="reward",
+                snapshot=snapshot,
+                base_model="tiny-model",
+                hyperparameters={"max_steps": 3, "learning_rate": 1e-3},
+            ),
         )
     assert len(callbacks) == 1
     assert run.status == Run.Status.QUEUED and run.attempt == 1
@@ -60,7 +62,8 @@ def test_launch_saves_a_queued_run_with_the_normalised_spec(
 def test_engine_rejection_names_the_field(project: Project, snapshot: DatasetSnapshot) -> None:
     with pytest.raises(ValidationFailed) as error:
         run_launch(
-            project=project, method="dpo", snapshot=snapshot, base_model="m", hyperparameters={"beta": -1}
+            project=project,
+            spec=RunLaunchSpec(method="dpo", snapshot=snapshot, base_model="m", hyperparameters={"beta": -1}),
         )
     assert error.value.details[0]["field"] == "hyperparameters.beta"
     assert not Run.objects.exists()
@@ -69,10 +72,13 @@ def test_engine_rejection_names_the_field(project: Project, snapshot: DatasetSna
 def test_rl_methods_need_a_reward_model_version(project: Project, snapshot: DatasetSnapshot) -> None:
     policy = ModelVersion.objects.create(name="policy", path="/m", method="sft", base="b")
     with pytest.raises(ValidationFailed) as error:
-        run_launch(project=project, method="ppo", snapshot=snapshot, base_model="m")
+        run_launch(project=project, spec=RunLaunchSpec(method="ppo", snapshot=snapshot, base_model="m"))
     assert error.value.details == [{"field": "reward_version", "reason": "ppo needs a reward model version"}]
     with pytest.raises(ValidationFailed) as error:
-        run_launch(project=project, method="rloo", snapshot=snapshot, base_model="m", reward_version=policy)
+        run_launch(
+            project=project,
+            spec=RunLaunchSpec(method="rloo", snapshot=snapshot, base_model="m", reward_version=policy),
+        )
     assert error.value.details == [{"field": "reward_version", "reason": "is not a reward model"}]
 
 
@@ -80,13 +86,15 @@ def test_base_model_or_version_and_sft_needs_demonstrations(
     project: Project, snapshot: DatasetSnapshot
 ) -> None:
     with pytest.raises(ValidationFailed) as error:
-        run_launch(project=project, method="sft", snapshot=snapshot, base_model="")
+        run_launch(project=project, spec=RunLaunchSpec(method="sft", snapshot=snapshot, base_model=""))
     assert {d["field"] for d in error.value.details} == {"base_model", "snapshot"}
 
 
 def test_snapshot_must_include_the_project(snapshot: DatasetSnapshot) -> None:
     with pytest.raises(ValidationFailed) as error:
-        run_launch(project=ProjectFactory(), method="reward", snapshot=snapshot, base_model="m")
+        run_launch(
+            project=ProjectFactory(), spec=RunLaunchSpec(method="reward", snapshot=snapshot, base_model="m")
+        )
     assert error.value.details[0]["field"] == "snapshot"
 
 
@@ -105,14 +113,17 @@ def test_a_policy_run_without_sample_prompts_samples_the_snapshot_s_first_prompt
         for line in (Path(snapshot.directory) / name).read_text().splitlines()
     ]
     first = list(dict.fromkeys(row["prompt"] for row in rows))[:3]
-    dpo = run_launch(project=project, method="dpo", snapshot=snapshot, base_model="m")
+    dpo = run_launch(project=project, spec=RunLaunchSpec(method="dpo", snapshot=snapshot, base_model="m"))
     assert dpo.spec["sample_prompts"] == first and len(first) == 3
     given = run_launch(
-        project=project, method="dpo", snapshot=snapshot, base_model="m", sample_prompts=["Why?"]
+        project=project,
+        spec=RunLaunchSpec(method="dpo", snapshot=snapshot, base_model="m", sample_prompts=["Why?"]),
     )
     assert given.spec["sample_prompts"] == ["Why?"]
     # A reward model generates nothing.
     assert (
-        run_launch(project=project, method="reward", snapshot=snapshot, base_model="m").spec["sample_prompts"]
+        run_launch(
+            project=project, spec=RunLaunchSpec(method="reward", snapshot=snapshot, base_model="m")
+        ).spec["sample_prompts"]
         == []
     )

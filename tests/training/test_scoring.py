@@ -28,7 +28,7 @@ from tests.factories import CandidateFactory, ProjectFactory, PromptFactory, Use
 from training.jobs.scoring import scores_store, scoring_execute
 from training.models import CandidateScore, DatasetSnapshot, ModelVersion, Run, ScoringJob
 from training.selectors.scoring import score_report
-from training.services.scoring import scoring_cancel, scoring_launch
+from training.services.scoring import ScoringLaunchSpec, scoring_cancel, scoring_launch
 from training.tasks import jobs_reap
 
 # A score no other number on the pages is likely to show, to look for it in annotator responses.
@@ -83,7 +83,7 @@ def test_launch_checks_the_version_the_selection_and_the_limits(project: Project
     ]
     for changes, field in cases:
         with pytest.raises(ValidationFailed) as error:
-            scoring_launch(project=project, **{"model_version": version, **changes})
+            scoring_launch(project=project, spec=ScoringLaunchSpec(**{"model_version": version, **changes}))
         assert error.value.details[0]["field"] == field, changes
     assert not ScoringJob.objects.exists()
 
@@ -94,7 +94,9 @@ def test_launch_freezes_all_one_rounds_or_the_unscored_candidates(project: Proje
     CandidateFactory()  # another project's
     version = reward_version(project)
     CandidateScore.objects.create(candidate=second, model_version=version, score=1.0)
-    job = scoring_launch(project=project, model_version=version, batch_size=4, max_length=64)
+    job = scoring_launch(
+        project=project, spec=ScoringLaunchSpec(model_version=version, batch_size=4, max_length=64)
+    )
     assert (job.candidate_ids, job.candidates_total, job.queue, job.status) == (
         [first.pk, second.pk, third.pk],
         3,
@@ -102,12 +104,14 @@ def test_launch_freezes_all_one_rounds_or_the_unscored_candidates(project: Proje
         "queued",
     )
     assert scoring_launch(
-        project=project, model_version=version, selection="round", round=1
+        project=project, spec=ScoringLaunchSpec(model_version=version, selection="round", round=1)
     ).candidate_ids == [
         second.pk,
         third.pk,
     ]
-    assert scoring_launch(project=project, model_version=version, selection="unscored").candidate_ids == [
+    assert scoring_launch(
+        project=project, spec=ScoringLaunchSpec(model_version=version, selection="unscored")
+    ).candidate_ids == [
         first.pk,
         third.pk,
     ]
@@ -115,7 +119,7 @@ def test_launch_freezes_all_one_rounds_or_the_unscored_candidates(project: Proje
 
 def test_cancel_a_queued_job_then_a_finished_one_conflicts(project: Project, data_dir: Path) -> None:
     CandidateFactory(prompt=PromptFactory(project=project))
-    job = scoring_launch(project=project, model_version=reward_version(project))
+    job = scoring_launch(project=project, spec=ScoringLaunchSpec(model_version=reward_version(project)))
     assert scoring_cancel(job=job).status == ScoringJob.Status.CANCELLED
     with pytest.raises(Conflict):
         scoring_cancel(job=job)
@@ -128,7 +132,7 @@ def test_a_job_whose_worker_died_is_failed_and_keeps_its_scores(
     project: Project, alice, data_dir: Path
 ) -> None:
     candidate = CandidateFactory(prompt=PromptFactory(project=project))
-    job = scoring_launch(project=project, model_version=reward_version(project))
+    job = scoring_launch(project=project, spec=ScoringLaunchSpec(model_version=reward_version(project)))
     scores_store(job=job, records=[{"candidate_id": candidate.pk, "score": 1.0}])
     stale = timezone.now() - timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS + 5)
     ScoringJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=stale)
@@ -146,7 +150,7 @@ def test_score_lines_are_stored_once_per_candidate_and_version(project: Project,
     prompt = PromptFactory(project=project)
     kept, gone = CandidateFactory(prompt=prompt), CandidateFactory(prompt=prompt)
     version = reward_version(project)
-    job = scoring_launch(project=project, model_version=version)
+    job = scoring_launch(project=project, spec=ScoringLaunchSpec(model_version=version))
     gone_id = gone.pk
     gone.delete()
     scores_store(
@@ -330,7 +334,7 @@ def test_worker_scores_the_candidates_and_reorders_the_queue(
         name="tiny-rm", path=tiny_reward_model, method="reward", base="tiny", is_reward_model=True
     )
     project = project_update(project=project, queue_order="uncertainty", queue_model_version=version)
-    job = scoring_launch(project=project, model_version=version, batch_size=4)
+    job = scoring_launch(project=project, spec=ScoringLaunchSpec(model_version=version, batch_size=4))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         job.refresh_from_db()

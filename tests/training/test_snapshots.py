@@ -15,6 +15,7 @@ from tests.factories import UserFactory, make_comparison
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot
 from training.services.snapshots import (
+    SnapshotSpec,
     snapshot_build,
     snapshot_create,
     snapshot_request,
@@ -32,7 +33,8 @@ def lines(path: Path) -> list[dict]:
 def test_snapshot_splits_by_comparison_and_writes_manifest(project: Project, alice, data_dir: Path) -> None:
     judged_project(project, comparisons=40, demonstrations=3)
     snapshot = snapshot_create(
-        name="first", projects=[project], split_seed=7, eval_fraction=0.25, created_by=alice
+        created_by=alice,
+        spec=SnapshotSpec(name="first", projects=[project], split_seed=7, eval_fraction=0.25),
     )
 
     assert snapshot.status == DatasetSnapshot.Status.READY
@@ -58,9 +60,11 @@ def test_snapshot_splits_by_comparison_and_writes_manifest(project: Project, ali
 
 def test_same_data_and_seed_give_same_files_and_sha(project: Project, data_dir: Path) -> None:
     judged_project(project, comparisons=20)
-    one = snapshot_create(name="a", projects=[project], split_seed=3)
-    two = snapshot_create(name="b", projects=[project], split_seed=3)
-    other_seed = snapshot_create(name="c", projects=[project], split_seed=4, eval_fraction=0.5)
+    one = snapshot_create(spec=SnapshotSpec(name="a", projects=[project], split_seed=3))
+    two = snapshot_create(spec=SnapshotSpec(name="b", projects=[project], split_seed=3))
+    other_seed = snapshot_create(
+        spec=SnapshotSpec(name="c", projects=[project], split_seed=4, eval_fraction=0.5)
+    )
 
     assert one.sha256 == two.sha256
     assert one.manifest["files"] == two.manifest["files"]
@@ -69,7 +73,7 @@ def test_same_data_and_seed_give_same_files_and_sha(project: Project, data_dir: 
 
 def test_snapshot_files_are_read_only_and_verified(project: Project, data_dir: Path) -> None:
     judged_project(project, comparisons=6)
-    snapshot = snapshot_create(name="frozen", projects=[project])
+    snapshot = snapshot_create(spec=SnapshotSpec(name="frozen", projects=[project]))
     train = Path(snapshot.directory) / "train.jsonl"
 
     assert snapshot_verify(snapshot=snapshot) == []
@@ -81,13 +85,13 @@ def test_snapshot_files_are_read_only_and_verified(project: Project, data_dir: P
 
 def test_filters_are_validated_by_field(project: Project, data_dir: Path) -> None:
     with pytest.raises(ValidationFailed) as error:
-        snapshot_create(name="x", projects=[project], filters={"ties": "sometimes"})
+        snapshot_create(spec=SnapshotSpec(name="x", projects=[project], filters={"ties": "sometimes"}))
     assert error.value.details[0]["field"] == "ties"
     with pytest.raises(ValidationFailed) as error:
-        snapshot_create(name="x", projects=[project], filters={"colour": "red"})
+        snapshot_create(spec=SnapshotSpec(name="x", projects=[project], filters={"colour": "red"}))
     assert error.value.details == [{"field": "colour", "reason": "is not a snapshot filter"}]
     with pytest.raises(ValidationFailed) as error:
-        snapshot_create(name=" ", projects=[project], eval_fraction=1.5)
+        snapshot_create(spec=SnapshotSpec(name=" ", projects=[project], eval_fraction=1.5))
     assert {d["field"] for d in error.value.details} == {"name", "eval_fraction"}
     assert not DatasetSnapshot.objects.exists()
 
@@ -95,7 +99,7 @@ def test_filters_are_validated_by_field(project: Project, data_dir: Path) -> Non
 def test_filters_are_kept_in_manifest(project: Project, data_dir: Path) -> None:
     judged_project(project, comparisons=4)
     snapshot = snapshot_create(
-        name="kept", projects=[project], filters={"ties": "keep", "conversational": True}
+        spec=SnapshotSpec(name="kept", projects=[project], filters={"ties": "keep", "conversational": True})
     )
     assert snapshot.filters == {"ties": "keep", "conversational": "true"}
     assert snapshot.manifest["filters"] == snapshot.filters
@@ -105,7 +109,7 @@ def test_filters_are_kept_in_manifest(project: Project, data_dir: Path) -> None:
 
 def test_build_recovers_from_a_crash_and_does_nothing_twice(project: Project, data_dir: Path) -> None:
     judged_project(project, comparisons=4)
-    snapshot = snapshot_request(name="again", projects=[project])
+    snapshot = snapshot_request(spec=SnapshotSpec(name="again", projects=[project]))
     leftover = Path(snapshot.directory)
     leftover.mkdir(parents=True)
     (leftover / "train.jsonl").write_text("from a build that died before marking it ready\n")
@@ -128,27 +132,31 @@ def test_exclude_flagged_leaves_out_gold_failers(project: Project, data_dir: Pat
                 comparison=comparison, annotator=user, ordering=ordering, submission_token=uuid.uuid4().hex
             )
 
-    everyone = snapshot_create(name="all", projects=[project], eval_fraction=0.0)
+    everyone = snapshot_create(spec=SnapshotSpec(name="all", projects=[project], eval_fraction=0.0))
     assert everyone.train_rows == 20 and everyone.manifest["excluded_flagged_annotators"] == []
     careful = snapshot_create(
-        name="careful", projects=[project], eval_fraction=0.0, filters={"exclude_flagged": "gold"}
+        spec=SnapshotSpec(
+            name="careful", projects=[project], eval_fraction=0.0, filters={"exclude_flagged": "gold"}
+        )
     )
     assert careful.train_rows == 10 and careful.manifest["excluded_flagged_annotators"] == [bad.pk]
     assert careful.filters == {"exclude_flagged": "gold"}
     with pytest.raises(ValidationFailed) as error:
-        snapshot_create(name="x", projects=[project], filters={"exclude_flagged": "some"})
+        snapshot_create(spec=SnapshotSpec(name="x", projects=[project], filters={"exclude_flagged": "some"}))
     assert error.value.details[0]["field"] == "exclude_flagged"
     # Under the project's own thresholds: gold accuracy 0 is fine when the bar is 0.
     project.min_gold_accuracy = 0.0
     project.save()
     lenient = snapshot_create(
-        name="lenient", projects=[project], eval_fraction=0.0, filters={"exclude_flagged": "gold"}
+        spec=SnapshotSpec(
+            name="lenient", projects=[project], eval_fraction=0.0, filters={"exclude_flagged": "gold"}
+        )
     )
     assert lenient.train_rows == 20 and lenient.manifest["excluded_flagged_annotators"] == []
 
 
 def test_snapshot_of_a_round_holds_only_that_round_and_records_it(project: Project, data_dir: Path) -> None:
-    from training.services.runs import run_launch
+    from training.services.runs import RunLaunchSpec, run_launch
 
     judged_project(project, comparisons=6)
     judge = UserFactory(username="round-judge")
@@ -167,25 +175,35 @@ def test_snapshot_of_a_round_holds_only_that_round_and_records_it(project: Proje
         comparison=arena, annotator=judge, ordering=[[first], [second]], submission_token="a"
     )
 
-    of_round = snapshot_create(name="round 1", projects=[project], filters={"round": "1"}, eval_fraction=0.0)
+    of_round = snapshot_create(
+        spec=SnapshotSpec(name="round 1", projects=[project], filters={"round": "1"}, eval_fraction=0.0)
+    )
     rows = lines(Path(of_round.directory) / "train.jsonl")
     assert len(rows) == of_round.train_rows == 2 and arena.pk not in {r["comparison_id"] for r in rows}
     assert of_round.rounds == of_round.manifest["rounds"] == [1] and of_round.filters == {"round": "1"}
     with_arena = snapshot_create(
-        name="with arena",
-        projects=[project],
-        filters={"round": [1], "include_arena": True},
-        eval_fraction=0.0,
+        spec=SnapshotSpec(
+            name="with arena",
+            projects=[project],
+            filters={"round": [1], "include_arena": True},
+            eval_fraction=0.0,
+        )
     )
     assert with_arena.train_rows == 3
     # Without a round filter: every round with judged comparisons.
-    assert snapshot_create(name="all", projects=[project]).rounds == [0, 1, 2]
+    assert snapshot_create(spec=SnapshotSpec(name="all", projects=[project])).rounds == [0, 1, 2]
     with pytest.raises(ValidationFailed) as caught:
-        snapshot_request(name="bad", projects=[project], filters={"round": "last"})
+        snapshot_request(spec=SnapshotSpec(name="bad", projects=[project], filters={"round": "last"}))
     assert caught.value.details[0]["field"] == "round"
 
-    run = run_launch(project=project, method="reward", snapshot=of_round, base_model="tiny")
+    run = run_launch(
+        project=project, spec=RunLaunchSpec(method="reward", snapshot=of_round, base_model="tiny")
+    )
     assert run.round == 1
     assert (
-        run_launch(project=project, method="reward", snapshot=of_round, base_model="tiny", round=5).round == 5
+        run_launch(
+            project=project,
+            spec=RunLaunchSpec(method="reward", snapshot=of_round, base_model="tiny", round=5),
+        ).round
+        == 5
     )

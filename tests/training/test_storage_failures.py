@@ -18,8 +18,8 @@ from tests.factories import ProjectFactory
 from tests.training.conftest import judged_project
 from training.jobs.runs import run_execute
 from training.models import DatasetSnapshot, ModelVersion, Run
-from training.services.runs import run_launch
-from training.services.snapshots import snapshot_create
+from training.services.runs import RunLaunchSpec, run_launch
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -54,16 +54,18 @@ def test_a_snapshot_on_a_broken_disk_fails_clearly_and_keeps_nothing(
 
 def _run_on(disk: SmallDisk, settings, model: str, *, lora: bool) -> Run:
     project: Project = judged_project(ProjectFactory(), comparisons=12)
-    snapshot = snapshot_create(name="tiny", projects=[project], eval_fraction=0.25)
+    snapshot = snapshot_create(spec=SnapshotSpec(name="tiny", projects=[project], eval_fraction=0.25))
     settings.DATA_DIR = disk.path  # the run's output directory goes on the small disk
     return run_launch(
         project=project,
-        method="reward",
-        snapshot=snapshot,
-        base_model=model,
-        device="cpu",
-        hyperparameters={"per_device_train_batch_size": 4, "max_steps": 4, "save_steps": 2},
-        lora={"enabled": lora},
+        spec=RunLaunchSpec(
+            method="reward",
+            snapshot=snapshot,
+            base_model=model,
+            device="cpu",
+            hyperparameters={"per_device_train_batch_size": 4, "max_steps": 4, "save_steps": 2},
+            lora={"enabled": lora},
+        ),
     )
 
 

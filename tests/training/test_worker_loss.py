@@ -30,7 +30,7 @@ from tests.waiting import wait_until
 from training.jobs.reaping import jobs_reap_stale
 from training.models import DatasetSnapshot, Run
 from training.services.runs import run_retry
-from training.services.snapshots import snapshot_queue
+from training.services.snapshots import SnapshotSpec, snapshot_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.training]
 
@@ -50,7 +50,7 @@ def test_a_worker_killed_mid_run_leaves_a_failed_run_that_resumes_on_a_new_worke
         # Nobody is left to finish the run: only its stale heartbeat tells (celery beat's reaper).
         run.refresh_from_db()
         assert run.status == Run.Status.RUNNING
-        queued = snapshot_queue(name="while down", projects=[project], eval_fraction=0.25)
+        queued = snapshot_queue(spec=SnapshotSpec(name="while down", projects=[project], eval_fraction=0.25))
         wait_until(lambda: jobs_reap_stale(stale_after=timedelta(seconds=2)) == 1, what="a stale heartbeat")
         run.refresh_from_db()
         assert run.status == Run.Status.FAILED and "heartbeat" in run.error

@@ -108,9 +108,8 @@ class ArenaListApi(APIView):
 
     def post(self, request: Request, slug: str) -> Response:
         project = self.project
-        arena = arena_launch(
-            project=project, created_by=request.user, **arena_launch_input(project=project, raw=request.data)
-        )
+        spec = arena_launch_input(project=project, raw=request.data)
+        arena = arena_launch(project=project, created_by=request.user, spec=spec)
         arena = arena_get(project=project, arena_id=arena.pk)
         return Response(ArenaOutput(arena).data, status=status.HTTP_201_CREATED)
 

@@ -73,7 +73,7 @@ class GenerationListApi(APIView):
         job = generation_launch(
             project=project,
             created_by=request.user,
-            **generation_launch_input(project=project, raw=request.data),
+            spec=generation_launch_input(project=project, raw=request.data),
         )
         return Response(GenerationJobOutput(job).data, status=status.HTTP_201_CREATED)
 

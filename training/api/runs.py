@@ -39,9 +39,8 @@ class RunListApi(APIView):
 
     def post(self, request: Request, slug: str) -> Response:
         project = self.project
-        run = run_launch(
-            project=project, launched_by=request.user, **run_launch_input(project=project, raw=request.data)
-        )
+        spec = run_launch_input(project=project, raw=request.data)
+        run = run_launch(project=project, launched_by=request.user, spec=spec)
         return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -53,10 +52,9 @@ class RunPreviewApi(APIView):
 
     def post(self, request: Request, slug: str) -> Response:
         project = self.project
-        data = run_launch_input(project=project, raw=request.data)
-        data.pop("name")
-        data.pop("round")
-        spec = run_spec_build(**data, output_dir=str(runs_root() / "<run id>"))
+        spec = run_spec_build(
+            spec=run_launch_input(project=project, raw=request.data), output_dir=str(runs_root() / "<run id>")
+        )
         command = " ".join(engine_command("run", f"{spec['output_dir']}/spec.json"))
         return Response({"spec": spec, "command": command})
 

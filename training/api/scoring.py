@@ -66,7 +66,7 @@ class ScoringListApi(APIView):
         job = scoring_launch(
             project=project,
             created_by=request.user,
-            **scoring_launch_input(project=project, raw=request.data),
+            spec=scoring_launch_input(project=project, raw=request.data),
         )
         return Response(ScoringJobOutput(job).data, status=status.HTTP_201_CREATED)
 

@@ -58,6 +58,6 @@ class SnapshotListApi(APIView):
 
     def post(self, request: Request, slug: str) -> Response:
         project = self.project
-        data = snapshot_input(request, project, request.data)
-        snapshot = snapshot_queue(**data, created_by=request.user)
+        spec = snapshot_input(request, project, request.data)
+        snapshot = snapshot_queue(spec=spec, created_by=request.user)
         return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -24,7 +25,7 @@ from annotation.services.auditing import audit_record
 from annotation.services.importing import comparison_pairs_build
 from rankwise.errors import invalid
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
-from training.services.generation import generation_launch, prompt_ids_select
+from training.services.generation import GenerationLaunchSpec, generation_launch, prompt_ids_select
 
 MAX_CONTESTANTS = 8
 
@@ -34,31 +35,37 @@ def project_current_round(*, project: Project) -> int:
     return Comparison.objects.filter(project=project).aggregate(n=Max("round"))["n"] or 0
 
 
+@dataclass(frozen=True)
+class ArenaLaunchSpec:
+    """What an arena is launched with (training.serializers.arena_launch_input reads it from a
+    request): the contestants, which prompts (as for generation: ids, a round, at most `limit`),
+    the round of its battles (None: the project's current round) and the sampling parameters."""
+
+    model_versions: Sequence[ModelVersion] = ()
+    base_models: Sequence[str] = ()
+    prompt_ids: Sequence[int] | None = None
+    prompt_round: int | None = None
+    limit: int | None = None
+    round: int | None = None
+    name: str = ""
+    k: int = 1
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_new_tokens: int = 128
+    batch_size: int = 8
+    seed: int = 0
+
+
 def arena_launch(
-    *,
-    project: Project,
-    created_by: AbstractBaseUser | None = None,
-    model_versions: Sequence[ModelVersion] = (),
-    base_models: Sequence[str] = (),
-    prompt_ids: Sequence[int] | None = None,
-    prompt_round: int | None = None,
-    limit: int | None = None,
-    round: int | None = None,
-    name: str = "",
-    k: int = 1,
-    temperature: float = 0.7,
-    top_p: float = 1.0,
-    max_new_tokens: int = 128,
-    batch_size: int = 8,
-    seed: int = 0,
+    *, project: Project, created_by: AbstractBaseUser | None = None, spec: ArenaLaunchSpec
 ) -> Arena:
     """Saves an arena of two or more contestants (model versions that are not reward models, or base
-    models) on the selected prompts (as for generation: ids, a round, at most `limit`) and queues one
-    generation job per contestant once committed, all with the same sampling parameters, the i-th
-    contestant with seed `seed + i`. Its battles are comparisons of `round` (default:
-    the project's current round). Raises ValidationFailed naming the field; then nothing is saved."""
-    bases = list(dict.fromkeys(b.strip() for b in base_models if b.strip()))
-    versions = list({v.pk: v for v in model_versions}.values())
+    models) on the selected prompts and queues one generation job per contestant once committed, all
+    with the same sampling parameters, the i-th contestant with seed `spec.seed + i`. Its battles
+    are comparisons of spec.round (default: the project's current round). Raises ValidationFailed
+    naming the field; then nothing is saved."""
+    bases = list(dict.fromkeys(b.strip() for b in spec.base_models if b.strip()))
+    versions = list({v.pk: v for v in spec.model_versions}.values())
     if any(v.is_reward_model for v in versions):
         raise invalid("model_versions", "a reward model scores answers, it does not write them")
     names = [v.name for v in versions] + bases
@@ -70,38 +77,40 @@ def arena_launch(
         raise invalid(
             "contestants", "two contestants have the same name; the leaderboard could not tell them apart"
         )
-    if round is not None and round < 0:
+    if spec.round is not None and spec.round < 0:
         raise invalid("round", "must be 0 or more")
-    ids = prompt_ids_select(project=project, prompt_ids=prompt_ids, prompt_round=prompt_round, limit=limit)
-    round = project_current_round(project=project) if round is None else round
-    sampling = {
-        "k": k,
-        "temperature": temperature,
-        "top_p": top_p,
-        "max_new_tokens": max_new_tokens,
-        "batch_size": batch_size,
-        "seed": seed,
-    }
+    ids = prompt_ids_select(
+        project=project, prompt_ids=spec.prompt_ids, prompt_round=spec.prompt_round, limit=spec.limit
+    )
+    round = project_current_round(project=project) if spec.round is None else spec.round
+    sampling = GenerationLaunchSpec(
+        k=spec.k,
+        temperature=spec.temperature,
+        top_p=spec.top_p,
+        max_new_tokens=spec.max_new_tokens,
+        batch_size=spec.batch_size,
+        prompt_ids=ids,
+        round=round,
+    )
     with transaction.atomic():
         arena = Arena.objects.create(
             project=project,
-            name=(name.strip() or " vs ".join(names))[:200],
+            name=(spec.name.strip() or " vs ".join(names))[:200],
             round=round,
             prompt_ids=ids,
             created_by=created_by,
         )
-        sources = [{"model_version": v} for v in versions] + [{"base_model": b} for b in bases]
-        for i, source in enumerate(sources):
+        contestants = [replace(sampling, model_version=v) for v in versions] + [
+            replace(sampling, base_model=b) for b in bases
+        ]
+        for i, contestant in enumerate(contestants):
             # Each contestant samples with its own seed (seed + its index): with one shared seed,
             # similar models draw the same tokens and write the same texts, which are no battle.
             generation_launch(
                 project=project,
                 created_by=created_by,
-                prompt_ids=ids,
-                round=round,
+                spec=replace(contestant, seed=spec.seed + i),
                 arena=arena,
-                **source,
-                **{**sampling, "seed": seed + i},
             )
         audit_record(
             actor=created_by,

@@ -59,7 +59,7 @@ def method_defaults(*, method: str) -> dict[str, Any]:
     return json.loads(_method_defaults(method))
 
 
-def spec_validate(*, spec: Mapping[str, Any]) -> dict[str, Any]:
+def spec_validate(*, spec: Mapping[str, object]) -> dict[str, Any]:
     """The engine's normalised spec (defaults filled in), or ValidationFailed naming the field."""
     runs_root().mkdir(parents=True, exist_ok=True)
     path = runs_root() / f".validate-{uuid.uuid4().hex}.json"

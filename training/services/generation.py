@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -47,31 +48,42 @@ def prompt_ids_select(
     return ids
 
 
+@dataclass(frozen=True)
+class GenerationLaunchSpec:
+    """What a generation job is launched with (training.serializers.generation_launch_input reads it
+    from a request): one source (a model version, a base model, or the configured endpoint), the
+    sampling parameters, and which prompts (all of the project, or those ids / that round, at most
+    `limit`); its candidates are of `round`."""
+
+    model_version: ModelVersion | None = None
+    base_model: str = ""
+    endpoint_model: str = ""
+    use_endpoint: bool = False
+    k: int = 2
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 128
+    batch_size: int = 8
+    seed: int = 0
+    prompt_ids: Sequence[int] | None = None
+    prompt_round: int | None = None
+    limit: int | None = None
+    round: int = 0
+
+
 def generation_launch(
     *,
     project: Project,
     created_by: AbstractBaseUser | None = None,
-    model_version: ModelVersion | None = None,
-    base_model: str = "",
-    endpoint_model: str = "",
-    use_endpoint: bool = False,
-    k: int = 2,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    max_new_tokens: int = 128,
-    batch_size: int = 8,
-    seed: int = 0,
-    prompt_ids: Sequence[int] | None = None,
-    prompt_round: int | None = None,
-    limit: int | None = None,
-    round: int = 0,
+    spec: GenerationLaunchSpec,
     arena: Arena | None = None,
 ) -> GenerationJob:
     """Saves a queued job for exactly one source (a model version, a base model, or the configured
     endpoint) and queues it once committed: local models on `gpu`, the endpoint on `default`.
-    The prompts (all of the project, or those ids / that round, at most `limit`) are frozen now.
-    With `arena`, the job is one contestant of it (see training.services.arenas.arena_launch)."""
-    base_model, endpoint_model = base_model.strip(), endpoint_model.strip()
+    The prompts are frozen now. With `arena`, the job is one contestant of it (see
+    training.services.arenas.arena_launch). Raises ValidationFailed naming the field."""
+    model_version, use_endpoint = spec.model_version, spec.use_endpoint
+    base_model, endpoint_model = spec.base_model.strip(), spec.endpoint_model.strip()
     if sum([model_version is not None, bool(base_model), use_endpoint]) != 1:
         raise invalid("source", "choose exactly one of a model version, a base model and the endpoint")
     if use_endpoint:
@@ -81,19 +93,21 @@ def generation_launch(
         if not endpoint_model:
             raise invalid("endpoint_model", "name the endpoint's model (or set RANKWISE_OPENAI_MODEL)")
     for name, value in {
-        "k": k,
-        "max_new_tokens": max_new_tokens,
-        "batch_size": batch_size,
-        "seed": seed,
+        "k": spec.k,
+        "max_new_tokens": spec.max_new_tokens,
+        "batch_size": spec.batch_size,
+        "seed": spec.seed,
     }.items():
         low, high = LIMITS[name]
         if not low <= value <= high:
             raise invalid(name, f"must be from {low} to {high}")
-    if not 0.0 <= temperature <= 5.0:
+    if not 0.0 <= spec.temperature <= 5.0:
         raise invalid("temperature", "must be from 0 to 5")
-    if not 0.0 < top_p <= 1.0:
+    if not 0.0 < spec.top_p <= 1.0:
         raise invalid("top_p", "must be above 0 and at most 1")
-    ids = prompt_ids_select(project=project, prompt_ids=prompt_ids, prompt_round=prompt_round, limit=limit)
+    ids = prompt_ids_select(
+        project=project, prompt_ids=spec.prompt_ids, prompt_round=spec.prompt_round, limit=spec.limit
+    )
     source = (
         GenerationJob.Source.ENDPOINT
         if use_endpoint
@@ -109,15 +123,15 @@ def generation_launch(
             base_model=base_model,
             endpoint_model=endpoint_model if use_endpoint else "",
             endpoint_base_url=settings.RANKWISE_OPENAI_BASE_URL if use_endpoint else "",
-            k=k,
-            temperature=temperature,
-            top_p=top_p,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            seed=seed,
+            k=spec.k,
+            temperature=spec.temperature,
+            top_p=spec.top_p,
+            max_new_tokens=spec.max_new_tokens,
+            batch_size=spec.batch_size,
+            seed=spec.seed,
             prompt_ids=ids,
             prompts_total=len(ids),
-            round=round,
+            round=spec.round,
             arena=arena,
             queue="default" if use_endpoint else "gpu",
             created_by=created_by,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +24,39 @@ from training.services.storage import runs_root
 DEFAULT_SAMPLE_PROMPTS = 3
 
 
-def run_spec_build(
-    *,
-    method: str,
-    snapshot: DatasetSnapshot,
-    base_model: str = "",
-    base_version: ModelVersion | None = None,
-    reward_version: ModelVersion | None = None,
-    hyperparameters: Mapping[str, Any] | None = None,
-    lora: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    precision: str = "auto",
-    device: str = "auto",
-    sample_prompts: Sequence[str] = (),
-    output_dir: str = "",
-) -> dict[str, Any]:
-    """The engine spec for a run, checked by the engine (`validate`) and normalised. A policy run
-    (not reward) without sample prompts samples the first prompts of the snapshot's eval file (else
-    its train file), so every run shows what its training did to the generations, not only margins.
+@dataclass(frozen=True)
+class RunLaunchSpec:
+    """What a run is launched with (training.serializers.run_launch_input reads it from a request):
+    run_spec_build turns it into the engine's spec; name, queue and round are the Run's own."""
+
+    method: str
+    snapshot: DatasetSnapshot
+    name: str = ""
+    base_model: str = ""
+    base_version: ModelVersion | None = None
+    reward_version: ModelVersion | None = None
+    hyperparameters: Mapping[str, object] | None = None
+    lora: Mapping[str, object] | None = None
+    seed: int = 0
+    precision: str = "auto"
+    device: str = "auto"
+    sample_prompts: Sequence[str] = ()
+    queue: str = "gpu"
+    # None: the newest round the snapshot was built from (0 for none).
+    round: int | None = None
+
+
+def run_spec_build(*, spec: RunLaunchSpec, output_dir: str = "") -> dict[str, Any]:
+    """The engine spec for a run launched with `spec`, checked by the engine (`validate`) and
+    normalised. A policy run (not reward) without sample prompts samples the first prompts of the
+    snapshot's eval file (else its train file), so every run shows what its training did to the
+    generations, not only margins.
 
     Raises ValidationFailed naming the field: a base model (text or version) is required, ppo/rloo
     need a reward model version, sft needs a snapshot with demonstrations, and the snapshot must be ready.
     """
+    method, snapshot, base_model = spec.method, spec.snapshot, spec.base_model
+    base_version, reward_version = spec.base_version, spec.reward_version
     problems = []
     if method not in Method.values:
         problems.append({"field": "method", "reason": f"must be one of {', '.join(Method.values)}"})
@@ -69,7 +81,7 @@ def run_spec_build(
         )
     directory = Path(snapshot.directory)
     has_eval = snapshot.eval_rows > 0 and method != Method.SFT
-    spec: dict[str, Any] = {
+    engine_spec: dict[str, Any] = {
         "method": method,
         "base_model": base_version.path if base_version else base_model.strip(),
         "output_dir": output_dir or str(runs_root() / "pending"),
@@ -77,16 +89,16 @@ def run_spec_build(
         "eval_file": str(directory / "eval.jsonl") if has_eval else None,
         "eval_fraction": snapshot.eval_fraction if method == Method.SFT else 0.0,
         "reward_model": reward_version.path if reward_version else None,
-        "hyperparameters": dict(hyperparameters or {}),
-        "seed": seed,
-        "precision": precision,
-        "device": device,
+        "hyperparameters": dict(spec.hyperparameters or {}),
+        "seed": spec.seed,
+        "precision": spec.precision,
+        "device": spec.device,
         "snapshot": {"id": snapshot.pk, "sha256": snapshot.sha256},
-        "sample_prompts": list(sample_prompts) or _snapshot_sample_prompts(snapshot, method=method),
+        "sample_prompts": list(spec.sample_prompts) or _snapshot_sample_prompts(snapshot, method=method),
     }
-    if lora is not None:
-        spec["lora"] = dict(lora)
-    return spec_validate(spec=spec)
+    if spec.lora is not None:
+        engine_spec["lora"] = dict(spec.lora)
+    return spec_validate(spec=engine_spec)
 
 
 def _snapshot_sample_prompts(snapshot: DatasetSnapshot, *, method: str) -> list[Any]:
@@ -125,70 +137,41 @@ def _queue_execution(run: Run) -> None:
     transaction.on_commit(lambda: run_execute.apply_async((run.pk,), queue=run.queue))
 
 
-def run_launch(
-    *,
-    project: Project,
-    method: str,
-    snapshot: DatasetSnapshot,
-    launched_by: AbstractBaseUser | None = None,
-    name: str = "",
-    base_model: str = "",
-    base_version: ModelVersion | None = None,
-    reward_version: ModelVersion | None = None,
-    hyperparameters: Mapping[str, Any] | None = None,
-    lora: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    precision: str = "auto",
-    device: str = "auto",
-    sample_prompts: Sequence[str] = (),
-    queue: str = "gpu",
-    round: int | None = None,
-) -> Run:
-    """Builds and checks the spec, saves a queued Run with its audit row by `launched_by` and queues
-    its execution once committed.
+def run_launch(*, project: Project, launched_by: AbstractBaseUser | None = None, spec: RunLaunchSpec) -> Run:
+    """Builds and checks the engine spec, saves a queued Run with its audit row by `launched_by` and
+    queues its execution once committed.
 
     The snapshot must include the project, so a project's admins only train on data they manage.
-    The run's round is `round`, else the newest round its snapshot was built from (0 for none).
+    The run's round is spec.round, else the newest round its snapshot was built from (0 for none).
     """
-    if round is not None and round < 0:
+    if spec.round is not None and spec.round < 0:
         raise ValidationFailed(
             "round must be a round number.", details=[{"field": "round", "reason": "must be 0 or more"}]
         )
+    snapshot = spec.snapshot
     if not snapshot.projects.filter(pk=project.pk).exists():
         raise ValidationFailed(
             "The snapshot does not include this project.",
             details=[{"field": "snapshot", "reason": "does not include this project"}],
         )
-    spec = run_spec_build(
-        method=method,
-        snapshot=snapshot,
-        base_model=base_model,
-        base_version=base_version,
-        reward_version=reward_version,
-        hyperparameters=hyperparameters,
-        lora=lora,
-        seed=seed,
-        precision=precision,
-        device=device,
-        sample_prompts=sample_prompts,
-    )
+    engine_spec = run_spec_build(spec=spec)
     with transaction.atomic():
         run = Run.objects.create(
             project=project,
-            name=name.strip(),
-            method=method,
-            base_model=base_model.strip(),
-            base_version=base_version,
+            name=spec.name.strip(),
+            method=spec.method,
+            base_model=spec.base_model.strip(),
+            base_version=spec.base_version,
             snapshot=snapshot,
-            reward_version=reward_version,
-            spec=spec,
-            queue=queue,
+            reward_version=spec.reward_version,
+            spec=engine_spec,
+            queue=spec.queue,
             launched_by=launched_by,
-            round=round if round is not None else max(snapshot.rounds, default=0),
+            round=spec.round if spec.round is not None else max(snapshot.rounds, default=0),
         )
         # A random suffix, so a reset database never reuses another run's directory (and checkpoints).
         run.output_dir = str(runs_root() / f"{run.pk}-{uuid.uuid4().hex[:8]}")
-        run.spec = {**spec, "output_dir": run.output_dir}
+        run.spec = {**engine_spec, "output_dir": run.output_dir}
         run.save(update_fields=["output_dir", "spec"])
         audit_record(
             actor=launched_by,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -46,19 +47,27 @@ def _candidate_ids_select(
     return ids
 
 
+@dataclass(frozen=True)
+class ScoringLaunchSpec:
+    """What a scoring job is launched with (training.serializers.scoring_launch_input reads it from a
+    request): the reward model version, which candidates (all, one round's, or those the version has
+    not scored) and the batch and length limits."""
+
+    model_version: ModelVersion | None
+    selection: str = ScoringJob.Selection.ALL
+    # Only with selection "round": the round whose candidates are scored.
+    round: int | None = None
+    batch_size: int = 16
+    max_length: int = 1024
+
+
 def scoring_launch(
-    *,
-    project: Project,
-    model_version: ModelVersion | None,
-    selection: str = ScoringJob.Selection.ALL,
-    round: int | None = None,
-    batch_size: int = 16,
-    max_length: int = 1024,
-    created_by: AbstractBaseUser | None = None,
+    *, project: Project, created_by: AbstractBaseUser | None = None, spec: ScoringLaunchSpec
 ) -> ScoringJob:
-    """Saves a queued job scoring the project's candidates (all, one round's, or those this version has
-    not scored) with a reward model version of the project, and queues it on `gpu` once committed. The
-    candidates are frozen now. Raises ValidationFailed naming the field."""
+    """Saves a queued job scoring the project's candidates with a reward model version of the
+    project, and queues it on `gpu` once committed. The candidates are frozen now. Raises
+    ValidationFailed naming the field."""
+    model_version, selection, round = spec.model_version, spec.selection, spec.round
     if model_version is None or not model_version_list(project=project).filter(pk=model_version.pk).exists():
         raise invalid("model_version", "choose a model version of this project")
     if not model_version.is_reward_model:
@@ -67,7 +76,7 @@ def scoring_launch(
         raise invalid("selection", f"one of {', '.join(ScoringJob.Selection.values)}")
     if selection == ScoringJob.Selection.ROUND and (round is None or round < 0):
         raise invalid("round", "name the round to score (a whole number >= 0)")
-    for name, value in {"batch_size": batch_size, "max_length": max_length}.items():
+    for name, value in {"batch_size": spec.batch_size, "max_length": spec.max_length}.items():
         low, high = LIMITS[name]
         if not low <= value <= high:
             raise invalid(name, f"must be from {low} to {high}")
@@ -80,8 +89,8 @@ def scoring_launch(
             model_version=model_version,
             selection=selection,
             round=round if selection == ScoringJob.Selection.ROUND else None,
-            batch_size=batch_size,
-            max_length=max_length,
+            batch_size=spec.batch_size,
+            max_length=spec.max_length,
             candidate_ids=ids,
             candidates_total=len(ids),
             created_by=created_by,

@@ -58,7 +58,7 @@ def split_is_eval(*, key: int | str, seed: int, eval_fraction: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < eval_fraction
 
 
-def _normalise_filters(filters: Mapping[str, Any]) -> dict[str, str]:
+def _normalise_filters(filters: Mapping[str, object]) -> dict[str, str]:
     unknown = sorted(set(filters) - set(SNAPSHOT_FILTERS))
     if unknown:
         raise ValidationFailed(
@@ -76,17 +76,23 @@ def _normalise_filters(filters: Mapping[str, Any]) -> dict[str, str]:
     return clean
 
 
-def snapshot_request(
-    *,
-    name: str,
-    projects: Sequence[Project],
-    filters: Mapping[str, Any] | None = None,
-    split_seed: int = 0,
-    eval_fraction: float = 0.1,
-    created_by: AbstractBaseUser | None = None,
-) -> DatasetSnapshot:
-    """Checks the input and saves a building snapshot; the caller builds it (snapshot_build), or
+@dataclasses.dataclass(frozen=True)
+class SnapshotSpec:
+    """What a snapshot freezes (training.serializers.snapshot_input reads it from a request): the
+    projects' data under the export `filters` (SNAPSHOT_FILTERS), split into train and eval by a
+    seeded hash."""
+
+    name: str
+    projects: Sequence[Project]
+    filters: Mapping[str, object] | None = None
+    split_seed: int = 0
+    eval_fraction: float = 0.1
+
+
+def snapshot_request(*, spec: SnapshotSpec, created_by: AbstractBaseUser | None = None) -> DatasetSnapshot:
+    """Checks the spec and saves a building snapshot; the caller builds it (snapshot_build), or
     snapshot_queue has a `default` worker build it. Raises ValidationFailed naming the field."""
+    name, projects, split_seed, eval_fraction = spec.name, spec.projects, spec.split_seed, spec.eval_fraction
     problems = []
     if not name.strip():
         problems.append({"field": "name", "reason": "is required"})
@@ -101,7 +107,7 @@ def snapshot_request(
             "Invalid snapshot: " + "; ".join(f"{p['field']} {p['reason']}" for p in problems),
             details=problems,
         )
-    clean = _normalise_filters(filters or {})
+    clean = _normalise_filters(spec.filters or {})
     spec = _snapshot_export_spec(clean)
     with transaction.atomic():
         snapshot = DatasetSnapshot.objects.create(
@@ -137,20 +143,20 @@ def _snapshot_export_spec(filters: Mapping[str, str]) -> ExportSpec:
     return spec
 
 
-def snapshot_queue(**arguments: Any) -> DatasetSnapshot:
+def snapshot_queue(*, spec: SnapshotSpec, created_by: AbstractBaseUser | None = None) -> DatasetSnapshot:
     """snapshot_request, then a `default` worker builds it once the transaction commits (large
-    projects take longer than a web request may). Same arguments as snapshot_request."""
+    projects take longer than a web request may)."""
     from training.tasks import snapshot_build as task
 
     with transaction.atomic():
-        snapshot = snapshot_request(**arguments)
+        snapshot = snapshot_request(spec=spec, created_by=created_by)
         transaction.on_commit(lambda: task.apply_async((snapshot.pk,), queue="default"))
     return snapshot
 
 
-def snapshot_create(**arguments: Any) -> DatasetSnapshot:
+def snapshot_create(*, spec: SnapshotSpec, created_by: AbstractBaseUser | None = None) -> DatasetSnapshot:
     """snapshot_request and snapshot_build in one call; returns the ready snapshot."""
-    return snapshot_build(snapshot_id=snapshot_request(**arguments).pk)
+    return snapshot_build(snapshot_id=snapshot_request(spec=spec, created_by=created_by).pk)
 
 
 def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:

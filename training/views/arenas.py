@@ -39,7 +39,7 @@ def arena_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     data.setlist("prompt_ids", data.get("prompt_ids", "").replace(",", " ").split())
     try:
         arena = arena_launch(
-            project=project, created_by=request.user, **arena_launch_input(project=project, raw=data)
+            project=project, created_by=request.user, spec=arena_launch_input(project=project, raw=data)
         )
     except ValidationFailed as exc:
         return render(request, "training/arenas.html", {**context, "errors": exc.details}, status=400)

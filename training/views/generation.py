@@ -38,7 +38,7 @@ def generation_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     data.setlist("prompt_ids", data.get("prompt_ids", "").replace(",", " ").split())
     try:
         job = generation_launch(
-            project=project, created_by=request.user, **generation_launch_input(project=project, raw=data)
+            project=project, created_by=request.user, spec=generation_launch_input(project=project, raw=data)
         )
     except ValidationFailed as exc:
         return render(request, "training/generations.html", {**context, "errors": exc.details}, status=400)

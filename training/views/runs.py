@@ -66,7 +66,7 @@ def run_launch_page(request: HttpRequest, slug: str) -> HttpResponse:
     )
     try:
         run = run_launch(
-            project=project, launched_by=request.user, **run_launch_input(project=project, raw=data)
+            project=project, launched_by=request.user, spec=run_launch_input(project=project, raw=data)
         )
     except ValidationFailed as exc:
         return render(request, "training/run_launch.html", {**context, "errors": exc.details}, status=400)

@@ -31,7 +31,7 @@ def score_list_page(request: HttpRequest, slug: str) -> HttpResponse:
             job = scoring_launch(
                 project=project,
                 created_by=request.user,
-                **scoring_launch_input(project=project, raw=request.POST),
+                spec=scoring_launch_input(project=project, raw=request.POST),
             )
         except ValidationFailed as exc:
             errors = exc.details

@@ -44,7 +44,7 @@ def snapshot_list_page(request: HttpRequest, slug: str) -> HttpResponse:
         "eval_fraction": request.POST.get("eval_fraction") or 0.1,
     }
     try:
-        snapshot_queue(**snapshot_input(request, project, raw), created_by=request.user)
+        snapshot_queue(spec=snapshot_input(request, project, raw), created_by=request.user)
     except ValidationFailed as exc:
         return render(request, "training/snapshots.html", {**context, "errors": exc.details}, status=400)
     return redirect("training:snapshots", slug=project.slug)

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from annotation.models import Project
 from rankwise.errors import RankwiseError
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
-from training.services.runs import run_command, run_launch
+from training.services.runs import RunLaunchSpec, run_command, run_launch
 
 
 def _value(text: str) -> object:
@@ -62,13 +62,16 @@ class Command(BaseCommand):
         try:
             run = run_launch(
                 project=project,
-                method=options["method"],
-                snapshot=snapshot,
-                name=options["name"],
-                base_model=options["base_model"],
-                hyperparameters=hyperparameters,
-                device=options["device"],
-                **versions,
+                spec=RunLaunchSpec(
+                    method=options["method"],
+                    snapshot=snapshot,
+                    name=options["name"],
+                    base_model=options["base_model"],
+                    base_version=versions["base_version"],
+                    reward_version=versions["reward_version"],
+                    hyperparameters=hyperparameters,
+                    device=options["device"],
+                ),
             )
         except RankwiseError as exc:
             raise CommandError(exc.message) from exc

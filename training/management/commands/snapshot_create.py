@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.models import Project
 from rankwise.errors import RankwiseError, storage_error
-from training.services.snapshots import SNAPSHOT_FILTERS, snapshot_create
+from training.services.snapshots import SNAPSHOT_FILTERS, SnapshotSpec, snapshot_create
 
 
 class Command(BaseCommand):
@@ -39,11 +39,13 @@ class Command(BaseCommand):
             filters[name] = value
         try:
             snapshot = snapshot_create(
-                name=options["name"],
-                projects=projects,
-                filters=filters,
-                split_seed=options["seed"],
-                eval_fraction=options["eval_fraction"],
+                spec=SnapshotSpec(
+                    name=options["name"],
+                    projects=projects,
+                    filters=filters,
+                    split_seed=options["seed"],
+                    eval_fraction=options["eval_fraction"],
+                )
             )
         except RankwiseError as exc:
             raise CommandError(exc.message) from exc
