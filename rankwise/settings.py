@@ -245,6 +245,7 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "training.tasks.jobs_reap": {"queue": "default"},
+    "training.tasks.jobs_dispatch": {"queue": "default"},
     "training.tasks.arena_build": {"queue": "default"},
     "training.tasks.*": {"queue": "gpu"},
 }
@@ -264,13 +265,14 @@ RANKWISE_RUN_STALE_SECONDS = envint("RANKWISE_RUN_STALE_SECONDS", "60")
 RANKWISE_OPENAI_BASE_URL = os.getenv("RANKWISE_OPENAI_BASE_URL", "")
 RANKWISE_OPENAI_MODEL = os.getenv("RANKWISE_OPENAI_MODEL", "")
 RANKWISE_OPENAI_API_KEY = os.getenv("RANKWISE_OPENAI_API_KEY", "")
-# Celery beat (`celery -A rankwise beat`) fails the runs, generation and scoring jobs whose worker died
-# (and each worker does once at start), marks the leases that ran out as expired and renders texts
-# that have no stored HTML yet, every minute.
+# Celery beat (`celery -A rankwise beat`), every minute: fails the runs, generation and scoring jobs
+# whose worker died (each worker also does once at start), sends the tasks that a broker outage kept
+# from being queued, marks the leases that ran out as expired and renders texts without stored HTML.
 CELERY_BEAT_SCHEDULE = {
     task.rpartition(".")[2]: {"task": task, "schedule": 60.0, "options": {"queue": "default"}}
     for task in (
         "training.tasks.jobs_reap",
+        "training.tasks.jobs_dispatch",
         "annotation.tasks.leases_expire",
         "annotation.tasks.texts_prerender",
     )

@@ -50,6 +50,8 @@ class EngineJob(models.Model):
     # 1 for the first execution; each retry adds one.
     attempt = models.PositiveIntegerField(default=1)
     cancel_requested = models.BooleanField(default=False)
+    # When the broker took the execution task; empty while it waits for a broker (training.services.dispatch).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -95,6 +97,8 @@ class DatasetSnapshot(models.Model):
     eval_rows = models.PositiveIntegerField(default=0)
     sft_rows = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # When the broker took the build task; empty while it waits for a broker (training.services.dispatch).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

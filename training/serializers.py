@@ -123,6 +123,7 @@ class RunOutput(serializers.ModelSerializer):
             "attempt",
             "cancel_requested",
             "launched_by",
+            "dispatched_at",
             "created_at",
             "started_at",
             "finished_at",

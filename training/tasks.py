@@ -13,7 +13,7 @@ from training.jobs import runs as run_jobs
 from training.jobs import scoring as scoring_jobs
 from training.jobs.reaping import jobs_reap_stale
 from training.models import Arena
-from training.services import arenas, snapshots
+from training.services import arenas, dispatch, snapshots
 
 
 # No time limit: a run lasts as long as its spec says (hours or days); cancel stops it, and a lost
@@ -56,6 +56,13 @@ def jobs_reap() -> int:
     reaped = jobs_reap_stale()
     arenas.arenas_refresh()
     return reaped
+
+
+@shared_task(ignore_result=True)
+def jobs_dispatch() -> int:
+    """Sends the tasks of the jobs and snapshots whose dispatch failed (the broker was down when they
+    were committed); celery beat calls it every minute. Returns how many the broker took."""
+    return dispatch.undispatched_send()
 
 
 @worker_ready.connect

@@ -22,10 +22,9 @@ from annotation.services.projects import project_update
 from annotation.services.queueing import queue_priorities_refresh
 from tests.annotation.test_import_doors import _settings_post
 from tests.conftest import member
-from tests.factories import ProjectFactory, UserFactory, make_answer, make_comparison
+from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, make_answer, make_comparison
 from tests.training.test_scoring import reward_version, score
 from tests.waiting import wait_until
-from training.models import ModelVersion
 
 
 def _ids(comparison: Comparison) -> list[int]:
@@ -108,7 +107,7 @@ def test_settings_api_sets_the_queue_order_with_field_named_errors(
     close, wide = make_comparison(project=project), make_comparison(project=project)
     score(version, close, 0.1, 0.0)
     score(version, wide, 3.0, 0.0)
-    policy = ModelVersion.objects.create(name="p", path="/p", method="dpo", base="m")
+    policy = ModelVersionFactory(name="p", path="/p", method="dpo", base="m")
     elsewhere = reward_version(ProjectFactory())
     url = reverse("api:project-detail", args=[project.slug])
     api = APIClient()

@@ -13,8 +13,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from annotation.models import AuditEvent, Judgment, Membership, Project, Review
-from tests.factories import UserFactory, make_comparison
-from training.models import CandidateScore, ModelVersion
+from tests.factories import ModelVersionFactory, UserFactory, make_comparison
+from training.models import CandidateScore
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
@@ -43,9 +43,7 @@ def test_api_doc_examples_run_against_a_live_server(
         ordering=[[second], [first]],
         submission_token="v",
     )
-    version = ModelVersion.objects.create(
-        name="rm", path="/rm", method="reward", base="m", is_reward_model=True
-    )
+    version = ModelVersionFactory(name="rm", path="/rm", method="reward", base="m", is_reward_model=True)
     for candidate_id, score in ((first, -1.0), (second, 2.0)):  # bob chose the first: a disagreement
         CandidateScore.objects.create(candidate_id=candidate_id, model_version=version, score=score)
     env = {

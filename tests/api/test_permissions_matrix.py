@@ -17,10 +17,17 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotation.models import Demonstration, Judgment, Membership, Project
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
+from tests.factories import (
+    MembershipFactory,
+    ModelVersionFactory,
+    ProjectFactory,
+    RunFactory,
+    UserFactory,
+    make_comparison,
+)
 from tests.training.conftest import judged_project
 from training.jobs.runs import artifacts_register
-from training.models import Arena, ModelVersion, Run
+from training.models import Arena
 from training.services.scoring import ScoringLaunchSpec, scoring_launch
 from training.services.snapshots import SnapshotSpec, snapshot_create
 
@@ -132,7 +139,7 @@ def _populate(project: Project, data_dir: Path) -> tuple[dict[str, object], dict
     (output / "run.log").write_text("log\n")
     (output / "final" / "adapter.bin").write_bytes(b"weights")
     snapshot = snapshot_create(spec=SnapshotSpec(name="s", projects=[project], eval_fraction=0.25))
-    run = Run.objects.create(
+    run = RunFactory(
         project=project,
         method="dpo",
         base_model="tiny",
@@ -142,7 +149,7 @@ def _populate(project: Project, data_dir: Path) -> tuple[dict[str, object], dict
     )
     artifacts_register(run=run)
     arena = Arena.objects.create(project=project, name=f"arena of {project.slug}")
-    version = ModelVersion.objects.create(
+    version = ModelVersionFactory(
         name=f"rm-{project.slug}",
         run=run,
         path=str(output),

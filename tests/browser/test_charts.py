@@ -16,7 +16,7 @@ from django.test import Client
 
 from annotation.models import Judgment, Project
 from tests.conftest import member
-from tests.factories import make_comparison
+from tests.factories import RunFactory, SnapshotFactory, make_comparison
 from training.models import DatasetSnapshot, Run, RunMetric
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ TICK_LENGTH = 10
 @pytest.fixture
 def snapshot(project: Project) -> DatasetSnapshot:
     """A run's snapshot as a bare row: the run page shows only its name, and the charts need no files."""
-    snapshot = DatasetSnapshot.objects.create(name="s", status=DatasetSnapshot.Status.READY)
+    snapshot = SnapshotFactory(name="s", status=DatasetSnapshot.Status.READY)
     snapshot.projects.add(project)
     return snapshot
 
@@ -91,7 +91,7 @@ def hover(page: Page, figure: str, fraction: float) -> None:
 def test_run_chart_has_axes_and_shows_hovered_values_in_its_legend(
     page: Page, live_server, project: Project, snapshot: DatasetSnapshot
 ) -> None:
-    run = Run.objects.create(
+    run = RunFactory(
         project=project, method="reward", base_model="tiny", snapshot=snapshot,
         status=Run.Status.RUNNING, step=3, total_steps=6,
     )  # fmt: skip

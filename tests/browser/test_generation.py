@@ -9,13 +9,14 @@ import pytest
 from playwright.sync_api import expect
 
 from annotation.models import Project
+from tests.factories import GenerationJobFactory
 from training.models import GenerationJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_job_page_follows_the_job(browser_page, live_server, project: Project, data_dir: Path) -> None:  # noqa: F811
-    job = GenerationJob.objects.create(
+    job = GenerationJobFactory(
         project=project, source="base", base_model="tiny", k=2, prompts_total=4, status="running"
     )
     page = browser_page

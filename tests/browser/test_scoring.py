@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from annotation.models import Project
-from tests.factories import make_comparison
+from tests.factories import ScoringJobFactory, make_comparison
 from tests.training.test_scoring import judge, reward_version, score
 from training.models import ScoringJob
 
@@ -24,9 +24,7 @@ def test_scores_page_follows_the_job_then_shows_the_new_scores(
 ) -> None:
     version = reward_version(project, name="rm-v1")
     comparison = make_comparison(project=project)
-    job = ScoringJob.objects.create(
-        project=project, model_version=version, candidates_total=2, status="running"
-    )
+    job = ScoringJobFactory(project=project, model_version=version, candidates_total=2, status="running")
     page = browser_page
     page.goto(f"{live_server.url}/projects/{project.slug}/scores/")
     row = page.locator("tr.scoring-job")

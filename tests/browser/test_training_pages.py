@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from annotation.models import Project
+from tests.factories import ModelVersionFactory, RunFactory
 from tests.training.conftest import judged_project
-from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
+from training.models import DatasetSnapshot, Run, RunMetric
 from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +24,7 @@ def snapshot(project: Project, data_dir: Path) -> DatasetSnapshot:
 
 
 def make_run(project: Project, snapshot: DatasetSnapshot, losses: list[float], **fields: object) -> Run:
-    run = Run.objects.create(project=project, method="reward", base_model="tiny", snapshot=snapshot, **fields)
+    run = RunFactory(project=project, method="reward", base_model="tiny", snapshot=snapshot, **fields)
     RunMetric.objects.bulk_create(
         RunMetric(run=run, step=step, data={"step": step, "loss": loss, "rewards/accuracies": 0.5})
         for step, loss in enumerate(losses, start=1)
@@ -79,7 +80,7 @@ def test_launch_form_prefills_defaults_and_previews_the_spec(
     assert '"method": "dpo"' in page.locator("#preview-spec").inner_text()
     assert not Run.objects.exists()
 
-    version = ModelVersion.objects.create(name="earlier", path="/m", method="sft", base="b")
+    version = ModelVersionFactory(name="earlier", path="/m", method="sft", base="b")
     page.reload()
     page.select_option("#base_version", str(version.pk))
     assert page.locator("#base_model").is_disabled()

@@ -18,7 +18,7 @@ from annotation.models import AuditEvent, Comparison, Project, Prompt
 from annotation.services.simulating import annotators_simulate
 from rankwise.errors import ValidationFailed
 from tests.conftest import ROOT
-from tests.factories import PromptFactory, make_comparison
+from tests.factories import ModelVersionFactory, PromptFactory, make_comparison
 from training.jobs.generation import GenerationExecution
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 from training.selectors.arenas import arena_standing
@@ -37,8 +37,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def versions(db: None) -> tuple[ModelVersion, ModelVersion]:
     return (
-        ModelVersion.objects.create(name="policy-v1", path="/models/v1", method="dpo", base="tiny"),
-        ModelVersion.objects.create(name="policy-v2", path="/models/v2", method="dpo", base="tiny"),
+        ModelVersionFactory(name="policy-v1", path="/models/v1", method="dpo", base="tiny"),
+        ModelVersionFactory(name="policy-v2", path="/models/v2", method="dpo", base="tiny"),
     )
 
 
@@ -86,9 +86,7 @@ def test_launch_checks_contestants_and_saves_nothing_on_error(
     project: Project, versions, held_out: list[Prompt], data_dir: Path
 ) -> None:
     v1, v2 = versions
-    reward = ModelVersion.objects.create(
-        name="rm", path="/rm", method="reward", base="t", is_reward_model=True
-    )
+    reward = ModelVersionFactory(name="rm", path="/rm", method="reward", base="t", is_reward_model=True)
     cases = [
         ({"model_versions": [v1]}, "contestants"),
         ({"model_versions": [v1, v1]}, "contestants"),
@@ -283,8 +281,8 @@ def test_worker_runs_an_arena_of_two_tiny_models_into_blind_battles(
     project = Project.objects.get(slug="project-a")
     project.hides_model_names = False
     project.save()
-    v1 = ModelVersion.objects.create(name="tiny-v1", path=tiny_model, method="dpo", base=tiny_model)
-    v2 = ModelVersion.objects.create(name="tiny-v2", path=other_tiny_model, method="dpo", base=tiny_model)
+    v1 = ModelVersionFactory(name="tiny-v1", path=tiny_model, method="dpo", base=tiny_model)
+    v2 = ModelVersionFactory(name="tiny-v2", path=other_tiny_model, method="dpo", base=tiny_model)
     prompts = [
         PromptFactory(project=project, round=2, metadata={"quality_order": ["tiny-v2", "tiny-v1"]})
         for _ in range(3)

@@ -12,10 +12,10 @@ from django.test import Client
 from django.urls import reverse
 
 from annotation.models import Project
-from tests.factories import UserFactory
+from tests.factories import ModelVersionFactory, RunFactory, UserFactory
 from tests.training.conftest import judged_project
 from training.jobs.runs import artifacts_register
-from training.models import DatasetSnapshot, ModelVersion, Run, RunMetric
+from training.models import DatasetSnapshot, Run, RunMetric
 from training.services.snapshots import SnapshotSpec, snapshot_build, snapshot_create
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def run(project: Project, snapshot: DatasetSnapshot, data_dir: Path) -> Run:
     (output / "run.log").write_text("line one\nline two\n")
     (output / "model_card.md").write_text("# Model card\n")
     (output / "final" / "adapter.bin").write_bytes(b"weights")
-    run = Run.objects.create(
+    run = RunFactory(
         project=project,
         method="reward",
         base_model="tiny",
@@ -216,7 +216,7 @@ def test_api_snapshots_and_model_versions(project: Project, alice, run: Run, dat
     assert created.json()["status"] == "building"
     assert snapshot_build(snapshot_id=created.json()["id"]).manifest["split"]["seed"] == 5
     assert len(client.get(url).json()) == 2
-    ModelVersion.objects.create(
+    ModelVersionFactory(
         name="rm", run=run, path=f"{run.output_dir}/final", method="reward", base="tiny", is_reward_model=True
     )
     versions = client.get(reverse("training-api:model-versions", args=[project.slug])).json()
@@ -270,7 +270,7 @@ def test_run_detail_api_includes_the_result(project: Project, alice, run: Run) -
         "samples": [{"prompt": "Hi?", "before": "x", "after": "y"}],
     }
     (Path(run.output_dir) / "result.json").write_text(json.dumps(result))
-    ModelVersion.objects.create(name="rm", run=run, path=f"{run.output_dir}/final", method="reward", base="t")
+    ModelVersionFactory(name="rm", run=run, path=f"{run.output_dir}/final", method="reward", base="t")
     detail = client_for(alice).get(reverse("training-api:run-detail", args=[project.slug, run.pk])).json()
     assert detail["result"] == result
     assert detail["model_zip_url"] == reverse("training:model-download", args=[project.slug, run.pk])
@@ -282,9 +282,7 @@ def test_run_and_snapshot_lists_take_constant_queries(
     project: Project, alice, snapshot: DatasetSnapshot, django_assert_max_num_queries
 ) -> None:
     for _ in range(5):
-        Run.objects.create(
-            project=project, method="reward", base_model="m", snapshot=snapshot, launched_by=alice
-        )
+        RunFactory(project=project, method="reward", base_model="m", snapshot=snapshot, launched_by=alice)
     client = client_for(alice)
     client.get(reverse("training-api:runs", args=[project.slug]))  # warm the session
     # session + user + membership + reap + runs, and the snapshots' projects prefetch.

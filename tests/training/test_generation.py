@@ -13,10 +13,10 @@ from django.urls import reverse
 
 from annotation.models import Candidate, Comparison, Project, Prompt
 from rankwise.errors import Conflict, ValidationFailed
-from tests.factories import ProjectFactory, PromptFactory
+from tests.factories import ModelVersionFactory, ProjectFactory, PromptFactory
 from tests.training.engine.test_generate import FakeOpenAI, fake_openai  # noqa: F401 - the fixture
 from training.jobs.generation import _Collector, generation_execute
-from training.models import GenerationJob, ModelVersion
+from training.models import GenerationJob
 from training.services.generation import GenerationLaunchSpec, generation_cancel, generation_launch
 
 
@@ -271,7 +271,7 @@ def test_api_launches_lists_and_cancels_for_admins_only(project: Project, alice,
 
 @pytest.mark.training
 def test_model_version_source_names_the_candidates(project: Project, data_dir: Path, tiny_model: str) -> None:
-    version = ModelVersion.objects.create(name="policy-v1", path=tiny_model, method="sft", base=tiny_model)
+    version = ModelVersionFactory(name="policy-v1", path=tiny_model, method="sft", base=tiny_model)
     prompt = PromptFactory(project=project)
     job = generation_launch(
         project=project,

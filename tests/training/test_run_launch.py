@@ -9,9 +9,9 @@ import pytest
 
 from annotation.models import Project
 from rankwise.errors import ValidationFailed
-from tests.factories import ProjectFactory
+from tests.factories import ModelVersionFactory, ProjectFactory
 from tests.training.conftest import judged_project
-from training.models import DatasetSnapshot, ModelVersion, Run
+from training.models import DatasetSnapshot, Run
 from training.services.engine import method_defaults
 from training.services.runs import RunLaunchSpec, run_command, run_launch
 from training.services.snapshots import SnapshotSpec, snapshot_create
@@ -70,7 +70,7 @@ def test_engine_rejection_names_the_field(project: Project, snapshot: DatasetSna
 
 
 def test_rl_methods_need_a_reward_model_version(project: Project, snapshot: DatasetSnapshot) -> None:
-    policy = ModelVersion.objects.create(name="policy", path="/m", method="sft", base="b")
+    policy = ModelVersionFactory(name="policy", path="/m", method="sft", base="b")
     with pytest.raises(ValidationFailed) as error:
         run_launch(project=project, spec=RunLaunchSpec(method="ppo", snapshot=snapshot, base_model="m"))
     assert error.value.details == [{"field": "reward_version", "reason": "ppo needs a reward model version"}]

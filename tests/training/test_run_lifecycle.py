@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from annotation.models import Project
 from rankwise.errors import Conflict
+from tests.factories import RunFactory, SnapshotFactory
 from training.engine.jsonl import JsonlTail
 from training.jobs.reaping import jobs_reap_stale
 from training.jobs.runs import RunExecution
@@ -22,9 +23,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def run(project: Project) -> Run:
-    snapshot = DatasetSnapshot.objects.create(name="s", status=DatasetSnapshot.Status.READY)
+    snapshot = SnapshotFactory(name="s", status=DatasetSnapshot.Status.READY)
     snapshot.projects.set([project])
-    return Run.objects.create(project=project, method="reward", base_model="tiny", snapshot=snapshot)
+    return RunFactory(project=project, method="reward", base_model="tiny", snapshot=snapshot)
 
 
 def test_cancel_queued_run_finishes_it_at_once(run: Run) -> None:
@@ -65,7 +66,7 @@ def test_retry_refuses_runs_that_did_not_stop(run: Run, status: str) -> None:
 def test_reaper_fails_only_stale_running_runs(run: Run, project: Project) -> None:
     now = timezone.now()
     Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, heartbeat_at=now - timedelta(minutes=5))
-    fresh = Run.objects.create(
+    fresh = RunFactory(
         project=project,
         method="reward",
         base_model="tiny",

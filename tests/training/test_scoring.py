@@ -24,9 +24,18 @@ from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.projects import project_update
 from rankwise.errors import Conflict, ValidationFailed
 from tests.conftest import ROOT
-from tests.factories import CandidateFactory, ProjectFactory, PromptFactory, UserFactory, make_comparison
+from tests.factories import (
+    CandidateFactory,
+    ModelVersionFactory,
+    ProjectFactory,
+    PromptFactory,
+    RunFactory,
+    SnapshotFactory,
+    UserFactory,
+    make_comparison,
+)
 from training.jobs.scoring import scores_store, scoring_execute
-from training.models import CandidateScore, DatasetSnapshot, ModelVersion, Run, ScoringJob
+from training.models import CandidateScore, ModelVersion, ScoringJob
 from training.selectors.scoring import score_report
 from training.services.scoring import ScoringLaunchSpec, scoring_cancel, scoring_launch
 from training.tasks import jobs_reap
@@ -41,11 +50,9 @@ def reward_version(
     """A reward model version: of a run in `project`, or shared (no run) when project is None."""
     run = None
     if project is not None:
-        snapshot = DatasetSnapshot.objects.create(name="s", status="ready")
-        run = Run.objects.create(project=project, method="reward", base_model="m", snapshot=snapshot)
-    return ModelVersion.objects.create(
-        name=name, run=run, path=path, method="reward", base="m", is_reward_model=True
-    )
+        snapshot = SnapshotFactory(name="s", status="ready")
+        run = RunFactory(project=project, method="reward", base_model="m", snapshot=snapshot)
+    return ModelVersionFactory(name=name, run=run, path=path, method="reward", base="m", is_reward_model=True)
 
 
 def judge(comparison: Comparison, *orderings: list[list[int]]) -> None:
@@ -69,7 +76,7 @@ def score(version: ModelVersion, comparison: Comparison, *values: float) -> list
 def test_launch_checks_the_version_the_selection_and_the_limits(project: Project, data_dir: Path) -> None:
     CandidateFactory(prompt=PromptFactory(project=project))
     version = reward_version(project)
-    policy = ModelVersion.objects.create(name="p", path="/p", method="dpo", base="m")
+    policy = ModelVersionFactory(name="p", path="/p", method="dpo", base="m")
     elsewhere = reward_version(ProjectFactory())
     cases = [
         ({"model_version": None}, "model_version"),
@@ -330,7 +337,7 @@ def test_worker_scores_the_candidates_and_reorders_the_queue(
     comparisons = [make_comparison(project=project) for _ in range(3)]
     broken = PromptFactory(project=project, messages=[{"role": "user"}])
     bad = CandidateFactory(prompt=broken)
-    version = ModelVersion.objects.create(
+    version = ModelVersionFactory(
         name="tiny-rm", path=tiny_reward_model, method="reward", base="tiny", is_reward_model=True
     )
     project = project_update(project=project, queue_order="uncertainty", queue_model_version=version)

@@ -53,6 +53,7 @@ class GenerationJobOutput(serializers.ModelSerializer):
             "prompt_errors",
             "error",
             "created_by",
+            "dispatched_at",
             "created_at",
             "started_at",
             "finished_at",

@@ -47,6 +47,7 @@ class ScoringJobOutput(serializers.ModelSerializer):
             "item_errors",
             "error",
             "created_by",
+            "dispatched_at",
             "created_at",
             "started_at",
             "finished_at",

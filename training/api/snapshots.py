@@ -40,6 +40,7 @@ class SnapshotOutput(serializers.ModelSerializer):
             "manifest",
             "error",
             "created_by",
+            "dispatched_at",
             "created_at",
         ]
 

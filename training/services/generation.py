@@ -14,6 +14,7 @@ from django.db import transaction
 from annotation.models import Project, Prompt
 from rankwise.errors import invalid
 from training.models import Arena, GenerationJob, ModelVersion
+from training.services.dispatch import task_send_later
 from training.services.jobs import job_cancel
 
 # The engine reads the endpoint's key from this variable of its environment, never from the spec file.
@@ -140,7 +141,7 @@ def generation_launch(
         job.save(update_fields=["output_dir"])
         from training.tasks import generation_execute
 
-        transaction.on_commit(lambda: generation_execute.apply_async((job.pk,), queue=job.queue))
+        task_send_later(row=job, task=generation_execute, queue=job.queue)
     return job
 
 

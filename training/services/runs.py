@@ -16,6 +16,7 @@ from annotation.models import AuditEvent, Project
 from annotation.services.auditing import audit_record
 from rankwise.errors import Conflict, ValidationFailed
 from training.models import DatasetSnapshot, Method, ModelVersion, Run
+from training.services.dispatch import task_send_later
 from training.services.engine import engine_command, spec_validate
 from training.services.jobs import job_cancel
 from training.services.storage import runs_root
@@ -134,7 +135,7 @@ def run_command(*, run: Run) -> str:
 def _queue_execution(run: Run) -> None:
     from training.tasks import run_execute
 
-    transaction.on_commit(lambda: run_execute.apply_async((run.pk,), queue=run.queue))
+    task_send_later(row=run, task=run_execute, queue=run.queue)
 
 
 def run_launch(*, project: Project, launched_by: AbstractBaseUser | None = None, spec: RunLaunchSpec) -> Run:
@@ -200,6 +201,7 @@ def run_retry(*, run: Run) -> Run:
             cancel_requested=False,
             error="",
             pid=None,
+            dispatched_at=None,
             finished_at=None,
             heartbeat_at=None,
             eta_seconds=None,

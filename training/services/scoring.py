@@ -15,6 +15,7 @@ from annotation.models import Candidate, Project
 from rankwise.errors import invalid
 from training.models import ModelVersion, ScoringJob
 from training.selectors.runs import model_version_list
+from training.services.dispatch import task_send_later
 from training.services.jobs import job_cancel
 
 LIMITS = {"batch_size": (1, 1024), "max_length": (8, 32768)}
@@ -99,7 +100,7 @@ def scoring_launch(
         job.save(update_fields=["output_dir"])
         from training.tasks import scoring_execute
 
-        transaction.on_commit(lambda: scoring_execute.apply_async((job.pk,), queue=job.queue))
+        task_send_later(row=job, task=scoring_execute, queue=job.queue)
     return job
 
 

@@ -22,6 +22,7 @@ from annotation.services.exporting import ExportSpec, export_rows, export_spec_p
 from rankwise.errors import ValidationFailed, storage_error
 from training.engine.jsonl import JsonlWriter
 from training.models import DatasetSnapshot
+from training.services.dispatch import task_send_later
 from training.services.storage import file_sha256, snapshots_root
 
 # Export parameters a snapshot accepts (the export doors' names); files are always JSONL.
@@ -150,7 +151,7 @@ def snapshot_queue(*, spec: SnapshotSpec, created_by: AbstractBaseUser | None = 
 
     with transaction.atomic():
         snapshot = snapshot_request(spec=spec, created_by=created_by)
-        transaction.on_commit(lambda: task.apply_async((snapshot.pk,), queue="default"))
+        task_send_later(row=snapshot, task=task, queue="default")
     return snapshot
 
 
