@@ -99,6 +99,8 @@ class DatasetSnapshot(models.Model):
     error = models.TextField(blank=True)
     # When the broker took the build task; empty while it waits for a broker (training.services.dispatch).
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The building worker's last sign of life: set when it claims the build, renewed as it writes rows.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

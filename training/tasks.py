@@ -11,7 +11,7 @@ from celery.signals import worker_ready
 from training.jobs import generation as generation_jobs
 from training.jobs import runs as run_jobs
 from training.jobs import scoring as scoring_jobs
-from training.jobs.reaping import jobs_reap_stale
+from training.jobs.reaping import jobs_reap_stale, snapshots_reap_stale
 from training.models import Arena
 from training.services import arenas, dispatch, snapshots
 
@@ -50,10 +50,10 @@ def arena_build(arena_id: int) -> int:
 
 @shared_task(ignore_result=True)
 def jobs_reap() -> int:
-    """Fails the runs, generation and scoring jobs whose worker died (stale heartbeat), then builds the
-    battles of arenas whose last contestant that was; celery beat calls it every minute. Returns how
-    many jobs it failed."""
-    reaped = jobs_reap_stale()
+    """Fails the runs, generation and scoring jobs and snapshot builds whose worker died (stale
+    heartbeat), then builds the battles of arenas whose last contestant that was; celery beat calls it
+    every minute. Returns how many it failed."""
+    reaped = jobs_reap_stale() + snapshots_reap_stale()
     arenas.arenas_refresh()
     return reaped
 

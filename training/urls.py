@@ -16,12 +16,15 @@ from training.views.runs import (
     run_retry_page,
 )
 from training.views.scoring import score_list_page, scoring_cancel_page
-from training.views.snapshots import snapshot_list_page
+from training.views.snapshots import snapshot_list_page, snapshot_retry_page
 
 app_name = "training"
 
 urlpatterns = [
     path("projects/<slug:slug>/snapshots/", snapshot_list_page, name="snapshots"),
+    path(
+        "projects/<slug:slug>/snapshots/<int:snapshot_id>/retry/", snapshot_retry_page, name="snapshot-retry"
+    ),
     path("projects/<slug:slug>/runs/", run_list_page, name="runs"),
     path("projects/<slug:slug>/runs/new/", run_launch_page, name="run-launch"),
     path("projects/<slug:slug>/runs/compare/", run_compare_page, name="run-compare"),

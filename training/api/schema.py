@@ -27,6 +27,9 @@ VIEWS: dict[str, dict] = {
             request=named("SnapshotCreate", SnapshotInput), responses=ok(SnapshotOutput, 201)
         ),
     },
+    "training.api.snapshots.SnapshotRetryApi": {
+        "post": extend_schema(request=None, responses=ok(SnapshotOutput))
+    },
     "training.api.runs.RunListApi": {
         "get": extend_schema(
             parameters=[OpenApiParameter("status", str), OpenApiParameter("method", str)],

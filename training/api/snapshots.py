@@ -11,11 +11,11 @@ from rest_framework.views import APIView
 from annotation.models import Membership
 from annotation.permissions import ProjectRole
 from training.models import DatasetSnapshot
-from training.selectors.snapshots import snapshot_list
+from training.selectors.snapshots import snapshot_get, snapshot_list
 from training.serializers import (
     snapshot_input,
 )
-from training.services.snapshots import snapshot_queue
+from training.services.snapshots import snapshot_queue, snapshot_retry
 
 
 class SnapshotOutput(serializers.ModelSerializer):
@@ -62,3 +62,14 @@ class SnapshotListApi(APIView):
         spec = snapshot_input(request, project, request.data)
         snapshot = snapshot_queue(spec=spec, created_by=request.user)
         return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)
+
+
+class SnapshotRetryApi(APIView):
+    """POST: builds a failed snapshot again (its worker died, the disk was full); 409 otherwise."""
+
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project_role = Membership.Role.ADMIN
+
+    def post(self, request: Request, slug: str, snapshot_id: int) -> Response:
+        snapshot = snapshot_retry(snapshot=snapshot_get(project=self.project, snapshot_id=snapshot_id))
+        return Response(SnapshotOutput(snapshot).data)

@@ -17,12 +17,17 @@ from training.api.runs import (
     RunRetryApi,
 )
 from training.api.scoring import ScoreReportApi, ScoringCancelApi, ScoringDetailApi, ScoringListApi
-from training.api.snapshots import SnapshotListApi
+from training.api.snapshots import SnapshotListApi, SnapshotRetryApi
 
 app_name = "training-api"
 
 urlpatterns = [
     path("projects/<slug:slug>/snapshots/", SnapshotListApi.as_view(), name="snapshots"),
+    path(
+        "projects/<slug:slug>/snapshots/<int:snapshot_id>/retry/",
+        SnapshotRetryApi.as_view(),
+        name="snapshot-retry",
+    ),
     path("projects/<slug:slug>/runs/", RunListApi.as_view(), name="runs"),
     path("projects/<slug:slug>/runs/preview/", RunPreviewApi.as_view(), name="run-preview"),
     path("projects/<slug:slug>/runs/<int:run_id>/", RunDetailApi.as_view(), name="run-detail"),

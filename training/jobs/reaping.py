@@ -1,4 +1,4 @@
-"""Failing the engine jobs whose worker died: a running job whose heartbeat went stale.
+"""Failing the engine jobs and snapshot builds whose worker died: their heartbeat went stale.
 
 Celery beat calls `jobs_reap_stale` every minute and each worker once at start
 (training.tasks.jobs_reap); pages and the API only read. A job's supervisor beats every couple of
@@ -8,12 +8,14 @@ watching the job any more.
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from training.models import EngineJob, GenerationJob, JobStatus, Run, ScoringJob
+from training.models import DatasetSnapshot, EngineJob, GenerationJob, JobStatus, Run, ScoringJob
+from training.services.storage import snapshots_root
 
 # What a reaped job of each kind keeps, after "No heartbeat for N s: the worker running it stopped."
 KEPT = {
@@ -39,4 +41,24 @@ def jobs_reap_stale(
         reaped += job_model.objects.filter(
             status=JobStatus.RUNNING, heartbeat_at__lt=now - stale_after
         ).update(status=JobStatus.FAILED, finished_at=now, error=error)
+    return reaped
+
+
+def snapshots_reap_stale(*, stale_after: timedelta | None = None) -> int:
+    """Marks building snapshots whose builder's heartbeat is older than `stale_after` failed and removes
+    their half-written files; returns how many. A snapshot no worker has claimed yet is left waiting."""
+    stale_after = stale_after or timedelta(seconds=settings.RANKWISE_RUN_STALE_SECONDS)
+    stale = DatasetSnapshot.objects.filter(
+        status=DatasetSnapshot.Status.BUILDING, heartbeat_at__lt=timezone.now() - stale_after
+    )
+    error = (
+        f"No heartbeat for {int(stale_after.total_seconds())} s: the worker building it stopped "
+        "(lost worker). Nothing was kept; retry builds it again."
+    )
+    reaped = 0
+    for pk in list(stale.values_list("pk", flat=True)):
+        # Conditional: a builder that beat meanwhile keeps its snapshot.
+        reaped += stale.filter(pk=pk).update(status=DatasetSnapshot.Status.FAILED, error=error)
+        for partial in snapshots_root().glob(f".building-{pk}-*"):
+            shutil.rmtree(partial, ignore_errors=True)
     return reaped

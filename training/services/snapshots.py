@@ -7,19 +7,22 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from annotation.models import Comparison, Project
 from annotation.quality.annotators import annotator_scores
 from annotation.selectors.quality import project_thresholds, quality_inputs_get
 from annotation.services.exporting import ExportSpec, export_rows, export_spec_parse
-from rankwise.errors import ValidationFailed, storage_error
+from rankwise.errors import Conflict, ValidationFailed, storage_error
 from training.engine.jsonl import JsonlWriter
 from training.models import DatasetSnapshot
 from training.services.dispatch import task_send_later
@@ -88,6 +91,10 @@ class SnapshotSpec:
     filters: Mapping[str, object] | None = None
     split_seed: int = 0
     eval_fraction: float = 0.1
+
+
+# How often a building snapshot's heartbeat is renewed (training.jobs.reaping fails a stale one).
+HEARTBEAT_S = 5.0
 
 
 def snapshot_request(*, spec: SnapshotSpec, created_by: AbstractBaseUser | None = None) -> DatasetSnapshot:
@@ -169,11 +176,13 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
     are written to a temporary directory renamed into place at the end, so a crash leaves no
     half-written snapshot, then made read-only. snapshot.sha256 hashes the content (files, filters,
     split), so the same data with the same filters and seed gives the same sha256. A snapshot that is
-    not building is returned as it is, so a redelivered task does nothing.
+    not building, or that another worker claimed (its heartbeat set), is returned as it is, so a
+    redelivered task does nothing; a worker that dies mid-build is caught by training.jobs.reaping.
     """
+    building = DatasetSnapshot.objects.filter(pk=snapshot_id, status=DatasetSnapshot.Status.BUILDING)
+    if not building.filter(heartbeat_at__isnull=True).update(heartbeat_at=timezone.now()):
+        return DatasetSnapshot.objects.get(pk=snapshot_id)
     snapshot = DatasetSnapshot.objects.get(pk=snapshot_id)
-    if snapshot.status != DatasetSnapshot.Status.BUILDING:
-        return snapshot
     projects = list(snapshot.projects.order_by("pk"))
     clean, split_seed, eval_fraction = snapshot.filters, snapshot.split_seed, snapshot.eval_fraction
     spec = _snapshot_export_spec(clean)
@@ -194,7 +203,12 @@ def snapshot_build(*, snapshot_id: int) -> DatasetSnapshot:
             shutil.rmtree(final)
         temp.mkdir()
         files = _snapshot_files(
-            temp, projects=projects, spec=spec, seed=split_seed, eval_fraction=eval_fraction
+            temp,
+            projects=projects,
+            spec=spec,
+            seed=split_seed,
+            eval_fraction=eval_fraction,
+            beat=_Heartbeat(building),
         )
         rounds = list(spec.rounds) or _judged_rounds(projects, spec)
         split = {"seed": split_seed, "eval_fraction": eval_fraction, "by": "comparison_id"}
@@ -268,11 +282,30 @@ def _flagged_annotators(projects: Sequence[Project], which: str) -> list[int]:
     return sorted(flagged)
 
 
+class _Heartbeat:
+    """Renews a building snapshot's heartbeat at most every HEARTBEAT_S, however fast rows come."""
+
+    def __init__(self, building: QuerySet[DatasetSnapshot]) -> None:
+        self.building, self.last = building, time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last >= HEARTBEAT_S:
+            self.last = time.monotonic()
+            self.building.update(heartbeat_at=timezone.now())
+
+
 def _snapshot_files(
-    directory: Path, *, projects: Sequence[Project], spec: ExportSpec, seed: int, eval_fraction: float
+    directory: Path,
+    *,
+    projects: Sequence[Project],
+    spec: ExportSpec,
+    seed: int,
+    eval_fraction: float,
+    beat: Callable[[], None],
 ) -> dict[str, dict[str, Any]]:
     train, evaluation = JsonlWriter(directory / "train.jsonl"), JsonlWriter(directory / "eval.jsonl")
     for row in export_rows(projects=projects, spec=spec):
+        beat()
         key = row.get("comparison_id", row.get("prompt_id"))
         (evaluation if split_is_eval(key=key, seed=seed, eval_fraction=eval_fraction) else train).write(row)
     files = {"train.jsonl": train.close(), "eval.jsonl": evaluation.close()}
@@ -287,6 +320,7 @@ def _snapshot_files(
     )
     sft = JsonlWriter(directory / "sft.jsonl")
     for row in export_rows(projects=projects, spec=sft_spec):
+        beat()
         sft.write(row)
     if sft.rows:
         files["sft.jsonl"] = sft.close()
@@ -304,3 +338,21 @@ def snapshot_verify(*, snapshot: DatasetSnapshot) -> list[str]:
         for name, meta in snapshot.manifest.get("files", {}).items()
         if not (directory / name).exists() or file_sha256(directory / name) != meta["sha256"]
     ]
+
+
+def snapshot_retry(*, snapshot: DatasetSnapshot) -> DatasetSnapshot:
+    """Builds a failed snapshot again (a worker died, the disk was full): queues it as building.
+    Raises Conflict unless it failed."""
+    from training.tasks import snapshot_build as task
+
+    with transaction.atomic():
+        retried = DatasetSnapshot.objects.filter(pk=snapshot.pk, status=DatasetSnapshot.Status.FAILED).update(
+            status=DatasetSnapshot.Status.BUILDING, error="", heartbeat_at=None, dispatched_at=None
+        )
+        snapshot.refresh_from_db()
+        if not retried:
+            raise Conflict(
+                f"Only a failed snapshot can be built again; snapshot {snapshot.pk} is {snapshot.status}."
+            )
+        task_send_later(row=snapshot, task=task, queue="default")
+    return snapshot
