@@ -247,11 +247,19 @@ def _token_check(token: object) -> str:
     return token
 
 
-def _replayed(*, token: str, annotator: AbstractBaseUser) -> Judgment | None:
-    """The judgment an earlier request with this token recorded, if any (a retry or a double click)."""
+TOKEN_REUSED = "This submission token was already used for another answer."
+
+
+def _replayed(*, token: str, annotator: AbstractBaseUser, assignment_id: int) -> Judgment | None:
+    """The judgment an earlier request with this token recorded on this lease, if any (a retry or a
+    double click). Raises Conflict when the token recorded something else: another annotator's
+    answer, or an answer on another lease (of this project or another)."""
     judgment = Judgment.objects.filter(submission_token=token).first()
-    if judgment is not None and judgment.annotator_id != annotator.pk:
-        raise Conflict("This submission token was already used.")
+    if judgment is not None and (judgment.annotator_id, judgment.assignment_id) != (
+        annotator.pk,
+        assignment_id,
+    ):
+        raise Conflict(TOKEN_REUSED)
     return judgment
 
 
@@ -280,14 +288,13 @@ def judgment_submit(
             # judgment with this token come in the same statement: this runs on every submission.
             lease = _lease_locked(project=project, assignment_id=assignment_id, token=token)
             if lease is None:
-                replay = _replayed(token=token, annotator=annotator)
-                if replay is not None:
-                    return replay
+                if Judgment.objects.filter(submission_token=token).exists():
+                    raise Conflict(TOKEN_REUSED)
                 raise NotFound("This item is not part of this project.")
             assignment = lease.assignment
             if lease.replay_id is not None:
-                if lease.replay_annotator_id != annotator.pk:
-                    raise Conflict("This submission token was already used.")
+                if (lease.replay_annotator_id, lease.replay_assignment_id) != (annotator.pk, assignment.pk):
+                    raise Conflict(TOKEN_REUSED)
                 return Judgment.objects.get(pk=lease.replay_id)
             if type(time_spent_ms) is not int or time_spent_ms < 0:
                 raise ValidationFailed(
@@ -302,7 +309,7 @@ def judgment_submit(
                 assignment_check(assignment=assignment, annotator=annotator, now=now)
             except Conflict:
                 # A request with this token may have committed while we waited for the lock.
-                replay = _replayed(token=token, annotator=annotator)
+                replay = _replayed(token=token, annotator=annotator, assignment_id=assignment_id)
                 if replay is not None:
                     return replay
                 raise
@@ -321,7 +328,7 @@ def judgment_submit(
             return judgment
     except IntegrityError:
         # Two requests with one token raced past the checks; the first one's row stands.
-        replay = _replayed(token=token, annotator=annotator)
+        replay = _replayed(token=token, annotator=annotator, assignment_id=assignment_id)
         if replay is None:
             raise
         return replay
@@ -333,9 +340,10 @@ class _LockedLease:
     prompt_id: int
     # The comparison's candidates, in slot order.
     candidate_ids: list[int]
-    # The judgment already recorded with this submission token, if any, and its annotator.
+    # The judgment already recorded with this submission token, if any, its annotator and its lease.
     replay_id: int | None
     replay_annotator_id: int | None
+    replay_assignment_id: int | None
 
 
 def _lease_locked(*, project: Project, assignment_id: int, token: str) -> _LockedLease | None:
@@ -345,7 +353,8 @@ def _lease_locked(*, project: Project, assignment_id: int, token: str) -> _Locke
     lock = " FOR UPDATE OF c, a" if connection.features.has_select_for_update_of else ""
     slots = rows.instances(
         Assignment,
-        f"SELECT {rows.columns(Assignment, 'a')}, c.prompt_id, s.candidate_id, r.id, r.annotator_id"
+        f"SELECT {rows.columns(Assignment, 'a')}, c.prompt_id, s.candidate_id, r.id, r.annotator_id,"
+        " r.assignment_id"
         f" FROM {_ASSIGNMENTS} a JOIN {_COMPARISONS} c ON c.id = a.comparison_id"
         f" JOIN {ComparisonCandidate._meta.db_table} s ON s.comparison_id = c.id"
         f" LEFT JOIN {_JUDGMENTS} r ON r.submission_token = %(token)s"
@@ -354,13 +363,14 @@ def _lease_locked(*, project: Project, assignment_id: int, token: str) -> _Locke
     )
     if not slots:
         return None
-    assignment, (prompt_id, _, replay_id, replay_annotator_id) = slots[0]
+    assignment, (prompt_id, _, replay_id, replay_annotator_id, replay_assignment_id) = slots[0]
     return _LockedLease(
         assignment=assignment,
         prompt_id=prompt_id,
-        candidate_ids=[candidate_id for _, (_, candidate_id, _, _) in slots],
+        candidate_ids=[candidate_id for _, (_, candidate_id, _, _, _) in slots],
         replay_id=replay_id,
         replay_annotator_id=replay_annotator_id,
+        replay_assignment_id=replay_assignment_id,
     )
 
 

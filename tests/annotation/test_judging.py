@@ -12,7 +12,7 @@ from annotation.models import Assignment, Demonstration, Judgment, Project
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import Answer, answer_parse, judgment_edit, judgment_submit
 from rankwise.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from tests.factories import make_answer, make_comparison
+from tests.factories import MembershipFactory, ProjectFactory, make_answer, make_comparison
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +83,18 @@ def test_same_token_records_one_judgment(project: Project, bob) -> None:
     assert Judgment.objects.count() == 1
     lease.comparison.refresh_from_db()
     assert lease.comparison.judgment_count == 1
+
+
+def test_a_token_used_on_one_lease_is_refused_on_another_of_any_project(project: Project, bob) -> None:
+    other = ProjectFactory()
+    MembershipFactory(project=other, user=bob)
+    _submit(project, bob, _lease(project, bob), token="one-token")
+    for elsewhere in (_lease(other, bob), _lease(project, bob)):
+        with pytest.raises(Conflict, match="already used"):
+            _submit(elsewhere.comparison.project, bob, elsewhere, token="one-token")
+        elsewhere.refresh_from_db()
+        assert elsewhere.status == Assignment.Status.ACTIVE, "the new lease is untouched"
+    assert Judgment.objects.count() == 1
 
 
 def test_a_second_token_on_an_answered_lease_is_refused(project: Project, bob) -> None:
