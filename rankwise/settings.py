@@ -257,6 +257,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # The model used by the demo and tests when no other is named: built locally, never downloaded.
 RANKWISE_DEFAULT_MODEL = os.getenv("RANKWISE_DEFAULT_MODEL", str(DATA_DIR / "models" / "tiny-llama"))
+# Folders on the workers' disk that base models given as a path may come from, besides
+# $RANKWISE_DATA_DIR/models and the default model's folder (comma-separated). Run outputs are reached
+# by model version, never by path: a path elsewhere (another project's run) is refused.
+RANKWISE_MODEL_ROOTS = [Path(root).resolve() for root in envlist("RANKWISE_MODEL_ROOTS", "")]
 # Python interpreter that runs the training engine subprocess.
 RANKWISE_ENGINE_PYTHON = os.getenv("RANKWISE_ENGINE_PYTHON", "")
 # A running run whose heartbeat is older than this is marked failed (its worker died).

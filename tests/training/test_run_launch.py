@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
 
 from annotation.models import Project
 from rankwise.errors import ValidationFailed
@@ -15,6 +17,7 @@ from training.models import DatasetSnapshot, Run
 from training.services.engine import method_defaults
 from training.services.runs import RunLaunchSpec, run_command, run_launch
 from training.services.snapshots import SnapshotSpec, snapshot_create
+from training.services.storage import base_model_check
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +130,26 @@ def test_a_policy_run_without_sample_prompts_samples_the_snapshot_s_first_prompt
         ).spec["sample_prompts"]
         == []
     )
+
+
+def test_a_base_model_path_must_lie_under_the_model_roots(
+    project: Project, alice, snapshot: DatasetSnapshot, data_dir: Path, settings, tmp_path: Path
+) -> None:
+    """An admin of one project trained on another project's run output by giving its directory."""
+    elsewhere = data_dir / "runs" / "7-otherproject" / "final"
+    elsewhere.mkdir(parents=True)
+    shared = tmp_path / "shared-models" / "llama"
+    shared.mkdir(parents=True)
+    (data_dir / "models" / "mine").mkdir(parents=True)
+    api = APIClient()
+    api.force_authenticate(alice)
+    url = reverse("training-api:runs", args=[project.slug])
+    for refused in (str(elsewhere), f"{data_dir}/models/../runs/7-otherproject/final", str(shared), "a b"):
+        answer = api.post(
+            url, {"method": "reward", "snapshot": snapshot.pk, "base_model": refused}, format="json"
+        )
+        assert answer.status_code == 400 and answer.json()["details"][0]["field"] == "base_model", refused
+    assert not Run.objects.exists()
+    settings.RANKWISE_MODEL_ROOTS = [shared.parent]
+    for allowed in (str(shared), str(data_dir / "models" / "mine"), "HuggingFaceTB/SmolLM2-135M", "gpt2"):
+        assert base_model_check(value=allowed, field="base_model") == allowed

@@ -26,6 +26,7 @@ from annotation.services.importing import comparison_pairs_build
 from rankwise.errors import invalid
 from training.models import Arena, ArenaEntry, GenerationJob, ModelVersion
 from training.services.generation import GenerationLaunchSpec, generation_launch, prompt_ids_select
+from training.services.storage import base_model_check
 
 MAX_CONTESTANTS = 8
 
@@ -65,6 +66,8 @@ def arena_launch(
     are comparisons of spec.round (default: the project's current round). Raises ValidationFailed
     naming the field; then nothing is saved."""
     bases = list(dict.fromkeys(b.strip() for b in spec.base_models if b.strip()))
+    for base in bases:
+        base_model_check(value=base, field="base_models")
     versions = list({v.pk: v for v in spec.model_versions}.values())
     if any(v.is_reward_model for v in versions):
         raise invalid("model_versions", "a reward model scores answers, it does not write them")

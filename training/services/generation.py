@@ -16,6 +16,7 @@ from rankwise.errors import invalid
 from training.models import Arena, GenerationJob, ModelVersion
 from training.services.dispatch import task_send_later
 from training.services.jobs import job_cancel
+from training.services.storage import base_model_check
 
 # The engine reads the endpoint's key from this variable of its environment, never from the spec file.
 API_KEY_ENV = "RANKWISE_GENERATION_API_KEY"
@@ -87,6 +88,8 @@ def generation_launch(
     base_model, endpoint_model = spec.base_model.strip(), spec.endpoint_model.strip()
     if sum([model_version is not None, bool(base_model), use_endpoint]) != 1:
         raise invalid("source", "choose exactly one of a model version, a base model and the endpoint")
+    if base_model:
+        base_model_check(value=base_model, field="base_model")
     if use_endpoint:
         if not settings.RANKWISE_OPENAI_BASE_URL:
             raise invalid("source", "no endpoint is configured (RANKWISE_OPENAI_BASE_URL)")

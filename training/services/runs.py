@@ -19,7 +19,7 @@ from training.models import DatasetSnapshot, Method, ModelVersion, Run
 from training.services.dispatch import task_send_later
 from training.services.engine import engine_command, spec_validate
 from training.services.jobs import job_cancel
-from training.services.storage import runs_root
+from training.services.storage import base_model_check, runs_root
 
 # Prompts a policy run samples before and after training when its launch names none.
 DEFAULT_SAMPLE_PROMPTS = 3
@@ -67,6 +67,11 @@ def run_spec_build(*, spec: RunLaunchSpec, output_dir: str = "") -> dict[str, An
         problems.append(
             {"field": "base_model", "reason": "give either a base model or a model version, not both"}
         )
+    elif base_model.strip():
+        try:
+            base_model_check(value=base_model.strip(), field="base_model")
+        except ValidationFailed as exc:
+            problems.extend(exc.details)
     if method in (Method.PPO, Method.RLOO):
         if reward_version is None:
             problems.append({"field": "reward_version", "reason": f"{method} needs a reward model version"})
