@@ -1,14 +1,16 @@
-"""Top-level routes: pages, the REST API, login and the Django admin."""
+"""Top-level routes: pages, the REST API, login and the Django admin.
+
+Both login doors (/login/ and /admin/login/) are limited by django-axes, which sits in the
+authentication backends and the middleware (rankwise/settings.py), not in these views.
+"""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from annotation.views.login import RateLimitedLoginView
-
 urlpatterns = [
-    path("login/", RateLimitedLoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
