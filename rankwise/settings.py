@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "annotation",
@@ -83,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "rankwise.middleware.RankwiseErrorMiddleware",
     # Last, as django-axes asks: it turns a login that it refused into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -280,6 +282,25 @@ AXES_CLIENT_IP_CALLABLE = "rankwise.client_address.client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The cache handler writes no rows, so the admin pages for them would only ever be empty.
 AXES_ENABLE_ADMIN = False
+
+# Content-Security-Policy on every response (django-csp; Django 6.0 has its own in
+# django.middleware.csp). Scripts only from our own static files: no inline <script>, no on*=
+# handlers, no eval. json_script data blocks are not scripts and need nothing. Style attributes stay
+# allowed (style-src-attr): the sanitiser keeps text-align on rendered table cells, and bar widths are
+# set inline; <style> elements and stylesheets elsewhere are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Celery: a filesystem broker under the data directory unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
