@@ -474,6 +474,9 @@ def gunicorn(url: str, port: int, workers: int, threads: int, log: Path) -> subp
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
         "RANKWISE_THROTTLE_USER": "1000000/min",
+        # Production counts throttles in a shared Redis: one round trip per API request, as deployed.
+        "RANKWISE_CACHE_URL": os.environ.get("RANKWISE_CACHE_URL", "redis://127.0.0.1:6379/1"),
+        "RANKWISE_CACHE_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
         # Connections live through the run, so the backends whose CPU is counted do not come and go
         # (the production default, 60 s, only adds a reconnect a minute per thread).
         "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "600"),

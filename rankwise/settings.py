@@ -6,7 +6,9 @@ under RANKWISE_DATA_DIR (default ./var), DEBUG on, and the tiny local model buil
 and RANKWISE_ENV=production for a deployment.
 """
 
+import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -65,6 +67,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "annotation",
@@ -80,7 +84,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "rankwise.middleware.RankwiseErrorMiddleware",
+    # Last, as django-axes asks: it turns a login that it refused into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "rankwise.urls"
@@ -132,6 +139,12 @@ AUTH_PASSWORD_VALIDATORS = (
     if PRODUCTION
     else []
 )
+# django-axes first: it refuses a locked-out login before any password is checked, on every door that
+# calls authenticate() with the request (/login/ and /admin/login/ alike).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -181,8 +194,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "rankwise.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "rankwise.api.throttling.AnonRateThrottle",
+        "rankwise.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.getenv("RANKWISE_THROTTLE_ANON", "60/min"),
@@ -213,19 +226,81 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Throttle and login counters live in the cache: per process unless a shared one is named, e.g.
-# RANKWISE_CACHE_URL=redis://127.0.0.1:6379/2 when several web processes serve.
-if os.getenv("RANKWISE_CACHE_URL"):
+# Login counters (django-axes) and API throttles live in the cache. Several web processes must share
+# it, or each counts alone and a limit of N lets N × processes through: production requires Redis.
+_CACHE_URL = os.getenv("RANKWISE_CACHE_URL", "")
+if _CACHE_URL:
+    if not _CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"RANKWISE_CACHE_URL must be a redis://, rediss:// or unix:// URL, got {_CACHE_URL!r}"
+        )
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["RANKWISE_CACHE_URL"],
+            "LOCATION": _CACHE_URL,
+            # Deployments (or test runs) that share one Redis database keep apart by prefix.
+            "KEY_PREFIX": os.getenv("RANKWISE_CACHE_KEY_PREFIX", "rankwise"),
         }
     }
+elif PRODUCTION:
+    raise ImproperlyConfigured(
+        "RANKWISE_CACHE_URL (a Redis shared by every web process, e.g. redis://127.0.0.1:6379/1) is"
+        " required when RANKWISE_ENV=production: login limits and API throttles count there"
+    )
+else:
+    # One development process: its own memory is shared enough. axes warns about a local cache.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
-# Failed logins allowed per client address and per username in a window, before the login page refuses.
+# Addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed; nobody's by default.
+# Behind them the client is the right-most address in that header that is not a trusted proxy
+# (rankwise/client_address.py); login limits and anonymous throttles key on it.
+RANKWISE_TRUSTED_PROXIES = envlist("RANKWISE_TRUSTED_PROXIES", "")
+for _proxy in RANKWISE_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"RANKWISE_TRUSTED_PROXIES must list IP addresses or networks, got {_proxy!r}"
+        ) from None
+
+# Login limits (django-axes, docs/deploy.md "Login limits"): after RANKWISE_LOGIN_ATTEMPTS failures for
+# one username from one client address, that pair is refused (429) until RANKWISE_LOGIN_COOLOFF_SECONDS
+# have passed since its last counted failure. Keyed on the pair, so an attacker's failures never lock
+# the owner out from another address; the cool-off bounds a lockout shared behind one address.
 RANKWISE_LOGIN_ATTEMPTS = envint("RANKWISE_LOGIN_ATTEMPTS", "10")
-RANKWISE_LOGIN_WINDOW_SECONDS = envint("RANKWISE_LOGIN_WINDOW_SECONDS", "300")
+RANKWISE_LOGIN_COOLOFF_SECONDS = envint("RANKWISE_LOGIN_COOLOFF_SECONDS", "900")
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = RANKWISE_LOGIN_ATTEMPTS
+AXES_COOLOFF_TIME = timedelta(seconds=RANKWISE_LOGIN_COOLOFF_SECONDS)
+# Attempts during a lockout neither count nor extend it: the lockout ends one cool-off after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The owner's own typos do not pile up across successful logins.
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "rankwise.client_address.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The cache handler writes no rows, so the admin pages for them would only ever be empty.
+AXES_ENABLE_ADMIN = False
+
+# Content-Security-Policy on every response (django-csp; Django 6.0 has its own in
+# django.middleware.csp). Scripts only from our own static files: no inline <script>, no on*=
+# handlers, no eval. json_script data blocks are not scripts and need nothing. Style attributes stay
+# allowed (style-src-attr): the sanitiser keeps text-align on rendered table cells, and bar widths are
+# set inline; <style> elements and stylesheets elsewhere are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Celery: a filesystem broker under the data directory unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")

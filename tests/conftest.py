@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -184,6 +185,16 @@ def _database_url() -> str:
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+def shared_cache_url() -> str:
+    """A Redis database for the cache of server processes that a test starts (production settings
+    require one): database 11 of the broker's Redis. Give each run its own RANKWISE_CACHE_KEY_PREFIX,
+    since other runs may share that database."""
+    broker = urlsplit(settings.CELERY_BROKER_URL)
+    if broker.scheme != "redis":
+        pytest.skip("needs Redis: run the suite with scripts/test (CELERY_BROKER_URL)")
+    return urlunsplit(broker._replace(path="/11"))
 
 
 class CeleryWorker:

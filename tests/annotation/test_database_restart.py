@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, shared_cache_url
 
 pytestmark = pytest.mark.integration
 
@@ -127,6 +127,8 @@ def _env(cluster: Cluster, tmp_path: Path) -> dict[str, str]:
         "RANKWISE_DATA_DIR": str(tmp_path / "data"),
         "RANKWISE_STATIC_ROOT": str(tmp_path),
         "CELERY_BROKER_URL": "memory://",
+        "RANKWISE_CACHE_URL": shared_cache_url(),
+        "RANKWISE_CACHE_KEY_PREFIX": f"test-database-restart-{secrets.token_hex(4)}",
     }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from annotation.models import Candidate, Comparison, ImportBatch, Judgment, Membership, Project, Prompt
 from annotation.services.demo import (
@@ -137,7 +138,9 @@ def test_demo_users_log_in_with_the_printed_passwords_and_hold_their_roles() -> 
     demo_load()
 
     for login in DEMO_LOGINS:
-        user = authenticate(username=login.username, password=login.password)
+        # With the request, as the login doors call it (django-axes refuses an authenticate() without one).
+        request = RequestFactory().post("/login/")
+        user = authenticate(request, username=login.username, password=login.password)
         assert user is not None and user.is_superuser == login.is_superuser
     roles = set(Membership.objects.values_list("project__slug", "user__username", "role"))
     admin = {(slug, "admin", "admin") for slug in (PAIRWISE, RANKING, LABELLED, LOOP)}

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.training.conftest import data_dir  # noqa: F401 - the fixture
+from tests.waiting import wait_until
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -18,6 +19,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in item.path.parents:
             item.add_marker(pytest.mark.browser)
+
+
+def wait_for_script(page, expression: str, arg: object = None) -> None:
+    """Waits until `expression` (a JS expression, or a function of `arg`) is true in the page.
+
+    Playwright's wait_for_function evaluates its predicate with eval inside the page, which the
+    Content-Security-Policy refuses (script-src 'self', no 'unsafe-eval'); page.evaluate goes through
+    DevTools, which the policy does not govern, so this polls that instead."""
+    wait_until(lambda: page.evaluate(expression, arg), what=f"{expression} in {page.url}")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from annotation.models import Assignment, Candidate, Demonstration, Judgment, Membership, Project
+from tests.browser.conftest import wait_for_script
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_comparison
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -48,7 +49,8 @@ def _shot(page, name: str) -> None:
 
 def _wait_for_item(page, previous: str | None) -> str:
     """Wait until the page shows an item other than `previous`; returns its first candidate id."""
-    page.wait_for_function(
+    wait_for_script(
+        page,
         "prev => { const c = document.querySelector('#candidates .candidate');"
         " return !document.querySelector('#item').hidden && c && c.dataset.id !== prev; }",
         arg=previous or "",

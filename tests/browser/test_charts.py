@@ -15,6 +15,7 @@ from django.conf import settings
 from django.test import Client
 
 from annotation.models import Judgment, Project
+from tests.browser.conftest import wait_for_script
 from tests.conftest import member
 from tests.factories import RunFactory, SnapshotFactory, make_comparison
 from training.models import DatasetSnapshot, Run, RunMetric
@@ -111,8 +112,8 @@ def test_run_chart_has_axes_and_shows_hovered_values_in_its_legend(
     assert legend_values(page, loss) == ["—", "—", "—"]  # nothing under the cursor yet
 
     hover(page, loss, 0.5)  # steps 1 to 3: the middle is step 2, with its eval
-    page.wait_for_function(
-        "f => document.querySelector(`${f} .u-legend .u-value`).textContent === '2'", arg=loss
+    wait_for_script(
+        page, "f => document.querySelector(`${f} .u-legend .u-value`).textContent === '2'", arg=loss
     )
     assert legend_values(page, loss) == ["2", "0.8", "0.85"]
     ARTIFACTS.mkdir(exist_ok=True)
@@ -122,10 +123,10 @@ def test_run_chart_has_axes_and_shows_hovered_values_in_its_legend(
     # charts in the same task as it shows the step, so the chart is up to date once the step shows.
     RunMetric.objects.create(run=run, step=4, data={"loss": 0.5})
     Run.objects.filter(pk=run.pk).update(step=4)
-    page.wait_for_function("document.getElementById('run-step').textContent === '4'")
+    wait_for_script(page, "document.getElementById('run-step').textContent === '4'")
     hover(page, loss, 0.99)
-    page.wait_for_function(
-        "f => document.querySelector(`${f} .u-legend .u-value`).textContent === '4'", arg=loss
+    wait_for_script(
+        page, "f => document.querySelector(`${f} .u-legend .u-value`).textContent === '4'", arg=loss
     )
     assert legend_values(page, loss) == ["4", "0.5", "—"]
 
@@ -151,12 +152,14 @@ def test_quality_timeline_shows_a_days_judgments_under_the_cursor(
 
     # The plot runs from half a day before 1 March to half a day after the 3rd: the 3rd is at 5/6.
     hover(page, timeline, 5 / 6)
-    page.wait_for_function(
-        "f => document.querySelector(`${f} .u-legend .u-value`).textContent !== '—'", arg=timeline
+    wait_for_script(
+        page, "f => document.querySelector(`${f} .u-legend .u-value`).textContent !== '—'", arg=timeline
     )
     assert legend_values(page, timeline) == ["2026-03-03", "1", "3"]
     hover(page, timeline, 1 / 2)
-    page.wait_for_function(
-        "f => document.querySelector(`${f} .u-legend .u-value`).textContent === '2026-03-02'", arg=timeline
+    wait_for_script(
+        page,
+        "f => document.querySelector(`${f} .u-legend .u-value`).textContent === '2026-03-02'",
+        arg=timeline,
     )
     assert legend_values(page, timeline) == ["2026-03-02", "0", "2"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from annotation.models import Project
+from tests.browser.conftest import wait_for_script
 from tests.factories import ModelVersionFactory, RunFactory
 from tests.training.conftest import judged_project
 from training.models import DatasetSnapshot, Run, RunMetric
@@ -54,7 +55,7 @@ def test_run_page_draws_curves_and_follows_the_run(
     Run.objects.filter(pk=run.pk).update(
         status=Run.Status.FAILED, step=4, error="boom", output_dir=str(output)
     )
-    page.wait_for_function("document.getElementById('run-status').textContent === 'failed'", timeout=10_000)
+    wait_for_script(page, "document.getElementById('run-status').textContent === 'failed'")
     assert page.locator("#run-step").inner_text() == "4"
     assert page.locator("#retry-form").is_visible() and not page.locator("#cancel-form").is_visible()
     assert "boom" in page.locator("#run-error").inner_text()
@@ -72,7 +73,7 @@ def test_launch_form_prefills_defaults_and_previews_the_spec(
     assert page.locator("#method").input_value() == "reward"  # trains on any preference snapshot
     # Right away, while the first method's defaults may still be loading: the newest request wins.
     page.select_option("#method", "dpo")
-    page.wait_for_function("document.getElementById('hyperparameters').value.includes('beta')")
+    wait_for_script(page, "document.getElementById('hyperparameters').value.includes('beta')")
     assert not page.locator("#reward_version").is_visible()
     page.click("#preview-button")
     page.wait_for_selector("#preview-command:not(:empty)")
