@@ -6,11 +6,13 @@ annotation.permissions and calls one service.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from string import ascii_uppercase
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -30,6 +32,9 @@ from rankwise.errors import NotFound
 # Ids are 64-bit (BigAutoField). A larger number would overflow SQLite's integers in the services'
 # hand-written lookups, so it is refused here as out of range.
 ID_MAX = 2**63 - 1
+
+
+logger = logging.getLogger(__name__)
 
 
 def _counts(project: Project, user: AbstractBaseUser, *, fresh: bool = False) -> dict[str, int | bool]:
@@ -140,7 +145,13 @@ class JudgmentSubmitApi(APIView):
         )
         reply: dict[str, Any] = {"judgment": judgment.pk}
         if fields["next"]:
-            reply["next"] = _next(project, request.user)
+            try:
+                reply["next"] = _next(project, request.user)
+            except (OperationalError, InterfaceError):
+                # The judgment is committed: answer with it, and leave the next item to next/ (the
+                # page asks for it at once), rather than a 503 that leaves the client unsure.
+                logger.warning("submitted judgment %s; the next item could not be read", judgment.pk)
+                reply["next"] = None
         return Response(reply, status=201)
 
 

@@ -502,7 +502,9 @@ async function submit() {
       return;
     }
     notify("Saved.");
-    showNext(data.next);
+    // No next item in the answer (the server could not read it just then): ask for it.
+    if (data.next) showNext(data.next);
+    else await loadNext();
   } else if (status === 409 && !editing) {
     // The lease ran out or was answered elsewhere: say so plainly, keep what they wrote, move on.
     notify(data.error, "error");

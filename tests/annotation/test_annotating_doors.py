@@ -311,6 +311,18 @@ def test_api_answers_503_with_retry_after_when_the_database_is_gone(
     assert "cannot reach its database" in response.json()["error"]
 
 
+def test_a_submission_whose_next_item_cannot_be_read_still_answers_with_its_judgment(
+    project: Project, bob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_comparison(project=project)
+    client = _client(bob)
+    item = _next(client).json()["item"]
+    monkeypatch.setattr("annotation.api.annotating.comparison_lease", _database_gone)
+    response = _submit(client, item, token="token-next-gone", next=True)
+    assert response.status_code == 201 and response.json()["next"] is None
+    assert Judgment.objects.filter(submission_token="token-next-gone").count() == 1
+
+
 def test_pages_answer_a_plain_503_when_the_database_is_gone(
     project: Project, bob, monkeypatch: pytest.MonkeyPatch
 ) -> None:
