@@ -179,6 +179,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "rankwise.api.errors.exception_handler",
+    # DRF's parsers, refusing too deep nesting, NUL and out-of-range integers (docs/api.md).
+    "DEFAULT_PARSER_CLASSES": [
+        "rankwise.api.parsers.JSONParser",
+        "rankwise.api.parsers.FormParser",
+        "rankwise.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
