@@ -19,6 +19,11 @@ from rankwise.errors import DATABASE_UNAVAILABLE, RankwiseError, ValidationFaile
 logger = logging.getLogger(__name__)
 
 
+def error_body(exc: RankwiseError) -> dict[str, Any]:
+    """The API's one error shape."""
+    return {"error": exc.message, "details": exc.details}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc)
@@ -26,7 +31,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"error": DATABASE_UNAVAILABLE, "details": []}, status=503, headers={"Retry-After": "5"}
         )
     if isinstance(exc, RankwiseError):
-        return Response({"error": exc.message, "details": exc.details}, status=exc.status_code)
+        return Response(error_body(exc), status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "error" not in response.data:
         detail = response.data.get("detail")

@@ -3,13 +3,14 @@ JSON nested past 64 levels, NUL (and lone surrogates) in text, integers past sig
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from annotation.models import Project
+from annotation.models import Comparison, Judgment, Project
 from rankwise.inputs import INT_MAX, INT_MIN, MAX_DEPTH, json_problems, text_problems
 from tests.factories import SnapshotFactory, make_comparison
 
@@ -100,6 +101,53 @@ def test_json_text_of_a_form_field_nested_thousands_deep_names_the_field(bob, pr
     _refused(_api(bob).post("/api/projects/project-a/submit/", form), "ordering", "nested deeper than 64")
 
 
+# NUL in query parameters, the path and cookies.
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("runs/?status=%00", "status"),
+        ("runs/?method=%00", "method"),
+        ("audit/?action=%00", "action"),
+        ("demonstrations/?annotator=%00", "annotator"),
+    ],
+)
+def test_nul_in_a_query_filter_is_refused_naming_the_parameter(alice, query: str, parameter: str) -> None:
+    _refused(_api(alice).get(f"/api/projects/project-a/{query}"), parameter, NUL_REASON)
+
+
+def test_nul_in_the_path_is_refused(alice) -> None:
+    _refused(_api(alice).get("/api/projects/project-a/members/b%00b/"), "path", NUL_REASON)
+
+
+def test_a_session_cookie_holding_nul_is_refused_before_the_session_store_reads_it(db: None) -> None:
+    client = Client()
+    client.cookies["sessionid"] = "\x00abcdefghijkl"
+    _refused(client.get("/api/projects/"), "cookie sessionid", NUL_REASON)
+    page = client.get("/")
+    assert page.status_code == 400 and b"cookie sessionid" in page.content
+
+
+def test_pages_refuse_nul_in_a_query_filter(alice) -> None:
+    page = _web(alice).get("/projects/project-a/runs/?status=%00")
+    assert page.status_code == 400 and b"NUL" in page.content
+
+
+def test_pages_refuse_nul_in_a_form_field(alice, bob, charlie, project: Project) -> None:
+    comparison = make_comparison(project=project)
+    first, second = comparison.slots.order_by("position").values_list("candidate_id", flat=True)
+    for annotator, ordering in ((bob, [[first], [second]]), (charlie, [[second], [first]])):
+        Judgment.objects.create(
+            comparison=comparison, annotator=annotator, ordering=ordering, submission_token=uuid.uuid4().hex
+        )
+    Comparison.objects.filter(pk=comparison.pk).update(judgment_count=2)
+    page = _web(alice).post(
+        f"/projects/project-a/review/{comparison.pk}/", {"decision": "accept", "note": "fine\x00"}
+    )
+    assert page.status_code == 400 and b"note" in page.content
+
+
 # NUL in bodies.
 
 
@@ -154,7 +202,7 @@ def test_an_integer_past_64_bits_is_refused_naming_the_field(
     )
 
 
-def test_a_number_past_64_bits_as_form_text_is_refused_naming_the_field(
+def test_a_number_past_64_bits_as_form_or_query_text_is_refused_naming_the_field(
     alice, project: Project, settings, tmp_path: Path
 ) -> None:
     settings.DATA_DIR = tmp_path
@@ -164,6 +212,8 @@ def test_a_number_past_64_bits_as_form_text_is_refused_naming_the_field(
     _refused(client.post("/api/projects/project-a/runs/", form), "round", "an integer outside")
     arena = {"name": "a", "base_models": ["tiny", "tiny-2"], "k": str(2**64), "round": "0"}
     _refused(client.post("/api/projects/project-a/arenas/", arena, format="multipart"), "k", "an integer")
+    query = client.get(f"/api/projects/project-a/comparisons/?round={2**64}")
+    _refused(query, "round", "an integer outside")
 
 
 @pytest.mark.xfail(
