@@ -17,7 +17,7 @@ from django.shortcuts import render
 from rest_framework.views import APIView
 
 from rankwise.api.errors import error_body
-from rankwise.errors import DATABASE_UNAVAILABLE, RankwiseError
+from rankwise.errors import DATABASE_UNAVAILABLE, RankwiseError, value_refused
 from rankwise.inputs import refused, text_problems
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ class RankwiseErrorMiddleware:
                 content_type="text/plain; charset=utf-8",
                 headers={"Retry-After": "5"},
             )
+        if (refusal := value_refused(exception)) is not None:
+            logger.warning("a value reached the database and was refused there: %s", exception)
+            exception = refusal
         if not isinstance(exception, RankwiseError):
             return None
         return render(request, "error.html", {"error": exception}, status=exception.status_code)

@@ -3,6 +3,7 @@ JSON nested past 64 levels, NUL (and lone surrogates) in text, integers past sig
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -182,6 +183,23 @@ def test_nul_in_lora_target_modules_of_a_run_launch_is_refused_naming_it(
     }
     response = _api(alice).post("/api/projects/project-a/runs/", body, format="json")
     _refused(response, "lora.target_modules[0]", NUL_REASON)
+
+
+def test_nul_the_door_cannot_see_is_still_a_400_when_the_database_refuses_it(
+    alice, project: Project, settings, tmp_path: Path
+) -> None:
+    """lora as form-field JSON text: training/serializers.py parses it, past the body parser; the
+    exception handler and the pages' error middleware turn the database's refusal into a 400
+    (without a field: it no longer knows which)."""
+    settings.DATA_DIR = tmp_path
+    snapshot = SnapshotFactory(projects=[project])
+    lora = json.dumps({"target_modules": ["q\x00"]})
+    form = {"method": "dpo", "snapshot": snapshot.pk, "base_model": "tiny", "lora": lora}
+    response = _api(alice).post("/api/projects/project-a/runs/", form)
+    assert response.status_code == 400, response.content
+    assert "NUL" in response.json()["error"]
+    page = _web(alice).post("/projects/project-a/runs/new/", form)
+    assert page.status_code == 400 and b"NUL" in page.content
 
 
 # Integers past 64 bits.
