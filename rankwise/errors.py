@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 
+from django.db import DataError
+
 
 class RankwiseError(Exception):
     """A request Rankwise refuses, with a message meant for the person who made it."""
@@ -54,6 +56,32 @@ _STORAGE_REASONS = {
     errno.EPERM: "permission denied",
     errno.EFBIG: "the file grew past the size allowed",
 }
+
+
+# SQLSTATEs of values the database refuses to store: the request's input, not a fault of ours.
+_REFUSED_VALUES = {
+    "22001": "a text is longer than its column allows",
+    "22003": "a number is out of range",
+    "22021": "a text holds a character the database cannot store",
+    "22P02": "a value is not valid for its type",
+    "22P05": "a text holds a character the database cannot store (NUL)",
+}
+
+
+def value_refused(exc: Exception) -> ValidationFailed | None:
+    """A 400 for a DataError that the request's input caused (NUL, an out-of-range number, ...);
+    None for any other error. The last line of defence, behind the door's checks that name the
+    field: by now the database no longer says which field it was."""
+    if not isinstance(exc, DataError):
+        return None
+    cause = exc.__cause__
+    reason = _REFUSED_VALUES.get(getattr(cause, "sqlstate", None) or "")
+    if reason is None and "NUL (0x00)" in str(cause or exc):
+        # psycopg refuses NUL in text itself, before the query reaches the server.
+        reason = "a text holds a NUL character"
+    if reason is None:
+        return None
+    return ValidationFailed(f"A value in this request cannot be stored: {reason}.", details=[])
 
 
 def storage_error(exc: OSError, *, writing: str) -> str:

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the session: a session cookie holding NUL never reaches the session store.
+    "rankwise.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -192,6 +194,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "rankwise.api.errors.exception_handler",
+    # DRF's parsers, refusing too deep nesting, NUL and out-of-range integers (docs/api.md).
+    "DEFAULT_PARSER_CLASSES": [
+        "rankwise.api.parsers.JSONParser",
+        "rankwise.api.parsers.FormParser",
+        "rankwise.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rankwise.api.throttling.AnonRateThrottle",

@@ -27,6 +27,7 @@ from annotation.selectors import annotating as selectors
 from annotation.services.assigning import assignment_skip, comparison_lease
 from annotation.services.judging import answer_parse, judgment_edit, judgment_submit
 from rankwise.api.errors import validated
+from rankwise.api.fields import JSONField
 from rankwise.errors import NotFound
 
 # Ids are 64-bit (BigAutoField). A larger number would overflow SQLite's integers in the services'
@@ -93,9 +94,9 @@ def _item(project: Project, assignment: Assignment | None) -> dict[str, Any] | N
 class AnswerSerializer(serializers.Serializer):
     """The shape of an answer; judging.answer_parse then checks its meaning."""
 
-    ordering = serializers.JSONField()
+    ordering = JSONField()
     strength = serializers.CharField(required=False, allow_blank=True, default="")
-    ratings = serializers.JSONField(required=False, default=dict)
+    ratings = JSONField(required=False, default=dict)
     rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
     flags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     demonstration_text = serializers.CharField(

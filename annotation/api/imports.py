@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +12,7 @@ from annotation.models import ImportBatch, Membership
 from annotation.permissions import ProjectRole
 from annotation.services.import_formats import FORMATS
 from annotation.services.importing import data_import, upload_size_check
+from rankwise.api.parsers import FormParser, MultiPartParser
 
 
 class ImportCreateApi(APIView):

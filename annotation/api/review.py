@@ -30,6 +30,7 @@ from annotation.services.reviewing import (
     review_send_back,
 )
 from rankwise.api.errors import validated
+from rankwise.api.fields import JSONField
 from rankwise.api.pagination import PAGE_PARAMETERS, _Pagination, page_of
 from rankwise.api.schema import ERRORS
 from rankwise.errors import NotFound
@@ -174,7 +175,7 @@ class ReviewQueueApi(APIView):
 
 class ReviewDecisionInput(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Review.Decision.choices)
-    ordering = serializers.JSONField(
+    ordering = JSONField(
         required=False, help_text="override: tiers of candidate ids, best first ([[a, b]] is a tie)"
     )
     extra_judgments = serializers.IntegerField(
