@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from annotation.models import Membership, Project
 from annotation.permissions import project_get_for
 from rankwise.api.errors import validated
+from rankwise.api.fields import JSONField
 from rankwise.errors import ValidationFailed
 from training.models import GenerationJob, Method, ModelVersion, Run, ScoringJob
 from training.selectors.runs import (
@@ -26,13 +27,15 @@ from training.services.runs import RunLaunchSpec, run_command
 from training.services.scoring import ScoringLaunchSpec
 from training.services.snapshots import SnapshotSpec
 
+# The range of the 32-bit integer columns these numbers are stored in (round, seeds).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 LOG_TAIL_BYTES = 8000
 
 
 class SnapshotInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     filters = serializers.DictField(required=False, default=dict)
-    split_seed = serializers.IntegerField(required=False, default=0)
+    split_seed = serializers.IntegerField(required=False, default=0, min_value=INT32_MIN, max_value=INT32_MAX)
     eval_fraction = serializers.FloatField(required=False, default=0.1)
     projects = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
 
@@ -58,14 +61,19 @@ class RunLaunchInput(serializers.Serializer):
     base_model = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     base_version = serializers.IntegerField(required=False, allow_null=True, default=None)
     reward_version = serializers.IntegerField(required=False, allow_null=True, default=None)
-    hyperparameters = serializers.JSONField(required=False, default=dict)
-    lora = serializers.JSONField(required=False, allow_null=True, default=None)
-    seed = serializers.IntegerField(required=False, default=0)
+    hyperparameters = JSONField(required=False, default=dict)
+    lora = JSONField(required=False, allow_null=True, default=None)
+    seed = serializers.IntegerField(required=False, default=0, min_value=INT32_MIN, max_value=INT32_MAX)
     precision = serializers.CharField(required=False, default="auto")
     device = serializers.CharField(required=False, default="auto")
     sample_prompts = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     round = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=0, help_text="default: the snapshot's newest"
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=INT32_MAX,
+        help_text="default: the snapshot's newest",
     )
 
     def validate_hyperparameters(self, value: object) -> dict:
@@ -171,7 +179,9 @@ class ArenaLaunchInput(serializers.Serializer):
         child=serializers.CharField(max_length=500), required=False, default=list
     )
     prompt_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-    prompt_round = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+    prompt_round = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=INT32_MAX
+    )
     limit = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     round = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=0, help_text="default: the current round"
@@ -181,7 +191,7 @@ class ArenaLaunchInput(serializers.Serializer):
     top_p = serializers.FloatField(required=False, default=1.0)
     max_new_tokens = serializers.IntegerField(required=False, default=128)
     batch_size = serializers.IntegerField(required=False, default=8)
-    seed = serializers.IntegerField(required=False, default=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=INT32_MIN, max_value=INT32_MAX)
 
 
 def arena_launch_input(*, project: Project, raw: object) -> ArenaLaunchSpec:
@@ -213,11 +223,13 @@ class GenerationLaunchInput(serializers.Serializer):
     top_p = serializers.FloatField(required=False, default=1.0)
     max_new_tokens = serializers.IntegerField(required=False, default=128)
     batch_size = serializers.IntegerField(required=False, default=8)
-    seed = serializers.IntegerField(required=False, default=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=INT32_MIN, max_value=INT32_MAX)
     prompt_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-    prompt_round = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+    prompt_round = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=INT32_MAX
+    )
     limit = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-    round = serializers.IntegerField(required=False, default=0, min_value=0)
+    round = serializers.IntegerField(required=False, default=0, min_value=0, max_value=INT32_MAX)
 
 
 def generation_launch_input(*, project: Project, raw: object) -> GenerationLaunchSpec:
@@ -261,7 +273,9 @@ class ScoringLaunchInput(serializers.Serializer):
 
     model_version = serializers.IntegerField()
     selection = serializers.ChoiceField(choices=ScoringJob.Selection.choices, required=False, default="all")
-    round = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+    round = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=INT32_MAX
+    )
     batch_size = serializers.IntegerField(required=False, default=16)
     max_length = serializers.IntegerField(required=False, default=1024)
 

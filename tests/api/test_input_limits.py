@@ -234,11 +234,6 @@ def test_a_number_past_64_bits_as_form_or_query_text_is_refused_naming_the_field
     _refused(query, "round", "an integer outside")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="round and split_seed are 32-bit columns: the serializers in training/serializers.py need "
-    "max_value (and min_value) 2**31 - 1; remove this marker when they have it",
-)
 def test_an_integer_past_the_32_bit_column_is_refused_naming_the_field(
     alice, project: Project, settings, tmp_path: Path
 ) -> None:
