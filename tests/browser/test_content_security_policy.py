@@ -13,7 +13,7 @@ from tests.browser.conftest import wait_for_script
 from tests.factories import MembershipFactory, UserFactory, make_comparison
 from tests.training.conftest import judged_project
 from training.models import Run, RunMetric
-from training.services.snapshots import snapshot_create
+from training.services.snapshots import SnapshotSpec, snapshot_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +45,7 @@ def project(transactional_db: None, settings, data_dir) -> Project:
             )
         Comparison.objects.filter(pk=comparison.pk).update(judgment_count=2)
     judged_project(project, comparisons=4)
-    snapshot = snapshot_create(name="s", projects=[project], eval_fraction=0.25)
+    snapshot = snapshot_create(spec=SnapshotSpec(name="s", projects=[project], eval_fraction=0.25))
     run = Run.objects.create(
         project=project, method="reward", base_model="tiny", snapshot=snapshot, status=Run.Status.SUCCEEDED
     )
