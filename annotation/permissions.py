@@ -8,7 +8,7 @@ NotFound, so ids of other projects cannot be probed.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -79,6 +79,12 @@ class ProjectRole(BasePermission):
         )
         view.project = project_get_for(user=request.user, slug=view.kwargs["slug"], role=role)
         return True
+
+
+class ProjectApi(APIView):
+    """An API view under /projects/<slug>/: signed in, with the view's project_role (ProjectRole)."""
+
+    permission_classes = [IsAuthenticated, ProjectRole]
 
 
 def model_names_hidden(*, project: Project, arena: bool, privileged: bool = False) -> bool:

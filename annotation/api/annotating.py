@@ -15,13 +15,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Assignment, Project
-from annotation.permissions import ProjectRole, model_names_hidden
+from annotation.permissions import ProjectApi, model_names_hidden
 from annotation.rendering import markdown_stored, messages_shown
 from annotation.selectors import annotating as selectors
 from annotation.services.assigning import assignment_skip, comparison_lease
@@ -112,19 +110,15 @@ def _next(project: Project, user: AbstractBaseUser) -> dict[str, Any]:
     return {"item": _item(project, assignment), "counts": _counts(project, user, fresh=assignment is None)}
 
 
-class ItemNextApi(APIView):
+class ItemNextApi(ProjectApi):
     """POST: the annotator's current item (or a new lease), null when the queue is empty."""
-
-    permission_classes = [IsAuthenticated, ProjectRole]
 
     def post(self, request: Request, slug: str) -> Response:
         project = self.project
         return Response(_next(project, request.user))
 
 
-class JudgmentSubmitApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
-
+class JudgmentSubmitApi(ProjectApi):
     class InputSerializer(AnswerSerializer):
         assignment = serializers.IntegerField(max_value=ID_MAX)
         submission_token = serializers.CharField(max_length=64)
@@ -156,9 +150,7 @@ class JudgmentSubmitApi(APIView):
         return Response(reply, status=201)
 
 
-class AssignmentSkipApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
-
+class AssignmentSkipApi(ProjectApi):
     class InputSerializer(serializers.Serializer):
         assignment = serializers.IntegerField(max_value=ID_MAX)
         reason = serializers.CharField(max_length=255)
@@ -175,10 +167,8 @@ class AssignmentSkipApi(APIView):
         return Response({"skipped": fields["assignment"], "counts": _counts(project, request.user)})
 
 
-class JudgmentDetailApi(APIView):
+class JudgmentDetailApi(ProjectApi):
     """GET: one of my judgments with its item, for editing; PATCH: change it within the edit window."""
-
-    permission_classes = [IsAuthenticated, ProjectRole]
 
     def get(self, request: Request, slug: str, pk: int) -> Response:
         project = self.project

@@ -11,13 +11,11 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Comparison, Demonstration, Judgment, Membership
-from annotation.permissions import ProjectRole, has_role, model_names_hidden
+from annotation.permissions import ProjectApi, has_role, model_names_hidden
 from annotation.selectors import annotating as selectors
 from annotation.selectors import data as api_selectors
 from rankwise.api.errors import validated
@@ -99,9 +97,7 @@ class ComparisonFilters(serializers.Serializer):
     prompt = serializers.CharField(required=False, max_length=255, help_text="the prompt's external id")
 
 
-class ComparisonListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
-
+class ComparisonListApi(ProjectApi):
     @extend_schema(
         parameters=[ComparisonFilters, *PAGE_PARAMETERS],
         responses={200: page_of(ComparisonOutput, "Comparison"), **ERRORS},
@@ -142,9 +138,7 @@ class JudgmentOutput(serializers.ModelSerializer):
         ]
 
 
-class MyJudgmentListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
-
+class MyJudgmentListApi(ProjectApi):
     @extend_schema(
         operation_id="projects_judgments_list",
         parameters=PAGE_PARAMETERS,
@@ -165,9 +159,7 @@ class DemonstrationOutput(serializers.ModelSerializer):
         fields = ["id", "prompt", "comparison", "based_on", "annotator", "text", "created_at", "updated_at"]
 
 
-class DemonstrationListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
-
+class DemonstrationListApi(ProjectApi):
     @extend_schema(
         parameters=[
             OpenApiParameter("annotator", str, description="admins: only this annotator's (username)"),

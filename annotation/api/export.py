@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from annotation.downloads import export_response
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from annotation.services.exporting import export_chunks, export_spec_parse
 
 
@@ -22,10 +20,9 @@ class _IgnoreFormatParameter(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class ProjectExportApi(APIView):
+class ProjectExportApi(ProjectApi):
     """Query parameters as in docs/exporting.md (kind, format, ties, from, annotator, ...); admins only."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     renderer_classes = [JSONRenderer]

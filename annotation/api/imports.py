@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import ImportBatch, Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from annotation.services.import_formats import FORMATS
 from annotation.services.importing import data_import, upload_size_check
 from rankwise.api.parsers import FormParser, MultiPartParser
 
 
-class ImportCreateApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ImportCreateApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     parser_classes = [MultiPartParser, FormParser]

@@ -11,13 +11,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import AuditEvent, Membership, Project
-from annotation.permissions import ProjectRole, project_role
+from annotation.permissions import ProjectApi, project_role
 from annotation.selectors import annotating as selectors
 from annotation.selectors import data as api_selectors
 from annotation.selectors import projects as project_selectors
@@ -95,8 +94,7 @@ class ProjectListApi(APIView):
         )
 
 
-class ProjectDetailApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ProjectDetailApi(ProjectApi):
     project_roles = {"GET": Membership.Role.ANNOTATOR, "PATCH": Membership.Role.ADMIN}
 
     @extend_schema(responses={200: ProjectOutput, **ERRORS})
@@ -146,8 +144,7 @@ def _user(username: str) -> AbstractBaseUser:
     return user
 
 
-class MemberListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class MemberListApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     @extend_schema(responses={200: MemberOutput(many=True), **ERRORS})
@@ -186,8 +183,7 @@ def _member_change(request: Request, project: Project, user: AbstractBaseUser, c
     return membership
 
 
-class MemberDetailApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class MemberDetailApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def _membership(self, request: Request, slug: str, username: str) -> tuple[Project, Membership]:
@@ -229,8 +225,7 @@ class AuditEventOutput(serializers.ModelSerializer):
         fields = ["id", "at", "actor", "action", "target", "details"]
 
 
-class AuditEventListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class AuditEventListApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     @extend_schema(

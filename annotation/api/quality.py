@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from annotation.selectors.quality import project_quality_get
 
 
-class ProjectQualityApi(APIView):
+class ProjectQualityApi(ProjectApi):
     """Progress, judgments per day, agreement (Krippendorff's alpha, Fleiss' kappa, pairwise rate),
     position bias, annotator scores with flags, the comparisons with least agreement, and the
     Bradley–Terry model leaderboard, and the same progress and agreement per round (`by_round`);
     with `round`, every figure is of that round's comparisons only. docs/quality.md defines each figure."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.REVIEWER
 
     class InputSerializer(serializers.Serializer):

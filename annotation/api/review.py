@@ -11,14 +11,12 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.api.data import PromptOutput
 from annotation.models import Comparison, Judgment, Membership, Project, Review
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from annotation.quality.review import REASONS
 from annotation.selectors import review as review_selectors
 from annotation.services.judging import ordering_parse
@@ -151,8 +149,7 @@ class ReviewQueueFilters(serializers.Serializer):
     reason = serializers.ChoiceField(choices=REASON_CHOICES, required=False, help_text="only this reason")
 
 
-class ReviewQueueApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ReviewQueueApi(ProjectApi):
     project_role = Membership.Role.REVIEWER
 
     @extend_schema(
@@ -184,8 +181,7 @@ class ReviewDecisionInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
 
 
-class ReviewItemApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ReviewItemApi(ProjectApi):
     project_role = Membership.Role.REVIEWER
 
     def _item(self, request: Request, slug: str, comparison_id: int) -> tuple[Project, Comparison]:

@@ -7,13 +7,11 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from training.models import Arena
 from training.selectors.arenas import arena_get, arena_list, arena_standing
 from training.serializers import (
@@ -98,8 +96,7 @@ class ArenaDetailOutput(ArenaOutput):
         return arena_standing(arena=arena)
 
 
-class ArenaListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ArenaListApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str) -> Response:
@@ -114,8 +111,7 @@ class ArenaListApi(APIView):
         return Response(ArenaOutput(arena).data, status=status.HTTP_201_CREATED)
 
 
-class ArenaDetailApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ArenaDetailApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str, arena_id: int) -> Response:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from training.models import GenerationJob
 from training.selectors.generation import generation_get, generation_list
 from training.serializers import (
@@ -60,8 +58,7 @@ class GenerationJobOutput(serializers.ModelSerializer):
         ]
 
 
-class GenerationListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class GenerationListApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str) -> Response:
@@ -79,8 +76,7 @@ class GenerationListApi(APIView):
         return Response(GenerationJobOutput(job).data, status=status.HTTP_201_CREATED)
 
 
-class GenerationDetailApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class GenerationDetailApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str, job_id: int) -> Response:
@@ -88,8 +84,7 @@ class GenerationDetailApi(APIView):
         return Response(GenerationJobOutput(generation_get(project=project, job_id=job_id)).data)
 
 
-class GenerationCancelApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class GenerationCancelApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def post(self, request: Request, slug: str, job_id: int) -> Response:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from rankwise.errors import ValidationFailed
 from training.selectors.metrics import run_metrics
 from training.selectors.runs import run_get
 
 
-class RunMetricsApi(APIView):
+class RunMetricsApi(ProjectApi):
     """GET ?after=<step>: metric records after that step (train and eval), for incremental polling."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str, run_id: int) -> Response:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from training.selectors.rounds import rounds_overview
 
 
@@ -37,8 +35,7 @@ def rounds_json(overview: dict[str, Any]) -> dict[str, Any]:
     return {"current": overview["current"], "next": overview["next"], "rounds": rounds}
 
 
-class RoundListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class RoundListApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str) -> Response:

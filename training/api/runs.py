@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from training.models import ModelVersion
 from training.selectors.runs import model_version_list, run_get, run_list
 from training.serializers import (
@@ -22,10 +21,9 @@ from training.services.runs import run_cancel, run_launch, run_retry, run_spec_b
 from training.services.storage import runs_root
 
 
-class RunListApi(APIView):
+class RunListApi(ProjectApi):
     """GET ?status=&method=: the project's runs. POST (RunLaunchInput): launches a run (201)."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str) -> Response:
@@ -44,10 +42,9 @@ class RunListApi(APIView):
         return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
 
 
-class RunPreviewApi(APIView):
+class RunPreviewApi(ProjectApi):
     """POST (RunLaunchInput): the spec the engine would run and the command, without launching."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def post(self, request: Request, slug: str) -> Response:
@@ -59,10 +56,9 @@ class RunPreviewApi(APIView):
         return Response({"spec": spec, "command": command})
 
 
-class RunDetailApi(APIView):
+class RunDetailApi(ProjectApi):
     """GET: a run's state, log tail, artifacts and model card (the run page polls it)."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str, run_id: int) -> Response:
@@ -71,10 +67,9 @@ class RunDetailApi(APIView):
         return Response(run_detail(run))
 
 
-class RunCancelApi(APIView):
+class RunCancelApi(ProjectApi):
     """POST: cancels a queued run, or stops a running one within seconds (409 if finished)."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def post(self, request: Request, slug: str, run_id: int) -> Response:
@@ -83,10 +78,9 @@ class RunCancelApi(APIView):
         return Response(RunOutput(run).data)
 
 
-class RunRetryApi(APIView):
+class RunRetryApi(ProjectApi):
     """POST: queues a failed or cancelled run again; it resumes from its newest checkpoint (409 otherwise)."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def post(self, request: Request, slug: str, run_id: int) -> Response:
@@ -101,10 +95,9 @@ class ModelVersionOutput(serializers.ModelSerializer):
         fields = ["id", "name", "run", "path", "method", "base", "is_reward_model", "created_at"]
 
 
-class ModelVersionListApi(APIView):
+class ModelVersionListApi(ProjectApi):
     """GET: model versions trained in the project (and shared ones registered without a run)."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str) -> Response:

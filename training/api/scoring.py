@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from training.models import ScoringJob
 from training.selectors.scoring import scoring_get, scoring_list
 from training.serializers import (
@@ -54,8 +52,7 @@ class ScoringJobOutput(serializers.ModelSerializer):
         ]
 
 
-class ScoringListApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ScoringListApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str) -> Response:
@@ -72,8 +69,7 @@ class ScoringListApi(APIView):
         return Response(ScoringJobOutput(job).data, status=status.HTTP_201_CREATED)
 
 
-class ScoringDetailApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ScoringDetailApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str, job_id: int) -> Response:
@@ -81,8 +77,7 @@ class ScoringDetailApi(APIView):
         return Response(ScoringJobOutput(scoring_get(project=project, job_id=job_id)).data)
 
 
-class ScoringCancelApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ScoringCancelApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def post(self, request: Request, slug: str, job_id: int) -> Response:
@@ -128,8 +123,7 @@ class ScoreReportOutput(serializers.Serializer):
     comparisons = ScoreComparisonOutput(many=True, source="rows")
 
 
-class ScoreReportApi(APIView):
-    permission_classes = [IsAuthenticated, ProjectRole]
+class ScoreReportApi(ProjectApi):
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str) -> Response:

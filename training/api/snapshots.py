@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.models import Membership
-from annotation.permissions import ProjectRole
+from annotation.permissions import ProjectApi
 from training.models import DatasetSnapshot
 from training.selectors.snapshots import snapshot_get, snapshot_list
 from training.serializers import (
@@ -45,12 +43,11 @@ class SnapshotOutput(serializers.ModelSerializer):
         ]
 
 
-class SnapshotListApi(APIView):
+class SnapshotListApi(ProjectApi):
     """GET: the project's snapshots. POST {name, filters?, split_seed?, eval_fraction?, projects? (slugs)}:
     queues a new snapshot (201, status building, then a `default` worker builds it); every extra
     project needs the admin role too."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def get(self, request: Request, slug: str) -> Response:
@@ -64,10 +61,9 @@ class SnapshotListApi(APIView):
         return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)
 
 
-class SnapshotRetryApi(APIView):
+class SnapshotRetryApi(ProjectApi):
     """POST: builds a failed snapshot again (its worker died, the disk was full); 409 otherwise."""
 
-    permission_classes = [IsAuthenticated, ProjectRole]
     project_role = Membership.Role.ADMIN
 
     def post(self, request: Request, slug: str, snapshot_id: int) -> Response:

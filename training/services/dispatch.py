@@ -16,6 +16,7 @@ from datetime import timedelta
 from celery import Task
 from django.db import models, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from training.models import DatasetSnapshot, GenerationJob, JobStatus, Run, ScoringJob
 
@@ -29,7 +30,7 @@ def task_send(*, row: models.Model, task: Task, queue: str) -> bool:
     """Sends the row's task now and records `dispatched_at`; False (logged) when the broker refused."""
     try:
         task.apply_async((row.pk,), queue=queue)
-    except Exception as exc:  # kombu's OperationalError, a refused connection, a DNS failure...
+    except OperationalError as exc:  # kombu's word for a broker it cannot reach
         log.warning("could not queue %s %s (%s); beat sends it again", type(row).__name__, row.pk, exc)
         return False
     type(row).objects.filter(pk=row.pk).update(dispatched_at=timezone.now())
